@@ -1,0 +1,114 @@
+// Package store defines the storage contract for durable Switchboard state:
+// signaling channels (with their tags and versions) per account, and named
+// server secrets. Backends live in sub-packages (bolt, the embedded default;
+// a Redis backend later) and every backend passes the conformance suite in
+// storetest.
+//
+// The package owns the contract only. It knows nothing about the wire
+// protocol, validation rules or how versions are minted: callers (the
+// channel package) decide what to write, the store makes it atomic and
+// durable. An acknowledged write survives a crash of the process.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors every backend returns (wrapped or bare), so that callers
+// can test them with errors.Is.
+var (
+	// ErrNotFound means no channel has that account and name.
+	ErrNotFound = errors.New("store: channel not found")
+	// ErrExists means a channel with that account and name is already stored.
+	ErrExists = errors.New("store: channel already exists")
+	// ErrLimitExceeded means the account already holds its maximum number of
+	// channels.
+	ErrLimitExceeded = errors.New("store: channel limit exceeded")
+	// ErrClosed means the store was closed.
+	ErrClosed = errors.New("store: closed")
+)
+
+// Channel is the stored form of a signaling channel. The pair (Account,
+// Name) is its key.
+type Channel struct {
+	Account    string
+	Name       string
+	ARN        string
+	Type       string
+	Status     string
+	CreatedAt  time.Time
+	MessageTTL int // seconds
+	Version    string
+	Tags       map[string]string
+}
+
+// Clone returns a deep copy, so that callers never share a Tags map.
+func (c Channel) Clone() Channel {
+	if c.Tags != nil {
+		tags := make(map[string]string, len(c.Tags))
+		for k, v := range c.Tags {
+			tags[k] = v
+		}
+		c.Tags = tags
+	}
+	return c
+}
+
+// ListOptions selects a page of an account's channels in ascending name
+// order.
+type ListOptions struct {
+	// Prefix keeps only names that begin with it ("" keeps all).
+	Prefix string
+	// After keeps only names that sort strictly after it ("" starts at the
+	// beginning).
+	After string
+	// Limit is the largest number of channels returned; it must be positive.
+	Limit int
+}
+
+// Store is the durable channel store. All methods are safe for concurrent
+// use and honour context cancellation where the backend can.
+type Store interface {
+	// CreateChannel stores a new channel. It fails with ErrExists when the
+	// account already has a channel of that name, and with ErrLimitExceeded
+	// when maxPerAccount > 0 and the account already has that many channels.
+	// The check and the write are one atomic step.
+	CreateChannel(ctx context.Context, ch Channel, maxPerAccount int) error
+
+	// GetChannel returns the channel or ErrNotFound.
+	GetChannel(ctx context.Context, account, name string) (Channel, error)
+
+	// ListChannels returns up to opts.Limit channels of the account, in
+	// ascending byte order of Name.
+	ListChannels(ctx context.Context, account string, opts ListOptions) ([]Channel, error)
+
+	// CountChannels returns how many channels the account has.
+	CountChannels(ctx context.Context, account string) (int, error)
+
+	// UpdateChannel reads the channel, passes a copy to mutate, and stores
+	// the result, atomically with respect to every other write of that
+	// channel. If mutate returns an error nothing is written and the error is
+	// returned unchanged. The account and name must not be changed by
+	// mutate. It returns the stored channel, or ErrNotFound.
+	UpdateChannel(ctx context.Context, account, name string, mutate func(*Channel) error) (Channel, error)
+
+	// DeleteChannel removes the channel after check approves it, atomically
+	// with respect to every other write of that channel. If check returns an
+	// error nothing is removed and the error is returned unchanged. It
+	// returns the removed channel, or ErrNotFound.
+	DeleteChannel(ctx context.Context, account, name string, check func(Channel) error) (Channel, error)
+
+	// Secret returns the secret stored under name, or, when there is none,
+	// stores and returns generate()'s value; concurrent callers all get the
+	// same value. Secrets survive restarts (TURN credential keys, for example).
+	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
+
+	// Ping reports whether the store can serve requests (used by /readyz).
+	Ping(ctx context.Context) error
+
+	// Close releases the store. It is idempotent; later calls fail with
+	// ErrClosed.
+	Close() error
+}
