@@ -1,0 +1,116 @@
+// Command switchboard is the Switchboard server and its tools: a
+// self-hosted signaling service that speaks the Amazon Kinesis Video
+// Streams WebRTC protocol.
+//
+// Usage:
+//
+//	switchboard serve [flags]         run the server
+//	switchboard check-config [flags]  report every configuration problem
+//	switchboard version               print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard-rtc/switchboard/internal/app"
+	"github.com/switchboard-rtc/switchboard/internal/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `Usage: switchboard <command> [flags]
+
+Commands:
+  serve          run the signaling server (HTTPS, WebSocket)
+  check-config   load the configuration and report every problem
+  version        print the version
+
+Run "switchboard <command> -h" for the flags of a command. Every flag can
+also be set as SWITCHBOARD_<FLAG> in the environment (dashes become
+underscores) or in a YAML file given with --config.
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(args[1:], stdout, stderr)
+	case "check-config":
+		return checkConfig(args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "switchboard", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "switchboard: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+}
+
+func serve(args []string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load("switchboard serve", config.Source{Args: args, Output: stderr})
+	if err != nil {
+		return configFailure(err, stderr)
+	}
+	logger := newLogger(cfg.Log, stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := app.New(cfg, app.Options{Logger: logger, Stdout: stdout}).Run(ctx); err != nil {
+		logger.Error("server stopped", "error", err)
+		fmt.Fprintf(stderr, "switchboard: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func checkConfig(args []string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load("switchboard check-config", config.Source{Args: args, Output: stderr})
+	if err != nil {
+		return configFailure(err, stderr)
+	}
+	out, _ := yaml.Marshal(cfg.Redacted())
+	fmt.Fprintf(stdout, "configuration is valid; effective settings:\n%s", out)
+	return 0
+}
+
+func configFailure(err error, stderr io.Writer) int {
+	if errors.Is(err, config.ErrHelp) {
+		return 0
+	}
+	lines := strings.Split(err.Error(), "\n")
+	fmt.Fprintf(stderr, "switchboard: the configuration has %d problem(s):\n", len(lines))
+	for _, line := range lines {
+		fmt.Fprintf(stderr, "  - %s\n", line)
+	}
+	return 2
+}
+
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

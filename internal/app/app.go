@@ -1,0 +1,203 @@
+// Package app is the composition root of `switchboard serve`: it builds
+// every component from the configuration, in dependency order (data
+// directory, store, credentials, TLS, channel service, REST API, signaling
+// hub), serves them on one TLS listener, and shuts them down in reverse
+// order. It is the only package that chooses backends.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/switchboard-rtc/switchboard/internal/auth"
+	"github.com/switchboard-rtc/switchboard/internal/channel"
+	"github.com/switchboard-rtc/switchboard/internal/config"
+	"github.com/switchboard-rtc/switchboard/internal/controlplane"
+	"github.com/switchboard-rtc/switchboard/internal/devtls"
+	"github.com/switchboard-rtc/switchboard/internal/store"
+	"github.com/switchboard-rtc/switchboard/internal/store/bolt"
+)
+
+// App is one running server.
+type App struct {
+	cfg    config.Config
+	log    *slog.Logger
+	stdout io.Writer
+
+	mu    sync.Mutex
+	addr  net.Addr
+	ready chan struct{}
+}
+
+// Options are what the command gives the app besides configuration.
+type Options struct {
+	Logger *slog.Logger
+	// Stdout receives the start-up banner (addresses, credentials, how to
+	// connect); io.Discard when nil.
+	Stdout io.Writer
+}
+
+// New prepares an app. It starts nothing and touches no files.
+func New(cfg config.Config, opts Options) *App {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	out := opts.Stdout
+	if out == nil {
+		out = io.Discard
+	}
+	return &App{cfg: cfg, log: log, stdout: out, ready: make(chan struct{})}
+}
+
+// Ready is closed once the server accepts connections.
+func (a *App) Ready() <-chan struct{} { return a.ready }
+
+// Addr returns the listener address once Ready is closed.
+func (a *App) Addr() net.Addr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.addr
+}
+
+// Run builds the components, serves until ctx is cancelled, then shuts
+// down gracefully within the configured timeout. It returns after every
+// goroutine it started has ended.
+func (a *App) Run(ctx context.Context) error {
+	if err := os.MkdirAll(a.cfg.Server.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	st, err := bolt.Open(filepath.Join(a.cfg.Server.DataDir, "switchboard.db"), bolt.Options{Logger: a.log.With("component", "store")})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	keys, generated, err := rootKeys(a.cfg)
+	if err != nil {
+		return err
+	}
+	source, err := credentialSource(a.cfg, keys)
+	if err != nil {
+		return fmt.Errorf("credentials: %w", err)
+	}
+	ln, err := net.Listen("tcp", a.cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Server.Addr, err)
+	}
+	defer ln.Close()
+	publicHost := advertisedHost(a.cfg.Server.PublicHost, ln.Addr())
+	tlsCfg, bundle, err := a.tlsConfig(publicHost)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	handler, err := a.buildHandler(st, source, publicHost, reg)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		TLSConfig:         tlsCfg,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(a.log.With("component", "http").Handler(), slog.LevelDebug),
+	}
+	a.mu.Lock()
+	a.addr = ln.Addr()
+	a.mu.Unlock()
+	a.printBanner(bannerInfo{addr: ln.Addr(), publicHost: publicHost, keys: keys, generated: generated, bundle: bundle})
+	return a.serve(ctx, srv, ln)
+}
+
+// serve runs srv until ctx ends, then shuts it down.
+func (a *App) serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	close(a.ready)
+	a.log.Info("serving", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down", "timeout", a.cfg.Server.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Duration(a.cfg.Server.ShutdownTimeout))
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = srv.Close()
+	}
+	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
+		err = serveErr
+	}
+	return err
+}
+
+// tlsConfig loads the operator's certificate, or makes (once) a development
+// CA and certificate in the data directory.
+func (a *App) tlsConfig(publicHost string) (*tls.Config, *devtls.Bundle, error) {
+	certFile, keyFile := a.cfg.Server.TLSCert, a.cfg.Server.TLSKey
+	var bundle *devtls.Bundle
+	if certFile == "" {
+		hosts := []string{hostOnly(publicHost)}
+		if name, err := os.Hostname(); err == nil {
+			hosts = append(hosts, name)
+		}
+		var err error
+		bundle, err = devtls.Ensure(devtls.Options{Dir: filepath.Join(a.cfg.Server.DataDir, "tls"), Hosts: hosts, Logger: a.log})
+		if err != nil {
+			return nil, nil, fmt.Errorf("development TLS: %w", err)
+		}
+		certFile, keyFile = bundle.CertFile, bundle.KeyFile
+	}
+	reloader, err := devtls.NewReloader(certFile, keyFile, a.log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("TLS certificate: %w", err)
+	}
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: reloader.GetCertificate,
+		// HTTP/1.1 must stay available: the KVS C SDK pins it by ALPN.
+		NextProtos: []string{"h2", "http/1.1"},
+	}, bundle, nil
+}
+
+// buildHandler wires the services behind the router.
+func (a *App) buildHandler(st store.Store, source auth.CredentialSource, publicHost string, reg *prometheus.Registry) (http.Handler, error) {
+	channels := channel.NewService(channel.Options{
+		Store:  st,
+		Region: a.cfg.Server.Region,
+		Config: a.cfg.Channels,
+		Logger: a.log.With("component", "channel"),
+	})
+	authn := auth.NewAuthenticator(auth.Options{Source: source, Region: a.cfg.Server.Region})
+	api, err := controlplane.New(controlplane.Options{
+		Channels:     channels,
+		Auth:         authn,
+		Endpoints:    controlplane.Endpoints{HTTPS: "https://" + publicHost, WSS: "wss://" + publicHost},
+		IceServers:   stunOnly{host: hostOnly(publicHost)},
+		MaxBodyBytes: a.cfg.Server.MaxBodyBytes,
+		Logger:       a.log,
+		Registerer:   reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return newRouter(routes{api: api, store: st, metrics: reg}), nil
+}

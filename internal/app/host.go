@@ -1,0 +1,64 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+
+	"github.com/switchboard-rtc/switchboard/internal/auth"
+	"github.com/switchboard-rtc/switchboard/internal/store"
+	"github.com/switchboard-rtc/switchboard/kvsapi"
+)
+
+// advertisedHost returns the host[:port] clients are told to use. A
+// configured public host wins; otherwise the listener's address, with
+// "localhost" standing in for an unspecified address. Port 443 is left out,
+// because the KVS C SDK cannot parse endpoints with a port.
+func advertisedHost(configured string, addr net.Addr) string {
+	if configured != "" {
+		return configured
+	}
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return addr.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	if port == "443" {
+		return hostForURL(host)
+	}
+	return net.JoinHostPort(host, port)
+}
+
+func hostForURL(host string) string {
+	if ip := net.ParseIP(host); ip != nil && ip.To4() == nil {
+		return "[" + host + "]"
+	}
+	return host
+}
+
+// hostOnly strips the port from host[:port].
+func hostOnly(hostport string) string {
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		return host
+	}
+	return hostport
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// stunOnly answers GetIceServerConfig while no TURN relay is configured:
+// one entry with a STUN URI, as the KVS C SDK needs at least one entry
+// (spec 5.1.3).
+type stunOnly struct{ host string }
+
+func (s stunOnly) IceServers(context.Context, auth.Principal, store.Channel, string) ([]kvsapi.IceServer, error) {
+	return []kvsapi.IceServer{{
+		Uris:     []string{fmt.Sprintf("stun:%s:3478", hostForURL(s.host))},
+		Username: "stun-only",
+		Password: "stun-only",
+		Ttl:      300,
+	}}, nil
+}

@@ -1,0 +1,101 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/switchboard-rtc/switchboard/internal/httpx"
+	"github.com/switchboard-rtc/switchboard/internal/store"
+	"github.com/switchboard-rtc/switchboard/kvsapi"
+)
+
+// routes are the handlers the router dispatches to.
+type routes struct {
+	api       http.Handler // REST operations (POST)
+	signaling http.Handler // WebSocket upgrades; nil until signaling is wired
+	store     store.Store
+	metrics   *prometheus.Registry
+}
+
+// newRouter dispatches one listener's requests: CORS preflights, WebSocket
+// upgrades, operations endpoints and REST operations. Anything else is an
+// UnknownOperationException in the AWS shape.
+func newRouter(rt routes) http.Handler {
+	metrics := promhttp.HandlerFor(rt.metrics, promhttp.HandlerOpts{})
+	return withCORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodOptions:
+			w.Header().Set("Content-Length", "0")
+			w.WriteHeader(http.StatusNoContent)
+		case r.Method == http.MethodPost:
+			rt.api.ServeHTTP(w, r)
+		case isWebSocketUpgrade(r) && rt.signaling != nil:
+			rt.signaling.ServeHTTP(w, r)
+		case r.URL.Path == "/healthz":
+			writeText(w, http.StatusOK, "ok\n")
+		case r.URL.Path == "/readyz":
+			ready(w, r, rt.store)
+		case r.URL.Path == "/metrics":
+			metrics.ServeHTTP(w, r)
+		default:
+			httpx.WriteError(w, r, kvsapi.Errorf(kvsapi.CodeUnknownOperation, "No operation is served at %s %s", r.Method, r.URL.Path))
+		}
+	}))
+}
+
+func isWebSocketUpgrade(r *http.Request) bool {
+	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+}
+
+func ready(w http.ResponseWriter, r *http.Request, st store.Store) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := st.Ping(ctx); err != nil {
+		writeText(w, http.StatusServiceUnavailable, "store unavailable: "+err.Error()+"\n")
+		return
+	}
+	writeText(w, http.StatusOK, "ready\n")
+}
+
+func writeText(w http.ResponseWriter, status int, text string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Length", itoa(len(text)))
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(text))
+}
+
+// corsAllowedHeaders are the request headers AWS SDKs sign or send from
+// browsers (spec 1.5); a preflight may ask for others, which are reflected.
+const corsAllowedHeaders = "authorization, content-type, x-amz-date, x-amz-security-token, x-amz-user-agent, " +
+	"x-amz-content-sha256, amz-sdk-invocation-id, amz-sdk-request"
+
+// withCORS lets browser pages call every endpoint: preflights are answered
+// without authentication, and replies expose the headers SDKs read.
+func withCORS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		if origin := r.Header.Get("Origin"); origin != "" {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+		} else {
+			h.Set("Access-Control-Allow-Origin", "*")
+		}
+		if r.Method == http.MethodOptions {
+			h.Set("Access-Control-Allow-Methods", "POST, GET, OPTIONS")
+			allowed := corsAllowedHeaders
+			if asked := r.Header.Get("Access-Control-Request-Headers"); asked != "" {
+				allowed = asked
+			}
+			h.Set("Access-Control-Allow-Headers", allowed)
+			h.Set("Access-Control-Max-Age", "86400")
+		} else {
+			h.Set("Access-Control-Expose-Headers", "x-amzn-RequestId, x-amzn-ErrorType, x-amzn-ErrorMessage, Date")
+		}
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,210 @@
+// Package config owns the server configuration: its schema, the defaults,
+// and how the layers are merged (defaults, then a YAML file that must not
+// contain unknown keys, then SWITCHBOARD_* environment variables, then
+// command-line flags). Validation reports every problem at once, each
+// naming its key, so `switchboard check-config` can list them all.
+//
+// Each component owns its own section type and its validation (for example
+// channel.Config); this package composes them and never hands the whole
+// configuration to a component.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/channel"
+)
+
+// Config is the whole server configuration.
+type Config struct {
+	Server      Server         `yaml:"server"`
+	Log         Log            `yaml:"log"`
+	Credentials Keys           `yaml:"credentials"`
+	Accounts    []Account      `yaml:"accounts"`
+	Channels    channel.Config `yaml:"channels"`
+}
+
+// Server is the listener and identity section.
+type Server struct {
+	// Addr is the HTTPS listen address.
+	Addr string `yaml:"addr"`
+	// PublicHost is host[:port] advertised in endpoints; derived from the
+	// listener when empty.
+	PublicHost string `yaml:"public_host"`
+	DataDir    string `yaml:"data_dir"`
+	Region     string `yaml:"region"`
+	// AccountID is the account of the root credentials.
+	AccountID string `yaml:"account_id"`
+	TLSCert   string `yaml:"tls_cert"`
+	TLSKey    string `yaml:"tls_key"`
+	// MaxBodyBytes caps request bodies.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ShutdownTimeout bounds a graceful shutdown.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// Log is the logging section.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Keys is an access key pair.
+type Keys struct {
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
+}
+
+// Account is an extra account with its own keys; channels, names and ARNs
+// are isolated per account.
+type Account struct {
+	ID              string `yaml:"id"`
+	AccessKeyID     string `yaml:"access_key_id"`
+	SecretAccessKey string `yaml:"secret_access_key"`
+}
+
+// Defaults.
+const (
+	DefaultAddr      = ":8443"
+	DefaultDataDir   = "./switchboard-data"
+	DefaultRegion    = "us-east-1"
+	DefaultAccountID = "000000000000"
+	DefaultMaxBody   = 1 << 20
+)
+
+// Default returns the configuration used when nothing is given.
+func Default() Config {
+	return Config{
+		Server: Server{
+			Addr:            DefaultAddr,
+			DataDir:         DefaultDataDir,
+			Region:          DefaultRegion,
+			AccountID:       DefaultAccountID,
+			MaxBodyBytes:    DefaultMaxBody,
+			ShutdownTimeout: Duration(30 * time.Second),
+		},
+		Log:      Log{Level: "info", Format: "text"},
+		Channels: channel.DefaultConfig(),
+	}
+}
+
+var (
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	keyIDPattern   = regexp.MustCompile(`^[A-Za-z0-9]{16,128}$`)
+)
+
+// Validate reports every problem in the configuration, each naming its key.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if _, _, err := net.SplitHostPort(c.Server.Addr); err != nil {
+		add("server.addr", "must be host:port, got %q", c.Server.Addr)
+	}
+	if c.Server.PublicHost != "" && strings.ContainsAny(c.Server.PublicHost, "/?# ") {
+		add("server.public_host", "must be a host or host:port without scheme or path, got %q", c.Server.PublicHost)
+	}
+	if c.Server.DataDir == "" {
+		add("server.data_dir", "must not be empty")
+	}
+	if !regionPattern.MatchString(c.Server.Region) {
+		add("server.region", "must look like us-east-1, got %q", c.Server.Region)
+	}
+	if !accountPattern.MatchString(c.Server.AccountID) {
+		add("server.account_id", "must be 12 digits, got %q", c.Server.AccountID)
+	}
+	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
+		add("server.tls_cert", "tls_cert and tls_key must be given together")
+	}
+	for _, f := range []struct{ key, path string }{{"server.tls_cert", c.Server.TLSCert}, {"server.tls_key", c.Server.TLSKey}} {
+		if f.path != "" {
+			if _, err := os.Stat(f.path); err != nil {
+				add(f.key, "cannot read %s: %v", f.path, errors.Unwrap(err))
+			}
+		}
+	}
+	if c.Server.MaxBodyBytes < 1024 {
+		add("server.max_body_bytes", "must be at least 1024, got %d", c.Server.MaxBodyBytes)
+	}
+	if c.Server.ShutdownTimeout < Duration(time.Second) {
+		add("server.shutdown_timeout", "must be at least 1s, got %s", c.Server.ShutdownTimeout)
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	if c.Log.Format != "text" && c.Log.Format != "json" {
+		add("log.format", "must be text or json, got %q", c.Log.Format)
+	}
+	errs = append(errs, c.validateKeys()...)
+	if err := c.Channels.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) validateKeys() []error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+	if (c.Credentials.AccessKeyID == "") != (c.Credentials.SecretAccessKey == "") {
+		add("credentials", "access_key_id and secret_access_key must be given together")
+	}
+	seen := map[string]string{}
+	checkPair := func(key, id, secret string) {
+		if id == "" {
+			return
+		}
+		if !keyIDPattern.MatchString(id) {
+			add(key+".access_key_id", "must be 16 to 128 letters and digits")
+		}
+		if len(secret) < 16 {
+			add(key+".secret_access_key", "must be at least 16 characters")
+		}
+		if prev, dup := seen[id]; dup {
+			add(key+".access_key_id", "%s is already used by %s", id, prev)
+		}
+		seen[id] = key
+	}
+	checkPair("credentials", c.Credentials.AccessKeyID, c.Credentials.SecretAccessKey)
+	for i, a := range c.Accounts {
+		key := fmt.Sprintf("accounts[%d]", i)
+		if !accountPattern.MatchString(a.ID) {
+			add(key+".id", "must be 12 digits, got %q", a.ID)
+		}
+		if a.AccessKeyID == "" {
+			add(key+".access_key_id", "is required")
+		}
+		checkPair(key, a.AccessKeyID, a.SecretAccessKey)
+	}
+	return errs
+}
+
+// Duration is a time.Duration written as a Go duration string ("30s").
+type Duration time.Duration
+
+// UnmarshalText parses a duration string.
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(string(text))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q (use a form like 30s or 5m)", text)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText formats the duration.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// String formats the duration.
+func (d Duration) String() string { return time.Duration(d).String() }

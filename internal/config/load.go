@@ -1,0 +1,181 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// EnvPrefix starts every environment variable the server reads.
+const EnvPrefix = "SWITCHBOARD_"
+
+// setting is one knob reachable from the environment and the command line.
+// Its flag is --name and its variable SWITCHBOARD_NAME (dashes become
+// underscores).
+type setting struct {
+	name  string
+	usage string
+	apply func(c *Config, value string) error
+}
+
+func settings() []setting {
+	return []setting{
+		{"addr", "HTTPS listen address", str(func(c *Config) *string { return &c.Server.Addr })},
+		{"public-host", "host[:port] advertised in endpoints (default: derived from the listener)", str(func(c *Config) *string { return &c.Server.PublicHost })},
+		{"data-dir", "directory for the database, credentials and development TLS files", str(func(c *Config) *string { return &c.Server.DataDir })},
+		{"region", "AWS region this server answers for", str(func(c *Config) *string { return &c.Server.Region })},
+		{"account-id", "12-digit account id of the root credentials", str(func(c *Config) *string { return &c.Server.AccountID })},
+		{"tls-cert", "PEM certificate chain (default: a development CA and certificate in DATA_DIR/tls)", str(func(c *Config) *string { return &c.Server.TLSCert })},
+		{"tls-key", "PEM private key for --tls-cert", str(func(c *Config) *string { return &c.Server.TLSKey })},
+		{"access-key-id", "root access key id (default: generated once and kept in the data directory)", str(func(c *Config) *string { return &c.Credentials.AccessKeyID })},
+		{"secret-access-key", "root secret access key", str(func(c *Config) *string { return &c.Credentials.SecretAccessKey })},
+		{"log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.Log.Level })},
+		{"log-format", "text or json", str(func(c *Config) *string { return &c.Log.Format })},
+		{"max-channels-per-account", "channel limit per account (0: none)", integer(func(c *Config) *int { return &c.Channels.MaxPerAccount })},
+		{"max-body-bytes", "largest request body accepted", func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("want an integer, got %q", v)
+			}
+			c.Server.MaxBodyBytes = n
+			return nil
+		}},
+		{"shutdown-timeout", "how long a graceful shutdown may take", func(c *Config, v string) error {
+			return c.Server.ShutdownTimeout.UnmarshalText([]byte(v))
+		}},
+	}
+}
+
+func str(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *field(c) = v; return nil }
+}
+
+func integer(field func(*Config) *int) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("want an integer, got %q", v)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+// Source is what Load reads besides defaults: the command-line arguments of
+// the subcommand and the environment.
+type Source struct {
+	Args []string
+	// Env looks up an environment variable; os.LookupEnv when nil.
+	Env func(string) (string, bool)
+	// Output receives flag usage and errors; io.Discard when nil.
+	Output io.Writer
+}
+
+// ErrHelp is returned when the arguments asked for help.
+var ErrHelp = flag.ErrHelp
+
+// Load merges defaults, the YAML file (--config or SWITCHBOARD_CONFIG), the
+// environment and the flags, in that order, and validates the result. The
+// error lists every problem found, one per line.
+func Load(name string, src Source) (Config, error) {
+	env := src.Env
+	if env == nil {
+		env = os.LookupEnv
+	}
+	out := src.Output
+	if out == nil {
+		out = io.Discard
+	}
+	cfg := Default()
+	fs, file, flagValues := newFlagSet(name, out)
+	if err := fs.Parse(src.Args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	var problems []error
+	if *file == "" {
+		*file, _ = env(EnvPrefix + "CONFIG")
+	}
+	if *file != "" {
+		if err := decodeFile(*file, &cfg); err != nil {
+			problems = append(problems, err)
+		}
+	}
+	for _, s := range settings() {
+		key := EnvPrefix + strings.ToUpper(strings.ReplaceAll(s.name, "-", "_"))
+		if v, ok := env(key); ok {
+			if err := s.apply(&cfg, v); err != nil {
+				problems = append(problems, fmt.Errorf("%s: %w", key, err))
+			}
+		}
+	}
+	for _, fv := range *flagValues {
+		if err := fv.setting.apply(&cfg, fv.value); err != nil {
+			problems = append(problems, fmt.Errorf("--%s: %w", fv.setting.name, err))
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		problems = append(problems, err)
+	}
+	return cfg, errors.Join(problems...)
+}
+
+type flagValue struct {
+	setting setting
+	value   string
+}
+
+func newFlagSet(name string, out io.Writer) (*flag.FlagSet, *string, *[]flagValue) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	file := fs.String("config", "", "YAML configuration file (or SWITCHBOARD_CONFIG)")
+	values := &[]flagValue{}
+	for _, s := range settings() {
+		fs.Func(s.name, s.usage, func(v string) error {
+			*values = append(*values, flagValue{setting: s, value: v})
+			return nil
+		})
+	}
+	return fs, file, values
+}
+
+// decodeFile overlays a YAML file on cfg, rejecting unknown keys.
+func decodeFile(path string, cfg *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// Redacted returns a copy safe to print: secrets are masked.
+func (c Config) Redacted() Config {
+	mask := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "********"
+	}
+	c.Credentials.SecretAccessKey = mask(c.Credentials.SecretAccessKey)
+	accounts := make([]Account, len(c.Accounts))
+	for i, a := range c.Accounts {
+		a.SecretAccessKey = mask(a.SecretAccessKey)
+		accounts[i] = a
+	}
+	c.Accounts = accounts
+	return c
+}

@@ -1,0 +1,123 @@
+// Package controlplane serves the KVS REST operations: the channel control
+// plane (create, describe, list, update, delete, tags, media storage,
+// endpoints) and the HTTPS data plane (GetIceServerConfig,
+// SendAlexaOfferToMaster). Each operation decodes its JSON body, checks
+// required members, calls the channel service or a consumer-declared
+// dependency, and returns a value or an error; one adapter authenticates,
+// writes the reply in the AWS shape, records metrics and logs once.
+//
+// It must not know about WebSocket connections or TURN internals: it reaches
+// them only through the small interfaces declared here.
+package controlplane
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchboard-rtc/switchboard/internal/auth"
+	"github.com/switchboard-rtc/switchboard/internal/channel"
+	"github.com/switchboard-rtc/switchboard/internal/store"
+	"github.com/switchboard-rtc/switchboard/kvsapi"
+)
+
+// Authenticator verifies header-signed requests.
+type Authenticator interface {
+	Authenticate(r *http.Request, body []byte) (auth.Principal, error)
+}
+
+// IceServerProvider builds the ICE server list GetIceServerConfig returns
+// for a channel. clientID is the request's ClientId ("" when absent).
+type IceServerProvider interface {
+	IceServers(ctx context.Context, p auth.Principal, ch store.Channel, clientID string) ([]kvsapi.IceServer, error)
+}
+
+// AlexaRelay delivers an offer to a channel's master and waits for its
+// answer (SendAlexaOfferToMaster).
+type AlexaRelay interface {
+	SendAlexaOffer(ctx context.Context, account, channelARN, senderClientID, payload string) (string, error)
+}
+
+// Endpoints are the base URLs handed out by GetSignalingChannelEndpoint.
+type Endpoints struct {
+	HTTPS string // e.g. https://localhost:8443
+	WSS   string // e.g. wss://localhost:8443
+}
+
+// Options are the dependencies of an API.
+type Options struct {
+	Channels     *channel.Service
+	Auth         Authenticator
+	Endpoints    Endpoints
+	IceServers   IceServerProvider
+	Alexa        AlexaRelay
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+	Registerer   prometheus.Registerer
+}
+
+// API is the REST surface. It is an http.Handler for POST requests to the
+// operation paths.
+type API struct {
+	channels   *channel.Service
+	auth       Authenticator
+	endpoints  Endpoints
+	ice        IceServerProvider
+	alexa      AlexaRelay
+	maxBody    int64
+	log        *slog.Logger
+	metrics    *metrics
+	operations map[string]operation
+}
+
+// operation is one REST operation.
+type operation struct {
+	name string
+	run  func(ctx context.Context, p auth.Principal, body []byte) (any, error)
+}
+
+// New builds the API and registers its metrics.
+func New(opts Options) (*API, error) {
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &API{
+		channels:  opts.Channels,
+		auth:      opts.Auth,
+		endpoints: opts.Endpoints,
+		ice:       opts.IceServers,
+		alexa:     opts.Alexa,
+		maxBody:   opts.MaxBodyBytes,
+		log:       log.With("component", "controlplane"),
+		metrics:   m,
+	}
+	a.operations = map[string]operation{
+		kvsapi.PathCreateSignalingChannel:            {"CreateSignalingChannel", a.createSignalingChannel},
+		kvsapi.PathDescribeSignalingChannel:          {"DescribeSignalingChannel", a.describeSignalingChannel},
+		kvsapi.PathListSignalingChannels:             {"ListSignalingChannels", a.listSignalingChannels},
+		kvsapi.PathUpdateSignalingChannel:            {"UpdateSignalingChannel", a.updateSignalingChannel},
+		kvsapi.PathDeleteSignalingChannel:            {"DeleteSignalingChannel", a.deleteSignalingChannel},
+		kvsapi.PathTagResource:                       {"TagResource", a.tagResource},
+		kvsapi.PathUntagResource:                     {"UntagResource", a.untagResource},
+		kvsapi.PathListTagsForResource:               {"ListTagsForResource", a.listTagsForResource},
+		kvsapi.PathDescribeMediaStorageConfiguration: {"DescribeMediaStorageConfiguration", a.describeMediaStorageConfiguration},
+		kvsapi.PathUpdateMediaStorageConfiguration:   {"UpdateMediaStorageConfiguration", a.updateMediaStorageConfiguration},
+		kvsapi.PathGetSignalingChannelEndpoint:       {"GetSignalingChannelEndpoint", a.getSignalingChannelEndpoint},
+		kvsapi.PathGetIceServerConfig:                {"GetIceServerConfig", a.getIceServerConfig},
+		kvsapi.PathSendAlexaOfferToMaster:            {"SendAlexaOfferToMaster", a.sendAlexaOfferToMaster},
+	}
+	return a, nil
+}
+
+// Handles reports whether path is one of the operation paths.
+func (a *API) Handles(path string) bool {
+	_, ok := a.operations[path]
+	return ok
+}
