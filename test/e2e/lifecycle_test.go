@@ -162,3 +162,12 @@ func checkEndpoints(t *testing.T, srv *server, kvs *kinesisvideo.Client, arn str
 		t.Fatalf("endpoints (%s) = %v, want %v", role, got, want)
 	}
 }
+
+func createChannel(t *testing.T, kvs *kinesisvideo.Client, name string) string {
+	t.Helper()
+	out, err := kvs.CreateSignalingChannel(testContext(t), &kinesisvideo.CreateSignalingChannelInput{ChannelName: aws.String(name)})
+	if err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	return aws.ToString(out.ChannelARN)
+}

@@ -1,0 +1,105 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+func writeFile(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestLayering checks the order defaults < file < environment < flags.
+func TestLayering(t *testing.T) {
+	file := writeFile(t, "server:\n  region: eu-west-1\n  addr: \":1000\"\n  data_dir: /from/file\n  shutdown_timeout: 9s\nchannels:\n  max_per_account: 7\n")
+	cases := []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		region string
+		addr   string
+		dir    string
+		limit  int
+	}{
+		{"defaults", nil, nil, DefaultRegion, DefaultAddr, DefaultDataDir, 10000},
+		{"file over defaults", []string{"--config", file}, nil, "eu-west-1", ":1000", "/from/file", 7},
+		{"file named by the environment", nil, map[string]string{"SWITCHBOARD_CONFIG": file}, "eu-west-1", ":1000", "/from/file", 7},
+		{"environment over file", []string{"--config", file}, map[string]string{"SWITCHBOARD_REGION": "ap-south-1", "SWITCHBOARD_MAX_CHANNELS_PER_ACCOUNT": "3"}, "ap-south-1", ":1000", "/from/file", 3},
+		{"flags over environment", []string{"--config", file, "--region", "us-west-2", "--addr", "127.0.0.1:0"}, map[string]string{"SWITCHBOARD_REGION": "ap-south-1"}, "us-west-2", "127.0.0.1:0", "/from/file", 7},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Load("test", Source{Args: tc.args, Env: env(tc.env)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Server.Region != tc.region || cfg.Server.Addr != tc.addr || cfg.Server.DataDir != tc.dir || cfg.Channels.MaxPerAccount != tc.limit {
+				t.Fatalf("got region %q addr %q dir %q limit %d", cfg.Server.Region, cfg.Server.Addr, cfg.Server.DataDir, cfg.Channels.MaxPerAccount)
+			}
+		})
+	}
+	cfg, err := Load("test", Source{Args: []string{"--config", file}, Env: env(nil)})
+	if err != nil || time.Duration(cfg.Server.ShutdownTimeout) != 9*time.Second {
+		t.Fatalf("duration from file: %v %v", cfg.Server.ShutdownTimeout, err)
+	}
+}
+
+// TestProblemsAreAllReported checks that one load lists every problem with
+// its key, from every layer.
+func TestProblemsAreAllReported(t *testing.T) {
+	file := writeFile(t, "server:\n  account_id: \"1\"\naccounts:\n  - id: \"222233334444\"\n    access_key_id: short\n    secret_access_key: x\n")
+	_, err := Load("test", Source{
+		Args: []string{"--config", file, "--log-format", "xml", "--shutdown-timeout", "soon"},
+		Env:  env(map[string]string{"SWITCHBOARD_MAX_CHANNELS_PER_ACCOUNT": "many", "SWITCHBOARD_ACCESS_KEY_ID": "AKIAONLYTHEKEYID0000"}),
+	})
+	if err == nil {
+		t.Fatal("invalid configuration accepted")
+	}
+	for _, want := range []string{"server.account_id", "accounts[0].access_key_id", "accounts[0].secret_access_key", "log.format",
+		"--shutdown-timeout", "SWITCHBOARD_MAX_CHANNELS_PER_ACCOUNT", "credentials"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems do not mention %s:\n%v", want, err)
+		}
+	}
+}
+
+func TestUnknownKeysAndArguments(t *testing.T) {
+	file := writeFile(t, "server:\n  region: us-east-1\n  regoin: typo\n")
+	if _, err := Load("test", Source{Args: []string{"--config", file}, Env: env(nil)}); err == nil || !strings.Contains(err.Error(), "regoin") {
+		t.Fatalf("unknown key: %v", err)
+	}
+	if _, err := Load("test", Source{Args: []string{"--no-such-flag"}, Env: env(nil)}); err == nil {
+		t.Fatal("unknown flag accepted")
+	}
+	if _, err := Load("test", Source{Args: []string{"stray"}, Env: env(nil)}); err == nil || !strings.Contains(err.Error(), "stray") {
+		t.Fatalf("stray argument: %v", err)
+	}
+	if _, err := Load("test", Source{Args: []string{"--config", "/does/not/exist.yaml"}, Env: env(nil)}); err == nil {
+		t.Fatal("missing config file accepted")
+	}
+}
+
+func TestRedactedHidesSecrets(t *testing.T) {
+	cfg := Default()
+	cfg.Credentials = Keys{AccessKeyID: "AKIAEXAMPLEEXAMPLE00", SecretAccessKey: "super-secret-value"}
+	cfg.Accounts = []Account{{ID: "111122223333", AccessKeyID: "AKIAEXAMPLEEXAMPLE01", SecretAccessKey: "another-secret"}}
+	r := cfg.Redacted()
+	if r.Credentials.SecretAccessKey == cfg.Credentials.SecretAccessKey || r.Accounts[0].SecretAccessKey == "another-secret" {
+		t.Fatal("secrets survive redaction")
+	}
+	if cfg.Accounts[0].SecretAccessKey != "another-secret" {
+		t.Fatal("Redacted changed the original")
+	}
+}

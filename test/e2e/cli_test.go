@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kinesisvideo"
+)
+
+// TestZeroConfigStart runs `switchboard serve` with no credentials: it must
+// generate a key pair once (mode 0600), print it with a working AWS CLI
+// example and the CA to trust, and reuse both on the next start.
+func TestZeroConfigStart(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(binary, "serve", "--data-dir", dir, "--addr", "127.0.0.1:0")
+	cmd.Env = withoutSwitchboardEnv()
+	first := runUntilBanner(t, cmd)
+	keyID, secret := bannerKeys(t, first)
+	info, err := os.Stat(filepath.Join(dir, "credentials.json"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file: %v, mode %v", err, info.Mode())
+	}
+	for _, want := range []string{"aws kinesisvideo create-signaling-channel", "--endpoint-url https://127.0.0.1:", "AWS_CA_BUNDLE=" + filepath.Join(dir, "tls", "ca.pem"), "--region us-east-1", "account: 000000000000"} {
+		if !strings.Contains(first, want) {
+			t.Fatalf("banner lacks %q:\n%s", want, first)
+		}
+	}
+	var stored struct {
+		AccessKeyID     string `json:"access_key_id"`
+		SecretAccessKey string `json:"secret_access_key"`
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "credentials.json"))
+	if err := json.Unmarshal(data, &stored); err != nil || stored.AccessKeyID != keyID || stored.SecretAccessKey != secret {
+		t.Fatalf("stored keys %+v differ from printed %s/%s (%v)", stored, keyID, secret, err)
+	}
+	caBefore, _ := os.ReadFile(filepath.Join(dir, "tls", "ca.pem"))
+
+	cmd = exec.Command(binary, "serve", "--data-dir", dir, "--addr", "127.0.0.1:0")
+	cmd.Env = withoutSwitchboardEnv()
+	second := runUntilBanner(t, cmd)
+	if k, s := bannerKeys(t, second); k != keyID || s != secret {
+		t.Fatalf("second start printed other keys %s/%s", k, s)
+	}
+	if caAfter, _ := os.ReadFile(filepath.Join(dir, "tls", "ca.pem")); !bytes.Equal(caBefore, caAfter) || len(caAfter) == 0 {
+		t.Fatal("the development CA changed between starts")
+	}
+}
+
+func withoutSwitchboardEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SWITCHBOARD_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// runUntilBanner starts cmd, waits for its banner, then stops it with
+// SIGTERM and checks that it exits cleanly. It returns the banner text.
+func runUntilBanner(t *testing.T, cmd *exec.Cmd) string {
+	t.Helper()
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(out.String(), "level=INFO msg=serving") {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("no banner within 60s:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("no exit within 30s of SIGTERM:\n%s", out.String())
+	}
+	return out.String()
+}
+
+var bannerKeyLine = regexp.MustCompile(`access key id:\s+(\S+)\n\s+secret access key: (\S+)`)
+
+func bannerKeys(t *testing.T, banner string) (string, string) {
+	t.Helper()
+	m := bannerKeyLine.FindStringSubmatch(banner)
+	if m == nil {
+		t.Fatalf("banner has no credentials:\n%s", banner)
+	}
+	return m[1], m[2]
+}
+
+// TestGracefulShutdownKeepsData stops the server with SIGTERM and checks it
+// exits with status 0 and keeps what it acknowledged.
+func TestGracefulShutdownKeepsData(t *testing.T) {
+	srv := startServer(t, serverOptions{})
+	arn := createChannel(t, srv.kvs(), "kept")
+	srv.stop()
+	if code := srv.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit status after SIGTERM = %d, want 0\n%s", code, srv.Output())
+	}
+	srv.restart()
+	out, err := srv.kvs().DescribeSignalingChannel(testContext(t), &kinesisvideo.DescribeSignalingChannelInput{ChannelName: aws.String("kept")})
+	if err != nil || aws.ToString(out.ChannelInfo.ChannelARN) != arn {
+		t.Fatalf("after restart: %v", err)
+	}
+}
+
+// TestCheckConfigReportsEveryProblem gives check-config a file with several
+// mistakes and an unknown key, and expects every one of them in one run.
+func TestCheckConfigReportsEveryProblem(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	bad := "server:\n  region: Mars\n  account_id: \"12\"\nlog:\n  level: loud\nchannels:\n  max_per_account: -1\n"
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "check-config", "--config", path, "--addr", "no-port")
+	cmd.Env = withoutSwitchboardEnv()
+	out, err := cmd.CombinedOutput()
+	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 2 {
+		t.Fatalf("check-config: %v, want exit status 2\n%s", err, out)
+	}
+	for _, key := range []string{"server.region", "server.account_id", "log.level", "channels.max_per_account", "server.addr"} {
+		if !strings.Contains(string(out), key) {
+			t.Fatalf("output does not name %s:\n%s", key, out)
+		}
+	}
+
+	unknown := filepath.Join(t.TempDir(), "unknown.yaml")
+	_ = os.WriteFile(unknown, []byte("server:\n  adress: \":1\"\n"), 0o600)
+	out, err = exec.Command(binary, "check-config", "--config", unknown).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "adress") {
+		t.Fatalf("unknown key accepted: %v\n%s", err, out)
+	}
+
+	good := exec.Command(binary, "check-config", "--region", "eu-west-1")
+	good.Env = withoutSwitchboardEnv()
+	out, err = good.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "region: eu-west-1") {
+		t.Fatalf("valid configuration refused: %v\n%s", err, out)
+	}
+}
