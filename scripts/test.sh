@@ -25,5 +25,6 @@ fuzz() { # package target
 }
 fuzz ./sigv4 FuzzParseAuthorization
 fuzz ./sigv4 FuzzVerifyPresigned
+fuzz ./sigv4 FuzzVerifyRequest
 fuzz ./internal/controlplane FuzzOperations
 echo "== all tests passed"

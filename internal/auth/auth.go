@@ -150,6 +150,7 @@ var codesByName = map[string]kvsapi.ErrorCode{
 	kvsapi.CodeIncompleteSignature.Name:        kvsapi.CodeIncompleteSignature,
 	kvsapi.CodeInvalidSignature.Name:           kvsapi.CodeInvalidSignature,
 	kvsapi.CodeUnrecognizedClient.Name:         kvsapi.CodeUnrecognizedClient,
+	kvsapi.CodeInternalFailure.Name:            kvsapi.CodeInternalFailure,
 }
 
 type principalKey struct{}

@@ -1,0 +1,19 @@
+// Package sigv4 owns AWS Signature Version 4 for Switchboard: signing
+// header-authenticated requests, presigning URLs (the KVS WebSocket connect
+// URL), and verifying both kinds on the server side (spec section 7).
+//
+// Verification follows what the real clients send rather than an idealised
+// signer: it uses exactly the headers a request names in SignedHeaders with
+// their received values, takes host from the request's Host as received, does
+// not require X-Amz-Security-Token to be signed (the KVS C SDK adds it after
+// signing), and never depends on the order of query parameters. Every
+// verification failure is an *Error carrying the AWS error name the server
+// answers with; the time-check messages contain the phrases the KVS C SDK
+// searches for ("Signature expired", "Signature not yet current").
+//
+// The package only computes and compares signatures. It does not decide who
+// may do what, does not validate session tokens (it reports them in Result),
+// does not read request bodies and performs no I/O except through the
+// caller's SecretLookup. It depends on the standard library only, so SDK
+// users can import it without pulling in the server.
+package sigv4
