@@ -136,4 +136,3 @@ func jsonKind(goKind string) string {
 func required(member string) error {
 	return kvsapi.Errorf(kvsapi.CodeInvalidArgument, "%s is required", member)
 }
-
