@@ -156,7 +156,7 @@ func (a *App) tlsConfig(publicHost string) (*tls.Config, *devtls.Bundle, error) 
 	var bundle *devtls.Bundle
 	if certFile == "" {
 		hosts := []string{hostOnly(publicHost)}
-		if name, err := os.Hostname(); err == nil {
+		if name, err := os.Hostname(); err == nil && isDNSName(name) {
 			hosts = append(hosts, name)
 		}
 		var err error
