@@ -80,7 +80,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err := os.MkdirAll(a.cfg.Server.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	st, err := bolt.Open(filepath.Join(a.cfg.Server.DataDir, "switchboard.db"), bolt.Options{Logger: a.log.With("component", "store")})
+	st, err := bolt.Open(filepath.Join(a.cfg.Server.DataDir, "switchboard.db"), bolt.Options{Logger: a.log})
 	if err != nil {
 		return err
 	}

@@ -69,22 +69,29 @@ type ListOptions struct {
 }
 
 // Store is the durable channel store. All methods are safe for concurrent
-// use and honour context cancellation where the backend can.
+// use and honour context cancellation where the backend can: a method called
+// with a context that is already done returns ctx.Err() (possibly wrapped)
+// and writes nothing. Values returned by a Store never share memory (such as
+// a Tags map or a secret's bytes) with the store or with values passed in.
 type Store interface {
 	// CreateChannel stores a new channel. It fails with ErrExists when the
 	// account already has a channel of that name, and with ErrLimitExceeded
 	// when maxPerAccount > 0 and the account already has that many channels.
-	// The check and the write are one atomic step.
+	// The check and the write are one atomic step. When both apply,
+	// ErrExists is reported.
 	CreateChannel(ctx context.Context, ch Channel, maxPerAccount int) error
 
 	// GetChannel returns the channel or ErrNotFound.
 	GetChannel(ctx context.Context, account, name string) (Channel, error)
 
 	// ListChannels returns up to opts.Limit channels of the account, in
-	// ascending byte order of Name.
+	// ascending byte order of Name. An account with no channels yields an
+	// empty result, not an error; an opts.Limit that is not positive is an
+	// error.
 	ListChannels(ctx context.Context, account string, opts ListOptions) ([]Channel, error)
 
-	// CountChannels returns how many channels the account has.
+	// CountChannels returns how many channels the account has (0 for an
+	// account the store has never seen).
 	CountChannels(ctx context.Context, account string) (int, error)
 
 	// UpdateChannel reads the channel, passes a copy to mutate, and stores
@@ -92,23 +99,34 @@ type Store interface {
 	// channel. If mutate returns an error nothing is written and the error is
 	// returned unchanged. The account and name must not be changed by
 	// mutate. It returns the stored channel, or ErrNotFound.
+	//
+	// A backend may call mutate more than once (for example when it retries
+	// a transaction), each time with a fresh copy of the current channel;
+	// only the call whose result is written counts. So mutate must be quick,
+	// must have no effect outside the *Channel it is given, and must not call
+	// the store.
 	UpdateChannel(ctx context.Context, account, name string, mutate func(*Channel) error) (Channel, error)
 
 	// DeleteChannel removes the channel after check approves it, atomically
 	// with respect to every other write of that channel. If check returns an
 	// error nothing is removed and the error is returned unchanged. It
-	// returns the removed channel, or ErrNotFound.
+	// returns the removed channel, or ErrNotFound. Like mutate, check may be
+	// called more than once, must be quick, and must not call the store.
 	DeleteChannel(ctx context.Context, account, name string, check func(Channel) error) (Channel, error)
 
 	// Secret returns the secret stored under name, or, when there is none,
 	// stores and returns generate()'s value; concurrent callers all get the
 	// same value. Secrets survive restarts (TURN credential keys, for example).
+	// generate is not called when a value is already stored; when several
+	// callers race to create the secret, more than one may call generate but
+	// only one value is stored and returned to all of them. If generate fails
+	// its error is returned (wrapped or bare) and nothing is stored.
 	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
 
 	// Ping reports whether the store can serve requests (used by /readyz).
 	Ping(ctx context.Context) error
 
-	// Close releases the store. It is idempotent; later calls fail with
-	// ErrClosed.
+	// Close releases the store. It is idempotent: a second Close returns
+	// nil. Every other method called after Close fails with ErrClosed.
 	Close() error
 }
