@@ -7,6 +7,19 @@ cd "$(dirname "$0")/.."
 
 FUZZTIME="${FUZZTIME:-10s}"
 
+# ensure_command COMMAND DEBIAN_PACKAGE: install the package when the command
+# is missing (as root, or through sudo).
+apt_updated=""
+ensure_command() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "== installing $2 (for $1)"
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  if [ -z "$apt_updated" ]; then $sudo apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
+}
+ensure_command aws awscli      # the AWS CLI, a real client of the control plane
+
 echo "== checking formatting"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then
