@@ -128,7 +128,10 @@ func (a *App) Run(ctx context.Context) error {
 // serve runs srv until ctx ends, then shuts it down.
 func (a *App) serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	// TLS is terminated here rather than by ServeTLS so that another
+	// protocol (TURN over TLS) can share the listener later; net/http still
+	// speaks HTTP/2 on the *tls.Conn connections it receives.
+	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
 	close(a.ready)
 	a.log.Info("serving", "addr", ln.Addr().String())
 	select {
