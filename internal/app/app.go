@@ -23,10 +23,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/switchboard-rtc/switchboard/internal/auth"
+	"github.com/switchboard-rtc/switchboard/internal/bus/memory"
 	"github.com/switchboard-rtc/switchboard/internal/channel"
 	"github.com/switchboard-rtc/switchboard/internal/config"
 	"github.com/switchboard-rtc/switchboard/internal/controlplane"
 	"github.com/switchboard-rtc/switchboard/internal/devtls"
+	"github.com/switchboard-rtc/switchboard/internal/signaling"
 	"github.com/switchboard-rtc/switchboard/internal/store"
 	"github.com/switchboard-rtc/switchboard/internal/store/bolt"
 )
@@ -107,12 +109,13 @@ func (a *App) Run(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	handler, err := a.buildHandler(st, source, publicHost, reg)
+	parts, err := a.build(st, source, publicHost, reg)
 	if err != nil {
 		return err
 	}
+	defer parts.bus.Close()
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           parts.handler,
 		TLSConfig:         tlsCfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -122,11 +125,23 @@ func (a *App) Run(ctx context.Context) error {
 	a.addr = ln.Addr()
 	a.mu.Unlock()
 	a.printBanner(bannerInfo{addr: ln.Addr(), publicHost: publicHost, keys: keys, generated: generated, bundle: bundle})
-	return a.serve(ctx, srv, ln)
+	return a.serve(ctx, srv, ln, parts)
 }
 
-// serve runs srv until ctx ends, then shuts it down.
-func (a *App) serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
+// serve runs srv and the background components until ctx ends, then shuts
+// them down: WebSocket clients first (GO_AWAY, drain, close), since the
+// HTTP server does not track hijacked connections, then the HTTP server.
+func (a *App) serve(ctx context.Context, srv *http.Server, ln net.Listener, parts *components) error {
+	runCtx, stopRunning := context.WithCancel(context.Background())
+	var background sync.WaitGroup
+	background.Add(1)
+	go func() {
+		defer background.Done()
+		if err := parts.hub.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Error("signaling hub stopped", "error", err)
+		}
+	}()
+	defer func() { stopRunning(); background.Wait() }()
 	errc := make(chan error, 1)
 	// TLS is terminated here rather than by ServeTLS so that another
 	// protocol (TURN over TLS) can share the listener later; net/http still
@@ -142,6 +157,9 @@ func (a *App) serve(ctx context.Context, srv *http.Server, ln net.Listener) erro
 	a.log.Info("shutting down", "timeout", a.cfg.Server.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Duration(a.cfg.Server.ShutdownTimeout))
 	defer cancel()
+	if err := parts.hub.Shutdown(shutdownCtx); err != nil {
+		a.log.Warn("signaling shutdown was cut short", "error", err)
+	}
 	err := srv.Shutdown(shutdownCtx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = srv.Close()
@@ -181,20 +199,43 @@ func (a *App) tlsConfig(publicHost string) (*tls.Config, *devtls.Bundle, error) 
 	}, bundle, nil
 }
 
-// buildHandler wires the services behind the router.
-func (a *App) buildHandler(st store.Store, source auth.CredentialSource, publicHost string, reg *prometheus.Registry) (http.Handler, error) {
+// components are the long-running parts behind the listener.
+type components struct {
+	handler http.Handler
+	hub     *signaling.Hub
+	bus     *memory.Bus
+}
+
+// build wires the services behind the router.
+func (a *App) build(st store.Store, source auth.CredentialSource, publicHost string, reg *prometheus.Registry) (*components, error) {
+	var hub *signaling.Hub // set below; channel deletion reaches it through this variable
 	channels := channel.NewService(channel.Options{
 		Store:  st,
 		Region: a.cfg.Server.Region,
 		Config: a.cfg.Channels,
 		Logger: a.log.With("component", "channel"),
+		OnDeleted: func(_ context.Context, ch store.Channel) {
+			hub.CloseChannel(ch.Account, ch.ARN)
+		},
 	})
 	authn := auth.NewAuthenticator(auth.Options{Source: source, Region: a.cfg.Server.Region})
+	bus := memory.New(memory.Options{})
+	hub, err := signaling.NewHub(a.cfg.Signaling, signaling.Deps{
+		Authenticator: authn,
+		Channels:      channelDirectory{channels: channels},
+		Bus:           bus,
+		Logger:        a.log,
+		Registerer:    reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("signaling: %w", err)
+	}
 	api, err := controlplane.New(controlplane.Options{
 		Channels:     channels,
 		Auth:         authn,
 		Endpoints:    controlplane.Endpoints{HTTPS: "https://" + publicHost, WSS: "wss://" + publicHost},
 		IceServers:   stunOnly{host: hostOnly(publicHost)},
+		Alexa:        hub,
 		MaxBodyBytes: a.cfg.Server.MaxBodyBytes,
 		Logger:       a.log,
 		Registerer:   reg,
@@ -202,5 +243,9 @@ func (a *App) buildHandler(st store.Store, source auth.CredentialSource, publicH
 	if err != nil {
 		return nil, err
 	}
-	return newRouter(routes{api: api, store: st, metrics: reg}), nil
+	return &components{
+		handler: newRouter(routes{api: api, signaling: hub, store: st, metrics: reg}),
+		hub:     hub,
+		bus:     bus,
+	}, nil
 }

@@ -19,15 +19,17 @@ import (
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/internal/channel"
+	"github.com/switchboard-rtc/switchboard/internal/signaling"
 )
 
 // Config is the whole server configuration.
 type Config struct {
-	Server      Server         `yaml:"server"`
-	Log         Log            `yaml:"log"`
-	Credentials Keys           `yaml:"credentials"`
-	Accounts    []Account      `yaml:"accounts"`
-	Channels    channel.Config `yaml:"channels"`
+	Server      Server           `yaml:"server"`
+	Log         Log              `yaml:"log"`
+	Credentials Keys             `yaml:"credentials"`
+	Accounts    []Account        `yaml:"accounts"`
+	Channels    channel.Config   `yaml:"channels"`
+	Signaling   signaling.Config `yaml:"signaling"`
 }
 
 // Server is the listener and identity section.
@@ -89,8 +91,9 @@ func Default() Config {
 			MaxBodyBytes:    DefaultMaxBody,
 			ShutdownTimeout: Duration(30 * time.Second),
 		},
-		Log:      Log{Level: "info", Format: "text"},
-		Channels: channel.DefaultConfig(),
+		Log:       Log{Level: "info", Format: "text"},
+		Channels:  channel.DefaultConfig(),
+		Signaling: signaling.DefaultConfig(),
 	}
 }
 
@@ -146,8 +149,10 @@ func (c Config) Validate() error {
 		add("log.format", "must be text or json, got %q", c.Log.Format)
 	}
 	errs = append(errs, c.validateKeys()...)
-	if err := c.Channels.Validate(); err != nil {
-		errs = append(errs, err)
+	for _, section := range []interface{ Validate() error }{c.Channels, c.Signaling} {
+		if err := section.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -39,6 +39,8 @@ func settings() []setting {
 		{"log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.Log.Level })},
 		{"log-format", "text or json", str(func(c *Config) *string { return &c.Log.Format })},
 		{"max-channels-per-account", "channel limit per account (0: none)", integer(func(c *Config) *int { return &c.Channels.MaxPerAccount })},
+		{"max-viewers-per-channel", "concurrent viewers a channel accepts", integer(func(c *Config) *int { return &c.Signaling.MaxViewersPerChannel })},
+		{"connects-per-second-per-channel", "new WebSocket connections per second a channel accepts", float(func(c *Config) *float64 { return &c.Signaling.ConnectsPerSecondPerChannel })},
 		{"max-body-bytes", "largest request body accepted", func(c *Config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
@@ -62,6 +64,17 @@ func integer(field func(*Config) *int) func(*Config, string) error {
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			return fmt.Errorf("want an integer, got %q", v)
+		}
+		*field(c) = n
+		return nil
+	}
+}
+
+func float(field func(*Config) *float64) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("want a number, got %q", v)
 		}
 		*field(c) = n
 		return nil

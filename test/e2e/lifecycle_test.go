@@ -171,3 +171,7 @@ func createChannel(t *testing.T, kvs *kinesisvideo.Client, name string) string {
 	}
 	return aws.ToString(out.ChannelARN)
 }
+
+func deleteInput(arn string) *kinesisvideo.DeleteSignalingChannelInput {
+	return &kinesisvideo.DeleteSignalingChannelInput{ChannelARN: aws.String(arn)}
+}

@@ -1,0 +1,488 @@
+// Package bustest is the conformance suite of the bus contract. Every
+// backend runs it from its own tests:
+//
+//	func TestConformance(t *testing.T) {
+//		bustest.Run(t, func(t *testing.T) bus.Bus { return memory.New(memory.Options{}) })
+//	}
+//
+// The suite uses real time with short TTLs (a few hundred milliseconds), so
+// it suits backends whose storage expires entries by itself. It owns no
+// production code.
+package bustest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/bus"
+)
+
+// Factory returns a fresh, empty bus. The suite closes it.
+type Factory func(t *testing.T) bus.Bus
+
+const (
+	acct  = "111122223333"
+	chanA = "arn:aws:kinesisvideo:us-west-2:111122223333:channel/a/1700000000000"
+	chanB = "arn:aws:kinesisvideo:us-west-2:111122223333:channel/b/1700000000000"
+	ttl   = time.Minute
+)
+
+var pubOpts = bus.PublishOptions{TTL: ttl}
+
+// Run runs every conformance test against buses made by newBus.
+func Run(t *testing.T, newBus Factory) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, bus.Bus)
+	}{
+		{"DeliverToHolder", testDeliverToHolder},
+		{"MailboxBeforeSubscribe", testMailboxBeforeSubscribe},
+		{"MailboxExpiry", testMailboxExpiry},
+		{"ZeroTTLDrops", testZeroTTLDrops},
+		{"OfferAndAnswerReplacement", testReplacement},
+		{"MailboxLimits", testMailboxLimits},
+		{"RefusedDeliveryIsQueued", testRefusedDeliveryIsQueued},
+		{"Takeover", testTakeover},
+		{"HoldDown", testHoldDown},
+		{"NoTakeover", testNoTakeover},
+		{"ViewerLimit", testViewerLimit},
+		{"Presence", testPresence},
+		{"CloseChannel", testCloseChannel},
+		{"Isolation", testIsolation},
+		{"ConcurrentPublishersKeepOrder", testConcurrentOrder},
+		{"Close", testClose},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBus(t)
+			t.Cleanup(func() { _ = b.Close() })
+			tc.fn(t, b)
+		})
+	}
+}
+
+func env(typ, sender, payload string) bus.Envelope {
+	return bus.Envelope{Type: typ, SenderClientID: sender, Payload: payload}
+}
+
+func mustSubscribe(t *testing.T, b bus.Bus, addr bus.Address, h bus.Handler, opts bus.SubscribeOptions) (bus.Subscription, []bus.Envelope) {
+	t.Helper()
+	sub, backlog, err := b.Subscribe(context.Background(), addr, h, opts)
+	if err != nil {
+		t.Fatalf("Subscribe(%+v): %v", addr, err)
+	}
+	return sub, backlog
+}
+
+func mustPublish(t *testing.T, b bus.Bus, to bus.Address, e bus.Envelope, opts bus.PublishOptions, want bus.Outcome) {
+	t.Helper()
+	got, err := b.Publish(context.Background(), to, e, opts)
+	if err != nil {
+		t.Fatalf("Publish(%+v): %v", to, err)
+	}
+	if got != want {
+		t.Fatalf("Publish(%+v) outcome = %v, want %v", to, got, want)
+	}
+}
+
+func sameEnvelopes(t *testing.T, got, want []bus.Envelope) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d envelopes %+v, want %d %+v", len(got), got, len(want), want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("envelope %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func testDeliverToHolder(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	var r Recorder
+	sub, backlog := mustSubscribe(t, b, master, &r, bus.SubscribeOptions{})
+	defer sub.Unsubscribe()
+	if len(backlog) != 0 {
+		t.Fatalf("backlog of a fresh address = %+v", backlog)
+	}
+	want := []bus.Envelope{env("SDP_OFFER", "v1", "b2ZmZXI="), env("ICE_CANDIDATE", "v1", "Y2FuZA==")}
+	for _, e := range want {
+		mustPublish(t, b, master, e, pubOpts, bus.Delivered)
+	}
+	sameEnvelopes(t, waitGot(t, &r, len(want)), want)
+}
+
+func testMailboxBeforeSubscribe(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	want := []bus.Envelope{
+		env("SDP_OFFER", "v1", "b2ZmZXI="),
+		env("ICE_CANDIDATE", "v1", "YzE="),
+		env("ICE_CANDIDATE", "v1", "YzI="),
+		env("ICE_CANDIDATE", "v2", "YzM="),
+	}
+	for _, e := range want {
+		mustPublish(t, b, master, e, pubOpts, bus.Queued)
+	}
+	if s := b.Stats(); s.MailboxMessages != int64(len(want)) {
+		t.Fatalf("Stats().MailboxMessages = %d, want %d", s.MailboxMessages, len(want))
+	}
+	var r Recorder
+	sub, backlog := mustSubscribe(t, b, master, &r, bus.SubscribeOptions{})
+	defer sub.Unsubscribe()
+	sameEnvelopes(t, backlog, want)
+	if s := b.Stats(); s.MailboxMessages != 0 || s.MailboxBytes != 0 {
+		t.Fatalf("mailbox not emptied by Subscribe: %+v", s)
+	}
+	// Live messages follow the backlog and the backlog is not handed twice.
+	live := env("ICE_CANDIDATE", "v1", "YzQ=")
+	mustPublish(t, b, master, live, pubOpts, bus.Delivered)
+	sameEnvelopes(t, waitGot(t, &r, 1), []bus.Envelope{live})
+}
+
+func testMailboxExpiry(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	short := bus.PublishOptions{TTL: 150 * time.Millisecond}
+	before := b.Stats().Expired
+	mustPublish(t, b, master, env("SDP_OFFER", "v1", "b2ZmZXI="), short, bus.Queued)
+	mustPublish(t, b, master, env("ICE_CANDIDATE", "v1", "YzE="), short, bus.Queued)
+	kept := env("ICE_CANDIDATE", "v2", "YzI=")
+	mustPublish(t, b, master, kept, pubOpts, bus.Queued)
+	waitFor(t, "expiry", func() bool {
+		if err := b.Expire(context.Background()); err != nil {
+			t.Fatalf("Expire: %v", err)
+		}
+		return b.Stats().Expired-before >= 2
+	})
+	if got := b.Stats().Expired - before; got != 2 {
+		t.Fatalf("expired = %d, want 2", got)
+	}
+	var r Recorder
+	sub, backlog := mustSubscribe(t, b, master, &r, bus.SubscribeOptions{})
+	defer sub.Unsubscribe()
+	sameEnvelopes(t, backlog, []bus.Envelope{kept})
+
+	// Expired envelopes are never delivered even when Expire did not run.
+	viewer := bus.ViewerOf(acct, chanA, "v9")
+	mustPublish(t, b, viewer, env("SDP_ANSWER", "", "YW5z"), short, bus.Queued)
+	time.Sleep(250 * time.Millisecond) // let the TTL pass; there is nothing to poll
+	var r2 Recorder
+	sub2, backlog2 := mustSubscribe(t, b, viewer, &r2, bus.SubscribeOptions{})
+	defer sub2.Unsubscribe()
+	if len(backlog2) != 0 {
+		t.Fatalf("expired envelope delivered: %+v", backlog2)
+	}
+}
+
+func testZeroTTLDrops(t *testing.T, b bus.Bus) {
+	viewer := bus.ViewerOf(acct, chanA, "v1")
+	mustPublish(t, b, viewer, env("SDP_ANSWER", "", "YW5z"), bus.PublishOptions{}, bus.Dropped)
+	var r Recorder
+	sub, backlog := mustSubscribe(t, b, viewer, &r, bus.SubscribeOptions{})
+	defer sub.Unsubscribe()
+	if len(backlog) != 0 {
+		t.Fatalf("zero-TTL envelope was queued: %+v", backlog)
+	}
+}
+
+func testReplacement(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	seq := []bus.Envelope{
+		env("SDP_OFFER", "v1", "b2ZmZXIx"),
+		env("ICE_CANDIDATE", "v1", "YzE="),
+		env("SDP_OFFER", "v2", "b2ZmZXJ2Mg=="),
+		env("SDP_OFFER", "v1", "b2ZmZXIy"), // replaces the first offer of v1
+		env("ICE_CANDIDATE", "v1", "YzE="), // candidates are never replaced
+		env("SDP_ANSWER", "v1", "YW5zMQ=="),
+		env("SDP_ANSWER", "v1", "YW5zMg=="), // replaces the previous answer of v1
+	}
+	before := b.Stats().Replaced
+	for _, e := range seq {
+		mustPublish(t, b, master, e, pubOpts, bus.Queued)
+	}
+	if got := b.Stats().Replaced - before; got != 2 {
+		t.Fatalf("Stats().Replaced grew by %d, want 2", got)
+	}
+	var r Recorder
+	sub, backlog := mustSubscribe(t, b, master, &r, bus.SubscribeOptions{})
+	defer sub.Unsubscribe()
+	sameEnvelopes(t, backlog, []bus.Envelope{seq[1], seq[2], seq[3], seq[4], seq[6]})
+}
+
+func testMailboxLimits(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	viewer := bus.ViewerOf(acct, chanA, "v1")
+	limits := bus.PublishOptions{TTL: ttl, MaxMailboxMessages: 3}
+	mustPublish(t, b, master, env("ICE_CANDIDATE", "v1", "YzE="), limits, bus.Queued)
+	mustPublish(t, b, master, env("ICE_CANDIDATE", "v1", "YzI="), limits, bus.Queued)
+	mustPublish(t, b, viewer, env("ICE_CANDIDATE", "", "YzM="), limits, bus.Queued)
+	_, err := b.Publish(context.Background(), viewer, env("ICE_CANDIDATE", "", "YzQ="), limits)
+	if !errors.Is(err, bus.ErrMailboxFull) {
+		t.Fatalf("4th message over a 3-message channel limit: err = %v, want ErrMailboxFull", err)
+	}
+	// A replacement does not grow the mailbox, so it fits.
+	mustPublish(t, b, master, env("SDP_OFFER", "v1", "b2Zm"), bus.PublishOptions{TTL: ttl, MaxMailboxMessages: 4}, bus.Queued)
+	mustPublish(t, b, master, env("SDP_OFFER", "v1", "b2Zm"), bus.PublishOptions{TTL: ttl, MaxMailboxMessages: 4}, bus.Queued)
+
+	other := bus.MasterOf(acct, chanB)
+	byBytes := bus.PublishOptions{TTL: ttl, MaxMailboxBytes: 64}
+	big := env("ICE_CANDIDATE", "v1", string(make([]byte, 40)))
+	mustPublish(t, b, other, big, byBytes, bus.Queued)
+	if _, err := b.Publish(context.Background(), other, big, byBytes); !errors.Is(err, bus.ErrMailboxFull) {
+		t.Fatalf("publish over the byte limit: err = %v, want ErrMailboxFull", err)
+	}
+}
+
+func testRefusedDeliveryIsQueued(t *testing.T, b bus.Bus) {
+	viewer := bus.ViewerOf(acct, chanA, "v1")
+	var dying Recorder
+	sub, _ := mustSubscribe(t, b, viewer, &dying, bus.SubscribeOptions{})
+	dying.Refuse()
+	e := env("SDP_ANSWER", "", "YW5z")
+	mustPublish(t, b, viewer, e, pubOpts, bus.Queued)
+	sub.Unsubscribe()
+	var r Recorder
+	sub2, backlog := mustSubscribe(t, b, viewer, &r, bus.SubscribeOptions{})
+	defer sub2.Unsubscribe()
+	sameEnvelopes(t, backlog, []bus.Envelope{e})
+}
+
+func testTakeover(t *testing.T, b bus.Bus) {
+	for _, addr := range []bus.Address{bus.MasterOf(acct, chanA), bus.ViewerOf(acct, chanA, "v1")} {
+		t.Run(addr.Role.String(), func(t *testing.T) {
+			var first, second Recorder
+			sub1, _ := mustSubscribe(t, b, addr, &first, bus.SubscribeOptions{})
+			sub2, _ := mustSubscribe(t, b, addr, &second, bus.SubscribeOptions{})
+			defer sub2.Unsubscribe()
+			waitFor(t, "Displaced", func() bool { d, _ := first.Counts(); return d == 1 })
+			if d, _ := second.Counts(); d != 0 {
+				t.Fatalf("new holder was told it was displaced")
+			}
+			// The displaced subscription's Unsubscribe must not release
+			// the address held by the newer one.
+			sub1.Unsubscribe()
+			e := env("ICE_CANDIDATE", "", "YzE=")
+			mustPublish(t, b, addr, e, pubOpts, bus.Delivered)
+			sameEnvelopes(t, waitGot(t, &second, 1), []bus.Envelope{e})
+			if got := first.Got(); len(got) != 0 {
+				t.Fatalf("displaced holder received %+v", got)
+			}
+		})
+	}
+}
+
+func testHoldDown(t *testing.T, b bus.Bus) {
+	addr := bus.MasterOf(acct, chanA)
+	long := bus.SubscribeOptions{HoldDown: time.Hour}
+	var a, bb, c Recorder
+	subA, _ := mustSubscribe(t, b, addr, &a, long) // free address: allowed
+	subB, _ := mustSubscribe(t, b, addr, &bb, long)
+	defer subA.Unsubscribe()
+	// A (displaced) comes back while B, which just took over, is live.
+	if _, _, err := b.Subscribe(context.Background(), addr, &c, long); !errors.Is(err, bus.ErrHeldDown) {
+		t.Fatalf("takeover within hold-down: err = %v, want ErrHeldDown", err)
+	}
+	if d, _ := bb.Counts(); d != 0 {
+		t.Fatalf("refused takeover displaced the holder")
+	}
+	// Without protection configured the takeover is allowed.
+	subC, _ := mustSubscribe(t, b, addr, &c, bus.SubscribeOptions{})
+	waitFor(t, "Displaced", func() bool { d, _ := bb.Counts(); return d == 1 })
+	subB.Unsubscribe()
+	subC.Unsubscribe()
+
+	// A holder that took a free address is never protected, and once the
+	// protected holder is gone anyone may connect.
+	var d1, d2, d3 Recorder
+	s1, _ := mustSubscribe(t, b, addr, &d1, long)
+	s2, _ := mustSubscribe(t, b, addr, &d2, long)
+	s2.Unsubscribe()
+	s3, _ := mustSubscribe(t, b, addr, &d3, long)
+	s1.Unsubscribe()
+	s3.Unsubscribe()
+
+	// The protection ends after HoldDown.
+	short := bus.SubscribeOptions{HoldDown: 100 * time.Millisecond}
+	var e1, e2, e3 Recorder
+	t1, _ := mustSubscribe(t, b, addr, &e1, short)
+	t2, _ := mustSubscribe(t, b, addr, &e2, short)
+	defer t1.Unsubscribe()
+	defer t2.Unsubscribe()
+	waitFor(t, "hold-down to end", func() bool {
+		sub, _, err := b.Subscribe(context.Background(), addr, &e3, short)
+		if err == nil {
+			defer sub.Unsubscribe()
+			return true
+		}
+		if !errors.Is(err, bus.ErrHeldDown) {
+			t.Fatalf("Subscribe: %v", err)
+		}
+		return false
+	})
+}
+
+func testNoTakeover(t *testing.T, b bus.Bus) {
+	addr := bus.ViewerOf(acct, chanA, "alexa-1")
+	var a, c Recorder
+	sub, _ := mustSubscribe(t, b, addr, &a, bus.SubscribeOptions{})
+	if _, _, err := b.Subscribe(context.Background(), addr, &c, bus.SubscribeOptions{NoTakeover: true}); !errors.Is(err, bus.ErrAddressInUse) {
+		t.Fatalf("NoTakeover on a held address: err = %v, want ErrAddressInUse", err)
+	}
+	sub.Unsubscribe()
+	sub2, _ := mustSubscribe(t, b, addr, &c, bus.SubscribeOptions{NoTakeover: true})
+	sub2.Unsubscribe()
+}
+
+func testViewerLimit(t *testing.T, b bus.Bus) {
+	limit := bus.SubscribeOptions{MaxViewers: 2}
+	var rs [5]Recorder
+	s1, _ := mustSubscribe(t, b, bus.ViewerOf(acct, chanA, "v1"), &rs[0], limit)
+	s2, _ := mustSubscribe(t, b, bus.ViewerOf(acct, chanA, "v2"), &rs[1], limit)
+	defer s2.Unsubscribe()
+	if _, _, err := b.Subscribe(context.Background(), bus.ViewerOf(acct, chanA, "v3"), &rs[2], limit); !errors.Is(err, bus.ErrViewerLimit) {
+		t.Fatalf("third viewer over a limit of 2: err = %v, want ErrViewerLimit", err)
+	}
+	// Reconnecting with a held id is a takeover, not a new viewer.
+	s1b, _ := mustSubscribe(t, b, bus.ViewerOf(acct, chanA, "v1"), &rs[3], limit)
+	// Masters and uncounted subscribers do not count.
+	sm, _ := mustSubscribe(t, b, bus.MasterOf(acct, chanA), &rs[4], limit)
+	defer sm.Unsubscribe()
+	su, _ := mustSubscribe(t, b, bus.ViewerOf(acct, chanA, "alexa"), &Recorder{}, bus.SubscribeOptions{MaxViewers: 2, Uncounted: true})
+	defer su.Unsubscribe()
+	s1.Unsubscribe() // displaced already: must not free a slot
+	if _, _, err := b.Subscribe(context.Background(), bus.ViewerOf(acct, chanA, "v3"), &rs[2], limit); !errors.Is(err, bus.ErrViewerLimit) {
+		t.Fatalf("limit after a displaced unsubscribe: err = %v, want ErrViewerLimit", err)
+	}
+	s1b.Unsubscribe()
+	s3, _ := mustSubscribe(t, b, bus.ViewerOf(acct, chanA, "v3"), &rs[2], limit)
+	s3.Unsubscribe()
+}
+
+func testPresence(t *testing.T, b bus.Bus) {
+	ctx := context.Background()
+	p, err := b.Presence(ctx, acct, chanA)
+	if err != nil || p != (bus.Presence{}) {
+		t.Fatalf("Presence of an empty channel = %+v, %v", p, err)
+	}
+	sm, _ := mustSubscribe(t, b, bus.MasterOf(acct, chanA), &Recorder{}, bus.SubscribeOptions{})
+	sv, _ := mustSubscribe(t, b, bus.ViewerOf(acct, chanA, "v1"), &Recorder{}, bus.SubscribeOptions{})
+	su, _ := mustSubscribe(t, b, bus.ViewerOf(acct, chanA, "x"), &Recorder{}, bus.SubscribeOptions{Uncounted: true})
+	if p, _ := b.Presence(ctx, acct, chanA); p != (bus.Presence{Master: true, Viewers: 1}) {
+		t.Fatalf("Presence = %+v, want master and 1 viewer", p)
+	}
+	sm.Unsubscribe()
+	sv.Unsubscribe()
+	su.Unsubscribe()
+	if p, _ := b.Presence(ctx, acct, chanA); p != (bus.Presence{}) {
+		t.Fatalf("Presence after unsubscribing all = %+v", p)
+	}
+}
+
+func testCloseChannel(t *testing.T, b bus.Bus) {
+	ctx := context.Background()
+	var m, v, other Recorder
+	mustSubscribe(t, b, bus.MasterOf(acct, chanA), &m, bus.SubscribeOptions{})
+	mustSubscribe(t, b, bus.ViewerOf(acct, chanA, "v1"), &v, bus.SubscribeOptions{})
+	so, _ := mustSubscribe(t, b, bus.MasterOf(acct, chanB), &other, bus.SubscribeOptions{})
+	defer so.Unsubscribe()
+	mustPublish(t, b, bus.ViewerOf(acct, chanA, "v2"), env("SDP_ANSWER", "", "YQ=="), pubOpts, bus.Queued)
+
+	if err := b.CloseChannel(ctx, acct, chanA); err != nil {
+		t.Fatalf("CloseChannel: %v", err)
+	}
+	for name, r := range map[string]*Recorder{"master": &m, "viewer": &v} {
+		waitFor(t, name+" ChannelClosed", func() bool { _, c := r.Counts(); return c == 1 })
+	}
+	if _, c := other.Counts(); c != 0 {
+		t.Fatalf("another channel's subscriber was closed")
+	}
+	if s := b.Stats(); s.MailboxMessages != 0 {
+		t.Fatalf("mailboxes of the closed channel kept: %+v", s)
+	}
+	if _, _, err := b.Subscribe(ctx, bus.ViewerOf(acct, chanA, "v2"), &Recorder{}, bus.SubscribeOptions{}); !errors.Is(err, bus.ErrChannelClosed) {
+		t.Fatalf("Subscribe to a closed channel: err = %v, want ErrChannelClosed", err)
+	}
+	if _, err := b.Publish(ctx, bus.MasterOf(acct, chanA), env("SDP_OFFER", "v1", "YQ=="), pubOpts); !errors.Is(err, bus.ErrChannelClosed) {
+		t.Fatalf("Publish to a closed channel: err = %v, want ErrChannelClosed", err)
+	}
+	mustPublish(t, b, bus.MasterOf(acct, chanB), env("SDP_OFFER", "v1", "YQ=="), pubOpts, bus.Delivered)
+}
+
+func testIsolation(t *testing.T, b bus.Bus) {
+	// Same channel ARN under another account, and the same client id on
+	// another channel, are different addresses.
+	var a, c, d Recorder
+	s1, _ := mustSubscribe(t, b, bus.ViewerOf(acct, chanA, "v1"), &a, bus.SubscribeOptions{})
+	s2, _ := mustSubscribe(t, b, bus.ViewerOf("999999999999", chanA, "v1"), &c, bus.SubscribeOptions{})
+	s3, _ := mustSubscribe(t, b, bus.ViewerOf(acct, chanB, "v1"), &d, bus.SubscribeOptions{})
+	defer s1.Unsubscribe()
+	defer s2.Unsubscribe()
+	defer s3.Unsubscribe()
+	e := env("SDP_ANSWER", "", "YQ==")
+	mustPublish(t, b, bus.ViewerOf(acct, chanA, "v1"), e, pubOpts, bus.Delivered)
+	waitGot(t, &a, 1)
+	for _, r := range []*Recorder{&a, &c, &d} {
+		if dn, _ := r.Counts(); dn != 0 {
+			t.Fatalf("a subscriber of a different address was displaced")
+		}
+	}
+	if len(c.Got())+len(d.Got()) != 0 {
+		t.Fatalf("envelope leaked to another address")
+	}
+}
+
+func testConcurrentOrder(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	var r Recorder
+	sub, _ := mustSubscribe(t, b, master, &r, bus.SubscribeOptions{})
+	defer sub.Unsubscribe()
+	const publishers, each = 8, 200
+	var wg sync.WaitGroup
+	for p := range publishers {
+		wg.Go(func() {
+			for i := range each {
+				e := env("ICE_CANDIDATE", fmt.Sprintf("v%d", p), fmt.Sprintf("%d", i))
+				if _, err := b.Publish(context.Background(), master, e, pubOpts); err != nil {
+					t.Errorf("Publish: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got := waitGot(t, &r, publishers*each)
+	next := map[string]int{}
+	for _, e := range got {
+		if want := fmt.Sprintf("%d", next[e.SenderClientID]); e.Payload != want {
+			t.Fatalf("publisher %s: got %s, want %s (order broken)", e.SenderClientID, e.Payload, want)
+		}
+		next[e.SenderClientID]++
+	}
+}
+
+func testClose(t *testing.T, b bus.Bus) {
+	ctx := context.Background()
+	sub, _ := mustSubscribe(t, b, bus.MasterOf(acct, chanA), &Recorder{}, bus.SubscribeOptions{})
+	if err := b.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	sub.Unsubscribe() // must not panic or block
+	if _, _, err := b.Subscribe(ctx, bus.MasterOf(acct, chanA), &Recorder{}, bus.SubscribeOptions{}); !errors.Is(err, bus.ErrClosed) {
+		t.Fatalf("Subscribe after Close: %v, want ErrClosed", err)
+	}
+	if _, err := b.Publish(ctx, bus.MasterOf(acct, chanA), env("SDP_OFFER", "v", "YQ=="), pubOpts); !errors.Is(err, bus.ErrClosed) {
+		t.Fatalf("Publish after Close: %v, want ErrClosed", err)
+	}
+	if err := b.CloseChannel(ctx, acct, chanA); !errors.Is(err, bus.ErrClosed) {
+		t.Fatalf("CloseChannel after Close: %v, want ErrClosed", err)
+	}
+	if err := b.Expire(ctx); !errors.Is(err, bus.ErrClosed) {
+		t.Fatalf("Expire after Close: %v, want ErrClosed", err)
+	}
+}

@@ -1,0 +1,38 @@
+// Package signaling is the WebSocket data plane of the KVS signaling
+// protocol (spec section 6): it accepts presigned WebSocket connections from
+// masters and viewers, relays SDP offers, answers and ICE candidates between
+// them, keeps undelivered messages for the channel's TTL, and enforces the
+// per-connection and per-channel limits of spec section 8. It also offers
+// the hub side of SendAlexaOfferToMaster (spec 5.2).
+//
+// The package owns connections and their hygiene (read limit, pings, idle
+// timeout, write deadlines, bounded send queues, close reasons) and the
+// routing rules. It does not own credentials, channel records or message
+// storage: it consumes an Authenticator and a ChannelDirectory declared here
+// and implemented by the application, and delivers every message through
+// the bus contract (internal/bus), which also holds the mailboxes, so that a
+// clustered bus can carry a message between nodes without changing the hub.
+// It must not import the control plane, the configuration loader, the store
+// or the auth package.
+//
+// Per connection the hub runs two goroutines, the reader (the HTTP handler's
+// own goroutine) and the writer, plus a short-lived one while a server ping
+// awaits its pong. No lock is held across a network write: a sender hands a
+// message to the recipient's bounded queue and returns.
+//
+// Decisions the spec leaves open, as implemented here:
+//   - A channel ARN of another account than the caller's answers 404
+//     ResourceNotFoundException, exactly like an unknown channel, so that
+//     channel existence never leaks across accounts.
+//   - permessage-deflate is declined (spec 6.1 recommends it): the reply
+//     carries no extension, and clients that offered it carry on without
+//     compression.
+//   - Binary frames close the connection with 1003; frames over the read
+//     limit with 1009. Everything else that is wrong with a message (bad
+//     JSON, unknown action, bad base64, missing or invalid members, size,
+//     rate) drops that message only, answered with a STATUS_RESPONSE when a
+//     correlation id can be read, silently (but counted) otherwise.
+//   - A connection whose identity is taken over receives GO_AWAY and is
+//     closed; see Config.TakeoverHoldDown for how a loop between two
+//     clients with one identity is prevented.
+package signaling
