@@ -40,4 +40,5 @@ fuzz ./sigv4 FuzzParseAuthorization
 fuzz ./sigv4 FuzzVerifyPresigned
 fuzz ./sigv4 FuzzVerifyRequest
 fuzz ./internal/controlplane FuzzOperations
+fuzz ./internal/signaling FuzzDecodeClientMessage
 echo "== all tests passed"
