@@ -217,6 +217,9 @@ func (a *App) build(st store.Store, source auth.CredentialSource, publicHost str
 		OnDeleted: func(_ context.Context, ch store.Channel) {
 			hub.CloseChannel(ch.Account, ch.ARN)
 		},
+		OnUpdated: func(_ context.Context, ch store.Channel) {
+			hub.UpdateChannelTTL(ch.Account, ch.ARN, time.Duration(ch.MessageTTL)*time.Second)
+		},
 	})
 	authn := auth.NewAuthenticator(auth.Options{Source: source, Region: a.cfg.Server.Region})
 	bus := memory.New(memory.Options{})

@@ -22,6 +22,9 @@ type Service struct {
 	// onDeleted is called after a channel is deleted, so that live
 	// connections of the channel can be told to go away.
 	onDeleted func(ctx context.Context, ch store.Channel)
+	// onUpdated is called after a channel's configuration changed, so that
+	// live connections pick up the new message TTL.
+	onUpdated func(ctx context.Context, ch store.Channel)
 }
 
 // Options are the dependencies of a Service.
@@ -35,11 +38,13 @@ type Options struct {
 	Now func() time.Time
 	// OnDeleted, when set, runs after every successful delete.
 	OnDeleted func(ctx context.Context, ch store.Channel)
+	// OnUpdated, when set, runs after every successful UpdateSignalingChannel.
+	OnUpdated func(ctx context.Context, ch store.Channel)
 }
 
 // NewService builds a Service. It starts nothing.
 func NewService(opts Options) *Service {
-	s := &Service{store: opts.Store, region: opts.Region, cfg: opts.Config, now: opts.Now, log: opts.Logger, onDeleted: opts.OnDeleted}
+	s := &Service{store: opts.Store, region: opts.Region, cfg: opts.Config, now: opts.Now, log: opts.Logger, onDeleted: opts.OnDeleted, onUpdated: opts.OnUpdated}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -185,7 +190,7 @@ func (s *Service) Update(ctx context.Context, account, arn, currentVersion strin
 			return store.Channel{}, err
 		}
 	}
-	return s.mutate(ctx, account, "ChannelARN", arn, func(ch *store.Channel) error {
+	updated, err := s.mutate(ctx, account, "ChannelARN", arn, func(ch *store.Channel) error {
 		if ch.Version != currentVersion {
 			return versionMismatch(ch.Version)
 		}
@@ -198,6 +203,10 @@ func (s *Service) Update(ctx context.Context, account, arn, currentVersion strin
 		ch.Version = NewVersion()
 		return nil
 	})
+	if err == nil && s.onUpdated != nil {
+		s.onUpdated(ctx, updated)
+	}
+	return updated, err
 }
 
 func versionMismatch(_ string) error {

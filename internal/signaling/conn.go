@@ -56,7 +56,7 @@ type conn struct {
 	hub     *Hub
 	id      uint64
 	addr    bus.Address
-	ttl     time.Duration
+	ttl     atomic.Int64 // nanoseconds; the channel's message TTL, updated live
 	sub     bus.Subscription
 	backlog []bus.Envelope // mailbox content handed over at subscribe time
 	ws      *websocket.Conn
@@ -87,9 +87,9 @@ func newConn(h *Hub, addr bus.Address, ttl time.Duration) *conn {
 		hub:  h,
 		id:   h.nextID.Add(1),
 		addr: addr,
-		ttl:  ttl,
 		wake: make(chan struct{}, 1),
 	}
+	c.ttl.Store(int64(ttl))
 	c.limits[actionIndex("SDP_OFFER")] = newTokenBucket(cfg.SDPOffersPerSecond, cfg.SDPOfferBurst, now)
 	c.limits[actionIndex("SDP_ANSWER")] = newTokenBucket(cfg.SDPAnswersPerSecond, cfg.SDPAnswerBurst, now)
 	c.limits[actionIndex("ICE_CANDIDATE")] = newTokenBucket(cfg.ICECandidatesPerSecond, cfg.ICECandidateBurst, now)

@@ -36,7 +36,8 @@ type ChannelInfo struct {
 	ARN, Name string
 	// MessageTTL is how long messages for an absent recipient are kept
 	// (MessageTtlSeconds). It is read when a connection is accepted and
-	// applies to the messages that connection sends.
+	// applies to the messages that connection sends, until
+	// UpdateChannelTTL changes it.
 	MessageTTL time.Duration
 }
 
@@ -259,4 +260,17 @@ func (h *Hub) connectionCount() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.conns)
+}
+
+// UpdateChannelTTL applies a channel's new message TTL to the connections
+// of this node: messages accepted from now on are kept that long, messages
+// already queued keep the TTL they were accepted with (spec 3.4).
+func (h *Hub) UpdateChannelTTL(account, channelARN string, ttl time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.conns {
+		if c.addr.Account == account && c.addr.Channel == channelARN {
+			c.ttl.Store(int64(ttl))
+		}
+	}
 }

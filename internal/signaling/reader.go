@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -82,7 +83,7 @@ func (c *conn) relay(ctx context.Context, msg *kvsapi.ClientMessage) *messageErr
 			"the delivered message would be %d bytes, over the %d-byte limit of KVS SDK peers; send a smaller messagePayload",
 			n, h.cfg.MaxEventBytes)
 	}
-	outcome, err := h.bus.Publish(ctx, to, env, h.publishOptions(c.ttl))
+	outcome, err := h.bus.Publish(ctx, to, env, h.publishOptions(time.Duration(c.ttl.Load())))
 	switch {
 	case err == nil:
 	case errors.Is(err, bus.ErrMailboxFull):

@@ -132,6 +132,20 @@ func TestMailboxExpiry(t *testing.T) {
 	master.expect(toMaster("v1", kvsapi.ActionICECandidate, "bWFya2Vy")) // first frame: nothing expired came through
 }
 
+// TestUpdateChannelTTL: a TTL changed while connections are open applies
+// to the messages they send afterwards.
+func TestUpdateChannelTTL(t *testing.T) {
+	e := newEnv(t, nil) // the channel's TTL starts long
+	viewer := e.dial("v1")
+	e.hub.UpdateChannelTTL(testAccount, testARN, 300*time.Millisecond)
+	viewer.send(jsMsg(kvsapi.ActionSDPOffer, offerPayload, "", ""))
+	waitFor(t, "expiry under the new TTL", func() bool { return e.metric("mailbox_expired_total") == 1 })
+	e.hub.UpdateChannelTTL(testAccount, "arn:aws:kinesisvideo:us-west-2:111122223333:channel/other/1", time.Millisecond)
+	viewer.send(jsMsg(kvsapi.ActionICECandidate, candPayload, "", ""))
+	master := e.dial("")
+	master.expect(toMaster("v1", kvsapi.ActionICECandidate, candPayload))
+}
+
 // TestMailboxLimit: the channel's mailbox bound answers ClientLimitExceeded
 // instead of growing.
 func TestMailboxLimit(t *testing.T) {
