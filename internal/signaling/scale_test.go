@@ -104,6 +104,9 @@ func TestNoGoroutineLeak(t *testing.T) {
 			_ = c.ws.Close(websocket.StatusNormalClosure, "done")
 		}
 		<-c.done
+		// The next cycles reuse client ids: wait until the server has let go
+		// of this one, or a reuse would count as a takeover.
+		waitFor(t, "connection released", func() bool { return e.hub.connectionCount() == 1 })
 	}
 	waitFor(t, "connections closed", func() bool { return e.hub.connectionCount() == 1 })
 	deadline := time.Now().Add(10 * time.Second)
