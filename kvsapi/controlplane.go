@@ -188,3 +188,22 @@ type GetSignalingChannelEndpointOutput struct {
 
 // Empty is the reply of operations whose output shape has no members.
 type Empty struct{}
+
+// PathDescribeSignalingChannelConnections is a Switchboard extension (not a
+// KVS operation): it reports who is connected to a channel, for consoles and
+// monitoring. It is signed and authorised like every other operation. The
+// path carries a prefix of its own so that it can never collide with an
+// operation AWS adds later.
+const PathDescribeSignalingChannelConnections = "/switchboard/describeSignalingChannelConnections"
+
+// DescribeSignalingChannelConnectionsInput names the channel by ARN.
+type DescribeSignalingChannelConnectionsInput struct {
+	ChannelARN *string `json:"ChannelARN"`
+}
+
+// DescribeSignalingChannelConnectionsOutput says whether a master is
+// connected and how many viewers are.
+type DescribeSignalingChannelConnectionsOutput struct {
+	MasterConnected bool `json:"MasterConnected"`
+	ViewerCount     int  `json:"ViewerCount"`
+}

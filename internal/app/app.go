@@ -239,6 +239,7 @@ func (a *App) build(st store.Store, source auth.CredentialSource, publicHost str
 		Endpoints:    controlplane.Endpoints{HTTPS: "https://" + publicHost, WSS: "wss://" + publicHost},
 		IceServers:   stunOnly{host: hostOnly(publicHost)},
 		Alexa:        hub,
+		Presence:     hub,
 		MaxBodyBytes: a.cfg.Server.MaxBodyBytes,
 		Logger:       a.log,
 		Registerer:   reg,

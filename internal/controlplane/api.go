@@ -40,6 +40,11 @@ type AlexaRelay interface {
 	SendAlexaOffer(ctx context.Context, account, channelARN, senderClientID, payload string) (string, error)
 }
 
+// PresenceReader reports who is connected to a channel.
+type PresenceReader interface {
+	Presence(account, channelARN string) (masterConnected bool, viewers int)
+}
+
 // Endpoints are the base URLs handed out by GetSignalingChannelEndpoint.
 type Endpoints struct {
 	HTTPS string // e.g. https://localhost:8443
@@ -53,6 +58,7 @@ type Options struct {
 	Endpoints    Endpoints
 	IceServers   IceServerProvider
 	Alexa        AlexaRelay
+	Presence     PresenceReader
 	MaxBodyBytes int64
 	Logger       *slog.Logger
 	Registerer   prometheus.Registerer
@@ -66,6 +72,7 @@ type API struct {
 	endpoints  Endpoints
 	ice        IceServerProvider
 	alexa      AlexaRelay
+	presence   PresenceReader
 	maxBody    int64
 	log        *slog.Logger
 	metrics    *metrics
@@ -94,6 +101,7 @@ func New(opts Options) (*API, error) {
 		endpoints: opts.Endpoints,
 		ice:       opts.IceServers,
 		alexa:     opts.Alexa,
+		presence:  opts.Presence,
 		maxBody:   opts.MaxBodyBytes,
 		log:       log.With("component", "controlplane"),
 		metrics:   m,
@@ -112,6 +120,9 @@ func New(opts Options) (*API, error) {
 		kvsapi.PathGetSignalingChannelEndpoint:       {"GetSignalingChannelEndpoint", a.getSignalingChannelEndpoint},
 		kvsapi.PathGetIceServerConfig:                {"GetIceServerConfig", a.getIceServerConfig},
 		kvsapi.PathSendAlexaOfferToMaster:            {"SendAlexaOfferToMaster", a.sendAlexaOfferToMaster},
+	}
+	if a.presence != nil {
+		a.operations[kvsapi.PathDescribeSignalingChannelConnections] = operation{"DescribeSignalingChannelConnections", a.describeSignalingChannelConnections}
 	}
 	return a, nil
 }

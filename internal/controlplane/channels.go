@@ -101,6 +101,22 @@ func (a *API) deleteSignalingChannel(ctx context.Context, p auth.Principal, body
 	return kvsapi.Empty{}, nil
 }
 
+func (a *API) describeSignalingChannelConnections(ctx context.Context, p auth.Principal, body []byte) (any, error) {
+	var in kvsapi.DescribeSignalingChannelConnectionsInput
+	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if in.ChannelARN == nil {
+		return nil, required("ChannelARN")
+	}
+	ch, err := a.channels.ByARN(ctx, p.Account, "ChannelARN", *in.ChannelARN)
+	if err != nil {
+		return nil, err
+	}
+	master, viewers := a.presence.Presence(p.Account, ch.ARN)
+	return kvsapi.DescribeSignalingChannelConnectionsOutput{MasterConnected: master, ViewerCount: viewers}, nil
+}
+
 func channelInfo(ch store.Channel) kvsapi.ChannelInfo {
 	ttl := ch.MessageTTL
 	return kvsapi.ChannelInfo{

@@ -144,6 +144,10 @@ func TestWebSocketGoAwayOnDeleteAndShutdown(t *testing.T) {
 	if ev := readEvent(ctx, t, conns[0]); ev.SenderClientID != "viewer-1" || ev.MessageType != kvsapi.ActionSDPOffer {
 		t.Fatalf("master got %+v", ev)
 	}
+	resp, body := srv.raw(t, rawCall{path: "/switchboard/describeSignalingChannelConnections", body: `{"ChannelARN":"` + arn + `"}`})
+	if checkAWSReply(t, resp, body) != "" || string(body) != `{"MasterConnected":true,"ViewerCount":2}` {
+		t.Fatalf("connections of the channel: %d %s", resp.StatusCode, body)
+	}
 	if _, err := kvs.DeleteSignalingChannel(ctx, deleteInput(arn)); err != nil {
 		t.Fatal(err)
 	}
