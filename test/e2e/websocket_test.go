@@ -162,4 +162,3 @@ func TestWebSocketGoAwayOnDeleteAndShutdown(t *testing.T) {
 		t.Fatalf("exit status %d after SIGTERM", code)
 	}
 }
-

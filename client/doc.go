@@ -1,0 +1,31 @@
+// Package client is Switchboard's Go SDK for the Kinesis Video Streams
+// (KVS) WebRTC signaling protocol. It speaks only the public wire contract,
+// so it works against a Switchboard server and against the real Amazon KVS
+// service alike; nothing in it depends on the server's internals.
+//
+// The package owns two clients:
+//
+//   - Client, a small REST client for the control plane (create, describe,
+//     list and delete signaling channels, GetSignalingChannelEndpoint) and
+//     for the HTTPS data plane (GetIceServerConfig). Every request is a POST
+//     of a JSON object signed with SigV4 (service "kinesisvideo"). Error
+//     replies become *APIError values; transport failures are wrapped so
+//     that an untrusted certificate or an unreachable endpoint can be told
+//     apart with errors.Is (ErrUntrustedCertificate, ErrUnreachable).
+//
+//   - SignalingClient, a WebSocket client that connects to a channel as its
+//     master or as a viewer with a SigV4-presigned URL, sends SDP offers,
+//     answers and ICE candidates, and delivers what the server sends as a
+//     stream of typed Events. It keeps the connection alive with pings,
+//     reconnects after GO_AWAY or a dropped socket when asked to, and never
+//     reconnects a connection the server replaced with a newer one of the
+//     same identity (which would evict that newer connection in turn).
+//
+// Message payloads travel as base64 text holding a JSON document
+// ({"type":"offer","sdp":"..."} or an ICE candidate); EncodePayload,
+// DecodePayload and the Event helpers convert between the two.
+//
+// The package does no WebRTC media itself. It must not import anything
+// under internal/: it depends on the standard library, kvsapi, sigv4 and
+// github.com/coder/websocket only.
+package client
