@@ -66,7 +66,9 @@ type Config struct {
 	// timeout is built that trusts TLSConfig's roots.
 	HTTPClient *http.Client
 	// TLSConfig is used by the default HTTP client, typically to trust a
-	// development CA. Ignored when HTTPClient is set.
+	// development CA, and by the signaling connections of the Master and
+	// Viewer peers built on this Client. When HTTPClient is set, its
+	// transport's TLS settings are used instead, if it has any.
 	TLSConfig *tls.Config
 }
 
@@ -77,6 +79,7 @@ type Client struct {
 	region   string
 	creds    CredentialsProvider
 	http     *http.Client
+	tls      *tls.Config // for the signaling connections of Master and Viewer
 }
 
 // New checks cfg and returns a Client. It performs no I/O.
@@ -92,10 +95,13 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("client: Config.Credentials is required")
 	}
 	hc := cfg.HTTPClient
+	tlsConfig := cfg.TLSConfig
 	if hc == nil {
 		hc = &http.Client{Timeout: defaultHTTPTimeout, Transport: newTransport(cfg.TLSConfig)}
+	} else if t, ok := hc.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
+		tlsConfig = t.TLSClientConfig
 	}
-	return &Client{endpoint: endpoint, region: cfg.Region, creds: cfg.Credentials, http: hc}, nil
+	return &Client{endpoint: endpoint, region: cfg.Region, creds: cfg.Credentials, http: hc, tls: tlsConfig}, nil
 }
 
 // newTransport is an HTTP/1.1 transport with the given TLS settings and

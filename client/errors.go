@@ -53,6 +53,18 @@ var (
 	// ErrReconnectFailed: reconnecting was refused for good (for example
 	// 404 because the channel was deleted) or every attempt failed.
 	ErrReconnectFailed = errors.New("signaling reconnect failed")
+
+	// ErrNoDataChannel: a peer has no open data channel to send on (the
+	// viewer is unknown, did not open one, or it is not open yet).
+	ErrNoDataChannel = errors.New("no open data channel")
+
+	// ErrNoCredentials: a credentials provider found nothing to sign
+	// with.
+	ErrNoCredentials = errors.New("no AWS credentials found")
+
+	// ErrNotRunning: the peer is not running (Run has not been called, or
+	// has returned), or has no PeerConnection at the moment.
+	ErrNotRunning = errors.New("peer is not running")
 )
 
 // APIError is an error reply of the service: the AWS error name (Code, for

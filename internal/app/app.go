@@ -26,6 +26,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/internal/bus/memory"
 	"github.com/switchboard-rtc/switchboard/internal/channel"
 	"github.com/switchboard-rtc/switchboard/internal/config"
+	"github.com/switchboard-rtc/switchboard/internal/console"
 	"github.com/switchboard-rtc/switchboard/internal/controlplane"
 	"github.com/switchboard-rtc/switchboard/internal/devtls"
 	"github.com/switchboard-rtc/switchboard/internal/signaling"
@@ -247,9 +248,31 @@ func (a *App) build(st store.Store, source auth.CredentialSource, publicHost str
 	if err != nil {
 		return nil, err
 	}
+	var web http.Handler // nil when the console is turned off
+	if a.cfg.Console.Enabled {
+		c, err := console.New(a.cfg.Console, console.Deps{Region: a.cfg.Server.Region, DevCredentials: a.devCredentials(), Logger: a.log})
+		if err != nil {
+			return nil, fmt.Errorf("console: %w", err)
+		}
+		web = c.Handler()
+	}
 	return &components{
-		handler: newRouter(routes{api: api, signaling: hub, store: st, metrics: reg}),
+		handler: newRouter(routes{api: api, signaling: hub, store: st, metrics: reg, console: web}),
 		hub:     hub,
 		bus:     bus,
 	}, nil
+}
+
+// devCredentials offers the console's one-click sign-in the root keys the
+// server generated for itself (Run has already created or read them in
+// the data directory); configured keys are never offered.
+func (a *App) devCredentials() func() (accessKeyID, secret string, ok bool) {
+	if a.cfg.Credentials.AccessKeyID != "" {
+		return nil
+	}
+	keys, _, err := rootKeys(a.cfg)
+	if err != nil {
+		return nil
+	}
+	return func() (string, string, bool) { return keys.AccessKeyID, keys.SecretAccessKey, true }
 }

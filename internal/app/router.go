@@ -20,6 +20,7 @@ type routes struct {
 	signaling http.Handler // WebSocket upgrades; nil until signaling is wired
 	store     store.Store
 	metrics   *prometheus.Registry
+	console   http.Handler // GET /console/...; nil when the console is off
 }
 
 // newRouter dispatches one listener's requests: CORS preflights, WebSocket
@@ -42,6 +43,10 @@ func newRouter(rt routes) http.Handler {
 			ready(w, r, rt.store)
 		case r.URL.Path == "/metrics":
 			metrics.ServeHTTP(w, r)
+		case rt.console != nil && (r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/")):
+			rt.console.ServeHTTP(w, r)
+		case rt.console != nil && r.URL.Path == "/" && r.Method == http.MethodGet:
+			http.Redirect(w, r, "/console/", http.StatusFound)
 		default:
 			httpx.WriteError(w, r, kvsapi.Errorf(kvsapi.CodeUnknownOperation, "No operation is served at %s %s", r.Method, r.URL.Path))
 		}

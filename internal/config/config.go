@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/internal/channel"
+	"github.com/switchboard-rtc/switchboard/internal/console"
 	"github.com/switchboard-rtc/switchboard/internal/signaling"
 )
 
@@ -30,6 +31,7 @@ type Config struct {
 	Accounts    []Account        `yaml:"accounts"`
 	Channels    channel.Config   `yaml:"channels"`
 	Signaling   signaling.Config `yaml:"signaling"`
+	Console     console.Config   `yaml:"console"`
 }
 
 // Server is the listener and identity section.
@@ -94,6 +96,7 @@ func Default() Config {
 		Log:       Log{Level: "info", Format: "text"},
 		Channels:  channel.DefaultConfig(),
 		Signaling: signaling.DefaultConfig(),
+		Console:   console.DefaultConfig(),
 	}
 }
 
@@ -149,7 +152,7 @@ func (c Config) Validate() error {
 		add("log.format", "must be text or json, got %q", c.Log.Format)
 	}
 	errs = append(errs, c.validateKeys()...)
-	for _, section := range []interface{ Validate() error }{c.Channels, c.Signaling} {
+	for _, section := range []interface{ Validate() error }{c.Channels, c.Signaling, c.Console} {
 		if err := section.Validate(); err != nil {
 			errs = append(errs, err)
 		}
