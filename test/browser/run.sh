@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Browser tests of the web console, as CI runs them. Installs what is
+# missing on a fresh Debian machine (Debian's chromium package; the npm
+# packages pinned by package-lock.json), builds the server, then runs every
+# test here with Node's built-in test runner. Screenshots are written to
+# ci-artifacts/console/ (UPDATE_DOCS_SCREENSHOTS=1 also refreshes the copies
+# in docs/screenshots/ that the README shows).
+#
+# Environment: SWITCHBOARD_BIN to test a binary already built,
+# CHROMIUM_PATH for a Chromium other than /usr/bin/chromium.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+cd "$root"
+
+as_root=""
+[ "$(id -u)" = 0 ] || as_root="sudo"
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "run.sh: Node.js 20 or newer with npm is needed (playwright-core requires it)" >&2
+  exit 1
+fi
+
+chromium="${CHROMIUM_PATH:-/usr/bin/chromium}"
+if [ ! -x "$chromium" ]; then
+  echo "== installing chromium (Debian package)"
+  $as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq chromium >/dev/null
+fi
+
+# npm ci when node_modules is missing or was installed from another lockfile.
+lock_sum="$(sha256sum "$here/package-lock.json" | cut -d' ' -f1)"
+stamp="$here/node_modules/.switchboard-lock-sha256"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
+  echo "== npm ci (test/browser)"
+  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_sum" > "$stamp"
+fi
+
+if [ -z "${SWITCHBOARD_BIN:-}" ]; then
+  bindir="$(mktemp -d)"
+  trap 'rm -rf "$bindir"' EXIT
+  echo "== go build ./cmd/switchboard"
+  go build -o "$bindir/switchboard" ./cmd/switchboard
+  export SWITCHBOARD_BIN="$bindir/switchboard"
+fi
+
+echo "== node --test test/browser/"
+node --test --test-reporter=spec test/browser/
