@@ -32,6 +32,9 @@ go vet ./...
 echo "== go test -race"
 go test -race -count=1 -timeout 30m ./...
 
+echo "== browser tests (headless Chromium driven by playwright-core)"
+bash test/browser/run.sh
+
 echo "== fuzz targets, ${FUZZTIME} each"
 fuzz() { # package target
   go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "$1"
