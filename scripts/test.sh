@@ -19,6 +19,7 @@ ensure_command() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
 }
 ensure_command aws awscli      # the AWS CLI, a real client of the control plane
+ensure_command turnutils_uclient coturn  # a TURN client no one here wrote
 
 echo "== checking formatting"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

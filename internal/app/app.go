@@ -8,7 +8,6 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +28,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/internal/console"
 	"github.com/switchboard-rtc/switchboard/internal/controlplane"
 	"github.com/switchboard-rtc/switchboard/internal/devtls"
+	"github.com/switchboard-rtc/switchboard/internal/ice"
 	"github.com/switchboard-rtc/switchboard/internal/signaling"
 	"github.com/switchboard-rtc/switchboard/internal/store"
 	"github.com/switchboard-rtc/switchboard/internal/store/bolt"
@@ -110,7 +110,7 @@ func (a *App) Run(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	parts, err := a.build(st, source, publicHost, reg)
+	parts, err := a.build(st, source, publicHost, tlsCfg, reg)
 	if err != nil {
 		return err
 	}
@@ -127,48 +127,6 @@ func (a *App) Run(ctx context.Context) error {
 	a.mu.Unlock()
 	a.printBanner(bannerInfo{addr: ln.Addr(), publicHost: publicHost, keys: keys, generated: generated, bundle: bundle})
 	return a.serve(ctx, srv, ln, parts)
-}
-
-// serve runs srv and the background components until ctx ends, then shuts
-// them down: WebSocket clients first (GO_AWAY, drain, close), since the
-// HTTP server does not track hijacked connections, then the HTTP server.
-func (a *App) serve(ctx context.Context, srv *http.Server, ln net.Listener, parts *components) error {
-	runCtx, stopRunning := context.WithCancel(context.Background())
-	var background sync.WaitGroup
-	background.Add(1)
-	go func() {
-		defer background.Done()
-		if err := parts.hub.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-			a.log.Error("signaling hub stopped", "error", err)
-		}
-	}()
-	defer func() { stopRunning(); background.Wait() }()
-	errc := make(chan error, 1)
-	// TLS is terminated here rather than by ServeTLS so that another
-	// protocol (TURN over TLS) can share the listener later; net/http still
-	// speaks HTTP/2 on the *tls.Conn connections it receives.
-	go func() { errc <- srv.Serve(tls.NewListener(ln, srv.TLSConfig)) }()
-	close(a.ready)
-	a.log.Info("serving", "addr", ln.Addr().String())
-	select {
-	case err := <-errc:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	a.log.Info("shutting down", "timeout", a.cfg.Server.ShutdownTimeout.String())
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), time.Duration(a.cfg.Server.ShutdownTimeout))
-	defer cancel()
-	if err := parts.hub.Shutdown(shutdownCtx); err != nil {
-		a.log.Warn("signaling shutdown was cut short", "error", err)
-	}
-	err := srv.Shutdown(shutdownCtx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = srv.Close()
-	}
-	if serveErr := <-errc; !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
-		err = serveErr
-	}
-	return err
 }
 
 // tlsConfig loads the operator's certificate, or makes (once) a development
@@ -205,10 +163,11 @@ type components struct {
 	handler http.Handler
 	hub     *signaling.Hub
 	bus     *memory.Bus
+	ice     *ice.Service
 }
 
 // build wires the services behind the router.
-func (a *App) build(st store.Store, source auth.CredentialSource, publicHost string, reg *prometheus.Registry) (*components, error) {
+func (a *App) build(st store.Store, source auth.CredentialSource, publicHost string, tlsCfg *tls.Config, reg *prometheus.Registry) (*components, error) {
 	var hub *signaling.Hub // set below; channel deletion reaches it through this variable
 	channels := channel.NewService(channel.Options{
 		Store:  st,
@@ -234,11 +193,26 @@ func (a *App) build(st store.Store, source auth.CredentialSource, publicHost str
 	if err != nil {
 		return nil, fmt.Errorf("signaling: %w", err)
 	}
+	if a.cfg.Turn.Embedded() && a.cfg.Turn.OnHTTPSPort {
+		// Browsers' TURN-over-TLS may announce itself by ALPN.
+		tlsCfg.NextProtos = append(tlsCfg.NextProtos, ice.ALPNProtocol)
+	}
+	relay, err := ice.New(a.cfg.Turn, ice.Deps{
+		Secrets:    st,
+		TLS:        tlsCfg,
+		PublicHost: publicHost,
+		Region:     a.cfg.Server.Region,
+		Logger:     a.log,
+		Registerer: reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("turn: %w", err)
+	}
 	api, err := controlplane.New(controlplane.Options{
 		Channels:     channels,
 		Auth:         authn,
 		Endpoints:    controlplane.Endpoints{HTTPS: "https://" + publicHost, WSS: "wss://" + publicHost},
-		IceServers:   stunOnly{host: hostOnly(publicHost)},
+		IceServers:   relay,
 		Alexa:        hub,
 		Presence:     hub,
 		MaxBodyBytes: a.cfg.Server.MaxBodyBytes,
@@ -260,6 +234,7 @@ func (a *App) build(st store.Store, source auth.CredentialSource, publicHost str
 		handler: newRouter(routes{api: api, signaling: hub, store: st, metrics: reg, console: web}),
 		hub:     hub,
 		bus:     bus,
+		ice:     relay,
 	}, nil
 }
 

@@ -1,15 +1,9 @@
 package app
 
 import (
-	"context"
-	"fmt"
 	"net"
 	"strconv"
 	"strings"
-
-	"github.com/switchboard-rtc/switchboard/internal/auth"
-	"github.com/switchboard-rtc/switchboard/internal/store"
-	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
 
 // advertisedHost returns the host[:port] clients are told to use. A
@@ -68,17 +62,3 @@ func isDNSName(name string) bool {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-// stunOnly answers GetIceServerConfig while no TURN relay is configured:
-// one entry with a STUN URI, as the KVS C SDK needs at least one entry
-// (spec 5.1.3).
-type stunOnly struct{ host string }
-
-func (s stunOnly) IceServers(context.Context, auth.Principal, store.Channel, string) ([]kvsapi.IceServer, error) {
-	return []kvsapi.IceServer{{
-		Uris:     []string{fmt.Sprintf("stun:%s:3478", hostForURL(s.host))},
-		Username: "stun-only",
-		Password: "stun-only",
-		Ttl:      300,
-	}}, nil
-}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/internal/channel"
+	"github.com/switchboard-rtc/switchboard/internal/ice"
 	"github.com/switchboard-rtc/switchboard/internal/console"
 	"github.com/switchboard-rtc/switchboard/internal/signaling"
 )
@@ -31,6 +32,7 @@ type Config struct {
 	Accounts    []Account        `yaml:"accounts"`
 	Channels    channel.Config   `yaml:"channels"`
 	Signaling   signaling.Config `yaml:"signaling"`
+	Turn        ice.Config       `yaml:"turn"`
 	Console     console.Config   `yaml:"console"`
 }
 
@@ -96,6 +98,7 @@ func Default() Config {
 		Log:       Log{Level: "info", Format: "text"},
 		Channels:  channel.DefaultConfig(),
 		Signaling: signaling.DefaultConfig(),
+		Turn:      ice.DefaultConfig(),
 		Console:   console.DefaultConfig(),
 	}
 }

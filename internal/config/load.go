@@ -41,6 +41,29 @@ func settings() []setting {
 		{"max-channels-per-account", "channel limit per account (0: none)", integer(func(c *Config) *int { return &c.Channels.MaxPerAccount })},
 		{"max-viewers-per-channel", "concurrent viewers a channel accepts", integer(func(c *Config) *int { return &c.Signaling.MaxViewersPerChannel })},
 		{"connects-per-second-per-channel", "new WebSocket connections per second a channel accepts", float(func(c *Config) *float64 { return &c.Signaling.ConnectsPerSecondPerChannel })},
+		{"turn", "run the embedded STUN/TURN server (true or false)", boolean(func(c *Config) *bool { return &c.Turn.Enabled })},
+		{"turn-udp-addr", "STUN and TURN/UDP listen address (\"\" turns it off)", str(func(c *Config) *string { return &c.Turn.UDPAddr })},
+		{"turn-tcp-addr", "TURN/TCP listen address", str(func(c *Config) *string { return &c.Turn.TCPAddr })},
+		{"turn-tls-addr", "TURN/TLS listen address (uses the HTTPS certificate)", str(func(c *Config) *string { return &c.Turn.TLSAddr })},
+		{"relay-ip", "address advertised in relayed candidates", str(func(c *Config) *string { return &c.Turn.RelayIP })},
+		{"turn-relay-port-min", "lowest relay port", integer(func(c *Config) *int { return &c.Turn.RelayPortMin })},
+		{"turn-relay-port-max", "highest relay port", integer(func(c *Config) *int { return &c.Turn.RelayPortMax })},
+		{"turn-allow-peer", "CIDR the relay may reach although the default policy denies it (repeatable)", appendTo(func(c *Config) *[]string { return &c.Turn.AllowPeers })},
+		{"turn-on-https-port", "serve TURN over TLS on the HTTPS port too (true or false)", boolean(func(c *Config) *bool { return &c.Turn.OnHTTPSPort })},
+		{"turn-external-uris", "turn:/turns:/stun: URIs of an external TURN server, comma-separated (repeatable)", appendTo(func(c *Config) *[]string { return &c.Turn.ExternalURIs })},
+		{"turn-external-secret", "shared secret of the external TURN server", str(func(c *Config) *string { return &c.Turn.ExternalSecret })},
+		{"turn-credential-ttl", "lifetime of TURN credentials (GetIceServerConfig Ttl)", func(c *Config, v string) error {
+			return c.Turn.CredentialTTL.UnmarshalText([]byte(v))
+		}},
+		{"turn-bandwidth-bits-per-second", "bandwidth cap per allocation and direction (0: none)", func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return fmt.Errorf("want an integer, got %q", v)
+			}
+			c.Turn.BandwidthBitsPerSecond = n
+			return nil
+		}},
+		{"turn-max-allocations-per-channel", "live TURN allocations one channel may hold (0: none)", integer(func(c *Config) *int { return &c.Turn.MaxAllocationsPerChannel })},
 		{"max-body-bytes", "largest request body accepted", func(c *Config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
@@ -66,6 +89,32 @@ func integer(field func(*Config) *int) func(*Config, string) error {
 			return fmt.Errorf("want an integer, got %q", v)
 		}
 		*field(c) = n
+		return nil
+	}
+}
+
+func boolean(field func(*Config) *bool) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		*field(c) = b
+		return nil
+	}
+}
+
+// switchSettings are the on/off settings, which may be given as a bare flag.
+var switchSettings = map[string]bool{"turn": true, "turn-on-https-port": true}
+
+// appendTo adds comma-separated values to a list; the flag may repeat.
+func appendTo(field func(*Config) *[]string) func(*Config, string) error {
+	return func(c *Config, v string) error {
+		for _, item := range strings.Split(v, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				*field(c) = append(*field(c), item)
+			}
+		}
 		return nil
 	}
 }
@@ -153,10 +202,15 @@ func newFlagSet(name string, out io.Writer) (*flag.FlagSet, *string, *[]flagValu
 	file := fs.String("config", "", "YAML configuration file (or SWITCHBOARD_CONFIG)")
 	values := &[]flagValue{}
 	for _, s := range settings() {
-		fs.Func(s.name, s.usage, func(v string) error {
+		record := func(v string) error {
 			*values = append(*values, flagValue{setting: s, value: v})
 			return nil
-		})
+		}
+		if switchSettings[s.name] {
+			fs.BoolFunc(s.name, s.usage, record) // --turn alone means true
+		} else {
+			fs.Func(s.name, s.usage, record)
+		}
 	}
 	return fs, file, values
 }
@@ -190,5 +244,6 @@ func (c Config) Redacted() Config {
 		accounts[i] = a
 	}
 	c.Accounts = accounts
+	c.Turn = c.Turn.Redacted()
 	return c
 }

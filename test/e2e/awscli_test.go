@@ -18,7 +18,7 @@ func TestAWSCLIExampleFromBanner(t *testing.T) {
 		t.Fatalf("the AWS CLI is not installed (scripts/test.sh installs the Debian package awscli): %v", err)
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(binary, "serve", "--data-dir", dir, "--addr", "127.0.0.1:0")
+	cmd := exec.Command(binary, append([]string{"serve", "--data-dir", dir, "--addr", "127.0.0.1:0"}, loopbackTURN...)...)
 	cmd.Env = withoutSwitchboardEnv()
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out

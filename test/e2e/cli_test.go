@@ -21,7 +21,7 @@ import (
 // example and the CA to trust, and reuse both on the next start.
 func TestZeroConfigStart(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(binary, "serve", "--data-dir", dir, "--addr", "127.0.0.1:0")
+	cmd := exec.Command(binary, append([]string{"serve", "--data-dir", dir, "--addr", "127.0.0.1:0"}, loopbackTURN...)...)
 	cmd.Env = withoutSwitchboardEnv()
 	first := runUntilBanner(t, cmd)
 	keyID, secret := bannerKeys(t, first)
@@ -44,7 +44,7 @@ func TestZeroConfigStart(t *testing.T) {
 	}
 	caBefore, _ := os.ReadFile(filepath.Join(dir, "tls", "ca.pem"))
 
-	cmd = exec.Command(binary, "serve", "--data-dir", dir, "--addr", "127.0.0.1:0")
+	cmd = exec.Command(binary, append([]string{"serve", "--data-dir", dir, "--addr", "127.0.0.1:0"}, loopbackTURN...)...)
 	cmd.Env = withoutSwitchboardEnv()
 	second := runUntilBanner(t, cmd)
 	if k, s := bannerKeys(t, second); k != keyID || s != secret {

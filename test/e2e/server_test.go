@@ -52,6 +52,11 @@ const (
 	testSecret    = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 )
 
+// loopbackTURN keeps every test server's STUN/TURN listeners on loopback,
+// on ports of the system's choosing, so that servers never collide and
+// nothing listens beyond this machine.
+var loopbackTURN = []string{"--turn-udp-addr=127.0.0.1:0", "--turn-tcp-addr=127.0.0.1:0", "--turn-tls-addr=127.0.0.1:0", "--relay-ip=127.0.0.1"}
+
 // server is one running switchboard process.
 type server struct {
 	t       *testing.T
@@ -94,7 +99,8 @@ func (s *server) start() {
 	t := s.t
 	t.Helper()
 	args := append([]string{"serve", "--data-dir", s.dataDir, "--addr", "127.0.0.1:0",
-		"--region", testRegion, "--account-id", testAccount}, s.args...)
+		"--region", testRegion, "--account-id", testAccount}, loopbackTURN...)
+	args = append(args, s.args...)
 	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(),
 		"SWITCHBOARD_ACCESS_KEY_ID="+testAccessKey,

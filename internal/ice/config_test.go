@@ -1,0 +1,150 @@
+package ice
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+func TestDefaultConfigIsValidAndSafe(t *testing.T) {
+	cfg := DefaultConfig()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name string
+		ok   bool
+	}{
+		{"enabled", cfg.Enabled && cfg.Embedded() && !cfg.External()},
+		{"ports", cfg.UDPAddr == ":3478" && cfg.TCPAddr == ":3478" && cfg.TLSAddr == ":5349"},
+		{"ttl 5m", time.Duration(cfg.CredentialTTL) == 5*time.Minute},
+		{"5 Mbps", cfg.BandwidthBitsPerSecond == 5_000_000},
+		{"50 per channel", cfg.MaxAllocationsPerChannel == 50},
+		{"per credential capped", cfg.MaxAllocationsPerCredential > 0},
+		{"no allow-list", len(cfg.AllowPeers) == 0},
+		{"https port off", !cfg.OnHTTPSPort},
+		{"udp listeners", cfg.UDPListeners >= 1},
+		{"5 calls per second", cfg.GetIceServerConfigPerSecond == 5 && cfg.GetIceServerConfigBurst >= 1},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("default %s: %+v", c.name, cfg)
+		}
+	}
+}
+
+func TestValidateNamesEveryProblem(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.UDPAddr = "3478"
+	cfg.TCPAddr = "host:99999"
+	cfg.RelayIP = "0.0.0.0"
+	cfg.RelayPortMin, cfg.RelayPortMax = 50000, 40000
+	cfg.AllowPeers = []string{"127.0.0.1", "10.0.0.0/8"}
+	cfg.CredentialTTL = Duration(30 * time.Second)
+	cfg.BandwidthBitsPerSecond = -1
+	cfg.MaxAllocationsPerCredential = -1
+	cfg.MaxAllocationsPerChannel = -2
+	cfg.UDPListeners = 0
+	cfg.GetIceServerConfigPerSecond = 0
+	cfg.GetIceServerConfigBurst = 0
+	cfg.Realm = ""
+	cfg.ExternalURIs = []string{"http://example.com", "turn:relay.example.com:3478"}
+	err := cfg.Validate()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, key := range []string{
+		"turn.udp_addr", "turn.tcp_addr", "turn.relay_ip", "turn.relay_port_max", "turn.allow_peers[0]",
+		"turn.credential_ttl", "turn.bandwidth_bits_per_second", "turn.max_allocations_per_credential",
+		"turn.max_allocations_per_channel", "turn.udp_listeners", "turn.get_ice_server_config_per_second",
+		"turn.get_ice_server_config_burst", "turn.realm", "turn.external_uris[0]", "turn.external_secret",
+	} {
+		if !strings.Contains(err.Error(), key+":") {
+			t.Errorf("error does not name %s:\n%v", key, err)
+		}
+	}
+	if strings.Contains(err.Error(), "allow_peers[1]") {
+		t.Errorf("a valid CIDR was reported: %v", err)
+	}
+}
+
+func TestValidateCases(t *testing.T) {
+	cases := []struct {
+		name    string
+		mutate  func(*Config)
+		wantKey string // "" for valid
+	}{
+		{"ttl just above 30s", func(c *Config) { c.CredentialTTL = Duration(31 * time.Second) }, ""},
+		{"ttl one day", func(c *Config) { c.CredentialTTL = Duration(24 * time.Hour) }, ""},
+		{"ttl over a day", func(c *Config) { c.CredentialTTL = Duration(25 * time.Hour) }, "turn.credential_ttl"},
+		{"no relay port range", func(c *Config) { c.RelayPortMin, c.RelayPortMax = 0, 0 }, ""},
+		{"half a range", func(c *Config) { c.RelayPortMin, c.RelayPortMax = 0, 60000 }, "turn.relay_port_min"},
+		{"listeners all off", func(c *Config) { c.UDPAddr, c.TCPAddr, c.TLSAddr = "", "", "" }, "turn.enabled"},
+		{"only the https port", func(c *Config) { c.UDPAddr, c.TCPAddr, c.TLSAddr, c.OnHTTPSPort = "", "", "", true }, ""},
+		{"disabled with no listeners", func(c *Config) { c.Enabled, c.UDPAddr, c.TCPAddr, c.TLSAddr = false, "", "", "" }, ""},
+		{"external with secret", func(c *Config) {
+			c.ExternalURIs, c.ExternalSecret = []string{"turn:turn.example.com:3478?transport=udp", "stun:turn.example.com:3478"}, "s3cret"
+		}, ""},
+		{"external stun only needs no secret", func(c *Config) { c.ExternalURIs = []string{"stun:stun.example.com:3478"} }, ""},
+		{"secret without uris", func(c *Config) { c.ExternalSecret = "s3cret" }, "turn.external_secret"},
+		{"too many external uris", func(c *Config) {
+			c.ExternalSecret = "x"
+			for range 21 {
+				c.ExternalURIs = append(c.ExternalURIs, "turn:a:1")
+			}
+		}, "turn.external_uris"},
+		{"ipv6 allow-list", func(c *Config) { c.AllowPeers = []string{"::1/128", "fd00::/8"} }, ""},
+		{"relay ip v6", func(c *Config) { c.RelayIP = "2001:db8::10" }, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tc.mutate(&cfg)
+			err := cfg.Validate()
+			switch {
+			case tc.wantKey == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.wantKey != "" && (err == nil || !strings.Contains(err.Error(), tc.wantKey+":")):
+				t.Fatalf("want an error naming %s, got %v", tc.wantKey, err)
+			}
+		})
+	}
+}
+
+func TestConfigYAMLRoundTrip(t *testing.T) {
+	in := `enabled: true
+udp_addr: ":3478"
+credential_ttl: 10m
+allow_peers: ["127.0.0.0/8"]
+external_uris: []
+`
+	cfg := DefaultConfig()
+	if err := yaml.Unmarshal([]byte(in), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if time.Duration(cfg.CredentialTTL) != 10*time.Minute || cfg.AllowPeers[0] != "127.0.0.0/8" {
+		t.Fatalf("decoded %+v", cfg)
+	}
+	out, err := yaml.Marshal(cfg.Redacted())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(out), "credential_ttl: 10m0s") {
+		t.Fatalf("marshalled:\n%s", out)
+	}
+	var back Config
+	if err := yaml.Unmarshal(out, &back); err != nil || back.CredentialTTL != cfg.CredentialTTL {
+		t.Fatalf("round trip: %v %+v", err, back)
+	}
+}
+
+func TestRedactedMasksSecret(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ExternalURIs, cfg.ExternalSecret = []string{"turn:a:3478"}, "top-secret"
+	r := cfg.Redacted()
+	if r.ExternalSecret == "top-secret" || cfg.ExternalSecret != "top-secret" {
+		t.Fatalf("redacted %q, original %q", r.ExternalSecret, cfg.ExternalSecret)
+	}
+}

@@ -1,0 +1,273 @@
+package ice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// socketBufferBytes is asked for on the TURN UDP sockets: the small
+// default buffers drop packets of a few Mb/s streams under load.
+const socketBufferBytes = 4 << 20
+
+// tracker counts work that Run must see end before it returns: listener
+// read loops, relay readers and TURN connections, all of them goroutines
+// inside pion that Switchboard cannot join directly.
+type tracker struct {
+	mu      sync.Mutex
+	n       int
+	changed chan struct{}
+}
+
+func newTracker() *tracker { return &tracker{changed: make(chan struct{})} }
+
+// start counts one piece of work and returns the function that marks it
+// ended (safe to call more than once).
+func (t *tracker) start() func() {
+	t.mu.Lock()
+	t.n++
+	t.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			t.mu.Lock()
+			t.n--
+			close(t.changed)
+			t.changed = make(chan struct{})
+			t.mu.Unlock()
+		})
+	}
+}
+
+// wait blocks until no work is left or ctx ends; it returns how much work
+// was left.
+func (t *tracker) wait(ctx context.Context) int {
+	for {
+		t.mu.Lock()
+		n, changed := t.n, t.changed
+		t.mu.Unlock()
+		if n == 0 {
+			return 0
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return n
+		}
+	}
+}
+
+// listenUDP opens n UDP sockets sharing addr's port (SO_REUSEPORT where the
+// system has it), each to be read by its own pion read loop. A plain bind
+// first makes sure no other process holds the port, since SO_REUSEPORT
+// would otherwise silently share it.
+func listenUDP(ctx context.Context, addr string, n int) ([]net.PacketConn, error) {
+	probe, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return nil, err
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	port := probe.LocalAddr().(*net.UDPAddr).Port //nolint:forcetypeassert // a UDP socket
+	if !reusePortSupported || n == 1 {
+		tuneUDP(probe)
+		return []net.PacketConn{probe}, nil
+	}
+	_ = probe.Close()
+	lc := net.ListenConfig{Control: reusePortControl}
+	shared := net.JoinHostPort(host, strconv.Itoa(port))
+	conns := make([]net.PacketConn, 0, n)
+	for range n {
+		c, err := lc.ListenPacket(ctx, "udp", shared)
+		if err != nil {
+			closeAll(conns)
+			return nil, fmt.Errorf("UDP listener %d of %d on %s: %w", len(conns)+1, n, shared, err)
+		}
+		tuneUDP(c)
+		conns = append(conns, c)
+	}
+	return conns, nil
+}
+
+func tuneUDP(c net.PacketConn) {
+	if uc, ok := c.(*net.UDPConn); ok {
+		_ = uc.SetReadBuffer(socketBufferBytes)
+		_ = uc.SetWriteBuffer(socketBufferBytes)
+	}
+}
+
+func closeAll[T interface{ Close() error }](items []T) {
+	for _, it := range items {
+		_ = it.Close()
+	}
+}
+
+// trackedPacketConn marks its read loop ended when a read fails (pion's
+// loop returns on the first error).
+type trackedPacketConn struct {
+	net.PacketConn
+	done func()
+}
+
+// ReadFrom reads a datagram; the first error marks the loop ended.
+func (c *trackedPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	n, addr, err := c.PacketConn.ReadFrom(p)
+	if err != nil {
+		c.done()
+	}
+	return n, addr, err
+}
+
+// connSet holds the TURN connections (TCP, TLS, HTTPS port) pion serves:
+// pion never closes them on shutdown, so Run does.
+type connSet struct {
+	track  *tracker
+	mu     sync.Mutex
+	conns  map[*trackedConn]struct{}
+	closed bool
+}
+
+func newConnSet(t *tracker) *connSet {
+	return &connSet{track: t, conns: map[*trackedConn]struct{}{}}
+}
+
+// add tracks c; after closeAll it closes c instead.
+func (s *connSet) add(c net.Conn) net.Conn {
+	tc := &trackedConn{Conn: c, set: s}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		_ = c.Close()
+		return tc
+	}
+	tc.done = s.track.start()
+	s.conns[tc] = struct{}{}
+	return tc
+}
+
+// closeAll closes every tracked connection and refuses new ones.
+func (s *connSet) closeAll() {
+	s.mu.Lock()
+	s.closed = true
+	conns := make([]*trackedConn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Conn.Close()
+	}
+}
+
+// trackedConn is a TURN connection; pion closes it when its read loop
+// ends, which is when Run counts it finished.
+type trackedConn struct {
+	net.Conn
+	set  *connSet
+	done func()
+	once sync.Once
+}
+
+// Close closes the connection and marks it finished.
+func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.set.mu.Lock()
+		delete(c.set.conns, c)
+		c.set.mu.Unlock()
+		if c.done != nil {
+			c.done()
+		}
+	})
+	return err
+}
+
+// connQueue is a net.Listener fed by Switchboard rather than by a socket:
+// TLS connections whose handshake is done, and TURN connections found on
+// the HTTPS port. pion accepts from it like from any listener.
+type connQueue struct {
+	addr   atomic.Pointer[net.Addr]
+	ch     chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newConnQueue(addr net.Addr) *connQueue {
+	q := &connQueue{ch: make(chan net.Conn), closed: make(chan struct{})}
+	q.setAddr(addr)
+	return q
+}
+
+// setAddr sets the address Addr reports.
+func (q *connQueue) setAddr(addr net.Addr) { q.addr.Store(&addr) }
+
+// push hands c to the accepting side within timeout; otherwise, or when
+// the queue is closed, c is closed.
+func (q *connQueue) push(c net.Conn, timeout time.Duration) {
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case q.ch <- c:
+	case <-q.closed:
+		_ = c.Close()
+	case <-timer.C:
+		_ = c.Close()
+	}
+}
+
+// Accept implements net.Listener.
+func (q *connQueue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.ch:
+		return c, nil
+	case <-q.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close implements net.Listener.
+func (q *connQueue) Close() error {
+	q.once.Do(func() { close(q.closed) })
+	return nil
+}
+
+// Addr implements net.Listener.
+func (q *connQueue) Addr() net.Addr { return *q.addr.Load() }
+
+// acceptLoop accepts from ln until it is closed, handing each connection
+// to handle. Temporary errors (such as running out of descriptors) back
+// off instead of ending the loop.
+func acceptLoop(ln net.Listener, log *slog.Logger, handle func(net.Conn)) {
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err == nil {
+			backoff = 0
+			handle(c)
+			continue
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() && !isTemporary(err) {
+			log.Debug("turn: accept loop ended", "addr", ln.Addr().String(), "err", err)
+			return
+		}
+		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+		log.Debug("turn: accept failed, retrying", "addr", ln.Addr().String(), "err", err, "backoff", backoff)
+		time.Sleep(backoff)
+	}
+}
+
+// isTemporary recognises the accept errors that pass with time (EMFILE,
+// ENFILE, ECONNABORTED), which net reports as temporary.
+func isTemporary(err error) bool {
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
+}

@@ -1,0 +1,108 @@
+package ice
+
+import (
+	"sync"
+
+	"golang.org/x/time/rate"
+)
+
+// Reasons an allocation is refused by quota.
+const (
+	reasonQuotaCredential = "quota_credential"
+	reasonQuotaChannel    = "quota_channel"
+)
+
+// quotas counts live allocations per credential (username) and per
+// channel. A count is taken when the relay socket is opened and given back
+// when it closes, so it follows the allocation's real lifetime whatever
+// ends it (refresh to zero, expiry, client gone, shutdown).
+type quotas struct {
+	perCredential int // 0: no cap
+	perChannel    int // 0: no cap
+
+	mu           sync.Mutex
+	byCredential map[string]int
+	byChannel    map[string]int
+}
+
+func newQuotas(perCredential, perChannel int) *quotas {
+	return &quotas{
+		perCredential: perCredential,
+		perChannel:    perChannel,
+		byCredential:  map[string]int{},
+		byChannel:     map[string]int{},
+	}
+}
+
+// check reports whether one more allocation would fit, without taking it
+// ("" when it fits, else the reason). It answers the TURN QuotaHandler, so
+// that a client over quota gets 486 Allocation Quota Reached.
+func (q *quotas) check(c credential) string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.overLocked(c)
+}
+
+func (q *quotas) overLocked(c credential) string {
+	if q.perCredential > 0 && q.byCredential[c.Username] >= q.perCredential {
+		return reasonQuotaCredential
+	}
+	if q.perChannel > 0 && q.byChannel[c.quotaChannel()] >= q.perChannel {
+		return reasonQuotaChannel
+	}
+	return ""
+}
+
+// acquire takes one allocation of c's quotas atomically and returns the
+// function that gives it back (safe to call more than once), or the reason
+// it does not fit. check and acquire race only when two allocations of one
+// credential arrive at once on different listeners; acquire is the one
+// that holds the line.
+func (q *quotas) acquire(c credential) (release func(), reason string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if reason := q.overLocked(c); reason != "" {
+		return nil, reason
+	}
+	user, channel := c.Username, c.quotaChannel()
+	q.byCredential[user]++
+	q.byChannel[channel]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			q.mu.Lock()
+			defer q.mu.Unlock()
+			decrement(q.byCredential, user)
+			decrement(q.byChannel, channel)
+		})
+	}, ""
+}
+
+// live returns the live allocation counts of a credential and its channel.
+func (q *quotas) live(c credential) (perCredential, perChannel int) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.byCredential[c.Username], q.byChannel[c.quotaChannel()]
+}
+
+func decrement(m map[string]int, key string) {
+	if m[key] <= 1 {
+		delete(m, key)
+		return
+	}
+	m[key]--
+}
+
+// minBurstBytes is the smallest token bucket, so that a cap never stops a
+// single full-size datagram or TCP read.
+const minBurstBytes = 64 << 10
+
+// newBandwidthLimiter returns a token bucket on bytes for a cap in bits per
+// second, with one second of traffic as burst; nil when there is no cap.
+func newBandwidthLimiter(bitsPerSecond int64) *rate.Limiter {
+	if bitsPerSecond <= 0 {
+		return nil
+	}
+	bytesPerSecond := bitsPerSecond / 8
+	return rate.NewLimiter(rate.Limit(bytesPerSecond), int(max(bytesPerSecond, minBurstBytes)))
+}

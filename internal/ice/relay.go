@@ -1,0 +1,282 @@
+package ice
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pion/turn/v5"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// connectTimeout bounds an RFC 6062 Connect to a peer (the RFC asks for at
+// least 30 seconds).
+const connectTimeout = 30 * time.Second
+
+// relays is the state shared by every relay socket of a Service: where to
+// bind, what to advertise, the policy and quotas, and the live relay ports.
+type relays struct {
+	advertised netip.Addr // relay address told to clients
+	bindIP     netip.Addr // address relay sockets bind to (may be unspecified)
+	portMin    int
+	portMax    int
+	bandwidth  int64 // bits per second per direction; 0: no cap
+
+	policy  *policy
+	quotas  *quotas
+	metrics *metrics
+	log     *slog.Logger
+	now     func() time.Time
+	track   *tracker
+
+	flows        struct{ udpOut, udpIn, tcpOut, tcpIn flow }
+	bandwidthCut prometheus.Counter // refusals{reason="bandwidth"}, one per dropped datagram
+
+	mu       sync.Mutex
+	udpPorts map[uint16]struct{}
+	tcpPorts map[uint16]*relayAlloc
+}
+
+func newRelays(advertised, bindIP netip.Addr, cfg Config, pol *policy, q *quotas, m *metrics, log *slog.Logger, now func() time.Time) *relays {
+	r := &relays{
+		advertised: advertised, bindIP: bindIP,
+		portMin: cfg.RelayPortMin, portMax: cfg.RelayPortMax, bandwidth: cfg.BandwidthBitsPerSecond,
+		policy: pol, quotas: q, metrics: m, log: log, now: now, track: newTracker(),
+		udpPorts: map[uint16]struct{}{}, tcpPorts: map[uint16]*relayAlloc{},
+	}
+	r.flows.udpOut, r.flows.udpIn = m.flow(relayUDP, toPeer), m.flow(relayUDP, fromPeer)
+	r.flows.tcpOut, r.flows.tcpIn = m.flow(relayTCP, toPeer), m.flow(relayTCP, fromPeer)
+	r.bandwidthCut = m.refusals.WithLabelValues(reasonBandwidth)
+	pol.isRelayPort = r.isRelayPort
+	return r
+}
+
+// isRelayPort reports whether port is a live relay port of network.
+func (r *relays) isRelayPort(network string, port uint16) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if network == relayTCP {
+		_, ok := r.tcpPorts[port]
+		return ok
+	}
+	_, ok := r.udpPorts[port]
+	return ok
+}
+
+// refuse counts and logs a refusal.
+func (r *relays) refuse(reason string, attrs ...any) {
+	r.metrics.refusals.WithLabelValues(reason).Inc()
+	r.log.Debug("turn: refused", append([]any{"reason", reason}, attrs...)...)
+}
+
+// permit is the pion PermissionHandler: it decides CreatePermission,
+// ChannelBind and Connect on the peer IP.
+func (r *relays) permit(client net.Addr, peer net.IP) bool {
+	if reason := r.policy.checkIP(peer); reason != "" {
+		r.refuse("peer_"+reason, "client", client.String(), "peer", peer.String())
+		return false
+	}
+	return true
+}
+
+// allocator is the pion RelayAddressGenerator of one listener; it knows
+// the listener's transport for the metrics.
+type allocator struct {
+	*relays
+	transport string
+}
+
+var _ turn.RelayAddressGenerator = (*allocator)(nil)
+
+// Validate implements turn.RelayAddressGenerator.
+func (a *allocator) Validate() error { return nil }
+
+// family checks that the relay can serve network ("udp4", "tcp6", ...).
+func (r *relays) family(network string) error {
+	want6 := len(network) > 0 && network[len(network)-1] == '6'
+	if r.advertised.Is6() != want6 {
+		return fmt.Errorf("%w: %s with relay address %s", ErrRelayFamily, network, r.advertised)
+	}
+	return nil
+}
+
+// candidatePorts returns the ports to try: 0 (system's choice) when no
+// range is configured, else random ports of the range.
+func (r *relays) candidatePorts(requested int) []int {
+	if requested != 0 {
+		return []int{requested}
+	}
+	if r.portMin == 0 && r.portMax == 0 {
+		return []int{0, 0, 0}
+	}
+	size := r.portMax - r.portMin + 1
+	ports := make([]int, min(size, 64))
+	for i := range ports {
+		ports[i] = r.portMin + rand.IntN(size) //nolint:gosec // port choice needs no cryptographic randomness
+	}
+	return ports
+}
+
+func (r *relays) bindHost() string {
+	if r.bindIP.IsValid() && !r.bindIP.IsUnspecified() {
+		return r.bindIP.String()
+	}
+	if r.advertised.Is6() {
+		return "::"
+	}
+	return "0.0.0.0"
+}
+
+// AllocatePacketConn opens the UDP relay socket of an allocation.
+func (a *allocator) AllocatePacketConn(conf turn.AllocateListenerConfig) (net.PacketConn, net.Addr, error) {
+	if err := a.family(conf.Network); err != nil {
+		return nil, nil, err
+	}
+	if conf.UserID == "" { // pion probing for a free even port (EVEN-PORT)
+		return a.listenUDP(conf.Network, conf.RequestedPort)
+	}
+	cred, err := parseUsername(conf.UserID)
+	if err != nil {
+		return nil, nil, err
+	}
+	release, err := a.acquire(cred)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, addr, err := a.listenUDP(conf.Network, conf.RequestedPort)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	port := uint16(addr.Port) //nolint:gosec // a bound UDP port
+	alloc := a.newAlloc(cred, relayUDP, port, release, conn.Close)
+	a.mu.Lock()
+	a.udpPorts[port] = struct{}{}
+	a.mu.Unlock()
+	return &relayPacketConn{PacketConn: conn, alloc: alloc}, addr, nil
+}
+
+// acquire takes a quota slot for cred, counting and logging a refusal.
+func (r *relays) acquire(cred credential) (func(), error) {
+	release, reason := r.quotas.acquire(cred)
+	if reason != "" {
+		r.refuse(reason, "user", cred.Username)
+		return nil, fmt.Errorf("%w: %s", ErrQuota, reason)
+	}
+	return release, nil
+}
+
+func (r *relays) listenUDP(network string, requested int) (net.PacketConn, *net.UDPAddr, error) {
+	var lastErr error
+	for _, port := range r.candidatePorts(requested) {
+		conn, err := net.ListenPacket(network, net.JoinHostPort(r.bindHost(), strconv.Itoa(port)))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		bound := conn.LocalAddr().(*net.UDPAddr) //nolint:forcetypeassert // a UDP socket
+		return conn, &net.UDPAddr{IP: r.advertised.AsSlice(), Port: bound.Port}, nil
+	}
+	return nil, nil, fmt.Errorf("%w: %w", ErrNoRelayPort, lastErr)
+}
+
+// AllocateListener opens the TCP relay listener of an allocation
+// (RFC 6062).
+func (a *allocator) AllocateListener(conf turn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
+	if err := a.family(conf.Network); err != nil {
+		return nil, nil, err
+	}
+	cred, err := parseUsername(conf.UserID)
+	if err != nil {
+		return nil, nil, err
+	}
+	release, err := a.acquire(cred)
+	if err != nil {
+		return nil, nil, err
+	}
+	ln, port, err := a.listenTCP(conf.Network, conf.RequestedPort)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	alloc := a.newAlloc(cred, relayTCP, port, release, ln.Close)
+	a.mu.Lock()
+	a.tcpPorts[port] = alloc
+	a.mu.Unlock()
+	return &relayListener{Listener: ln, alloc: alloc}, &net.TCPAddr{IP: a.advertised.AsSlice(), Port: int(port)}, nil
+}
+
+// listenTCP binds a relay listener with SO_REUSEPORT (Connect dials from
+// the same port), making sure no other relay of ours holds that port.
+func (r *relays) listenTCP(network string, requested int) (net.Listener, uint16, error) {
+	lc := net.ListenConfig{Control: reusePortControl}
+	var lastErr error
+	for _, port := range r.candidatePorts(requested) {
+		ln, err := lc.Listen(context.Background(), network, net.JoinHostPort(r.bindHost(), strconv.Itoa(port)))
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		bound := uint16(ln.Addr().(*net.TCPAddr).Port) //nolint:gosec,forcetypeassert // a bound TCP port
+		r.mu.Lock()
+		_, taken := r.tcpPorts[bound]
+		if !taken {
+			r.tcpPorts[bound] = nil // reserved until the allocation is recorded
+		}
+		r.mu.Unlock()
+		if taken {
+			_ = ln.Close()
+			lastErr = fmt.Errorf("port %d is another relay's", bound)
+			continue
+		}
+		return ln, bound, nil
+	}
+	return nil, 0, fmt.Errorf("%w: %w", ErrNoRelayPort, lastErr)
+}
+
+// AllocateConn dials a peer for an RFC 6062 Connect request, from the
+// allocation's relay port, after checking the peer's full address.
+func (a *allocator) AllocateConn(conf turn.AllocateConnConfig) (net.Conn, error) {
+	local, okLocal := addrPortOf(conf.LocalAddr)
+	remote, okRemote := addrPortOf(conf.RemoteAddr)
+	if !okLocal || !okRemote {
+		return nil, fmt.Errorf("%w: unusable Connect addresses %v -> %v", ErrPeerRefused, conf.LocalAddr, conf.RemoteAddr)
+	}
+	a.mu.Lock()
+	alloc := a.tcpPorts[local.Port()]
+	a.mu.Unlock()
+	if alloc == nil {
+		return nil, fmt.Errorf("ice: no TCP relay on port %d", local.Port())
+	}
+	if reason := a.policy.checkAddrPort(relayTCP, remote); reason != "" {
+		a.refuse("peer_"+reason, "user", conf.UserID, "peer", remote.String(), "method", "Connect")
+		return nil, fmt.Errorf("%w: %s (%s)", ErrPeerRefused, remote, reason)
+	}
+	d := net.Dialer{
+		LocalAddr: &net.TCPAddr{IP: net.ParseIP(a.bindHost()), Port: int(local.Port())},
+		Control:   reusePortControl,
+		Timeout:   connectTimeout,
+	}
+	conn, err := d.DialContext(alloc.ctx, conf.Network, remote.String())
+	if err != nil {
+		return nil, err
+	}
+	return alloc.wrapConn(conn), nil
+}
+
+// forgetPort removes a closed relay's port.
+func (r *relays) forgetPort(relay string, port uint16) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if relay == relayTCP {
+		delete(r.tcpPorts, port)
+	} else {
+		delete(r.udpPorts, port)
+	}
+}

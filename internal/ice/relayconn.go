@@ -1,0 +1,255 @@
+package ice
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+)
+
+// relayAlloc is one allocation as the relay side sees it: its credential,
+// its bandwidth buckets, its quota slot and the timer that ends it when the
+// credential expires. Its socket (UDP) or listener (TCP) and the TCP peer
+// connections it made or accepted are closed together, once.
+type relayAlloc struct {
+	r      *relays
+	cred   credential
+	relay  string // relayUDP or relayTCP
+	port   uint16
+	gauge  prometheus.Gauge
+	out    *rate.Limiter // client to peer
+	in     *rate.Limiter // peer to client
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	release     func()
+	closeSocket func() error
+	timer       *time.Timer
+	readerDone  func()
+	closeOnce   sync.Once
+	dropLogged  atomic.Bool
+	lastAllowed atomic.Pointer[netip.AddrPort]
+
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+// newAlloc records an allocation whose socket is open, and arms its expiry.
+func (a *allocator) newAlloc(cred credential, relay string, port uint16, release func(), closeSocket func() error) *relayAlloc {
+	a.metrics.allocated.WithLabelValues(a.transport, relay).Inc()
+	gauge := a.metrics.allocations.WithLabelValues(a.transport, relay)
+	gauge.Inc()
+	ctx, cancel := context.WithCancel(context.Background())
+	alloc := &relayAlloc{
+		r: a.relays, cred: cred, relay: relay, port: port, gauge: gauge,
+		out: newBandwidthLimiter(a.bandwidth), in: newBandwidthLimiter(a.bandwidth),
+		ctx: ctx, cancel: cancel, release: release, closeSocket: closeSocket,
+		readerDone: a.track.start(), conns: map[net.Conn]struct{}{},
+	}
+	// Armed in two steps so that the field is set before the timer can fire.
+	alloc.timer = time.AfterFunc(time.Hour, alloc.expire)
+	alloc.timer.Reset(cred.Expiry.Sub(a.now()))
+	a.log.Debug("turn: allocation opened", "user", cred.Username, "transport", a.transport, "relay", relay, "port", port)
+	return alloc
+}
+
+// expire ends an allocation whose credential has expired: closing the
+// socket makes pion delete the allocation, and nothing more is relayed.
+func (a *relayAlloc) expire() {
+	a.r.metrics.expiries.Inc()
+	a.r.log.Debug("turn: allocation ended: credential expired", "user", a.cred.Username, "relay", a.relay, "port", a.port)
+	_ = a.close()
+}
+
+// close releases everything the allocation holds; later calls do nothing.
+func (a *relayAlloc) close() error {
+	var err error
+	a.closeOnce.Do(func() {
+		a.timer.Stop()
+		a.cancel()
+		err = a.closeSocket()
+		a.mu.Lock()
+		conns := a.conns
+		a.conns = nil
+		a.mu.Unlock()
+		for c := range conns {
+			_ = c.Close()
+		}
+		a.r.forgetPort(a.relay, a.port)
+		a.release()
+		a.gauge.Dec()
+	})
+	return err
+}
+
+// permitted checks a destination just before the relay sends to it or
+// connects to it. The last allowed destination that is not one of our own
+// addresses is remembered, so steady traffic to one peer costs one compare.
+func (a *relayAlloc) permitted(network string, ap netip.AddrPort) bool {
+	if last := a.lastAllowed.Load(); last != nil && *last == ap {
+		return true
+	}
+	if reason := a.r.policy.checkAddrPort(network, ap); reason != "" {
+		a.r.refuse("peer_"+reason, "user", a.cred.Username, "peer", ap.String())
+		return false
+	}
+	if _, own := a.r.policy.own[ap.Addr().Unmap()]; !own {
+		a.lastAllowed.Store(&ap)
+	}
+	return true
+}
+
+// dropped counts a datagram dropped over the bandwidth cap; the first drop
+// of an allocation is logged.
+func (a *relayAlloc) dropped(direction string) {
+	a.r.bandwidthCut.Inc()
+	if a.dropLogged.CompareAndSwap(false, true) {
+		a.r.log.Debug("turn: refused", "reason", reasonBandwidth, "user", a.cred.Username, "direction", direction,
+			"cap_bits_per_second", a.r.bandwidth)
+	}
+}
+
+// relayPacketConn is a UDP relay socket: it checks every destination,
+// applies the bandwidth cap and counts traffic.
+type relayPacketConn struct {
+	net.PacketConn
+	alloc *relayAlloc
+}
+
+// WriteTo sends a datagram to a peer, if the policy allows that peer.
+func (c *relayPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	ap, ok := addrPortOf(addr)
+	if !ok || !c.alloc.permitted(relayUDP, ap) {
+		return 0, fmt.Errorf("%w: %v", ErrPeerRefused, addr)
+	}
+	if c.alloc.out != nil && !c.alloc.out.AllowN(time.Now(), len(p)) {
+		c.alloc.dropped(toPeer)
+		return len(p), nil
+	}
+	n, err := c.PacketConn.WriteTo(p, addr)
+	if n > 0 {
+		c.alloc.r.flows.udpOut.add(n)
+	}
+	return n, err
+}
+
+// ReadFrom receives the next datagram from a peer within the bandwidth cap.
+func (c *relayPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		n, addr, err := c.PacketConn.ReadFrom(p)
+		if err != nil {
+			c.alloc.readerDone()
+			return n, addr, err
+		}
+		if c.alloc.in != nil && !c.alloc.in.AllowN(time.Now(), n) {
+			c.alloc.dropped(fromPeer)
+			continue
+		}
+		c.alloc.r.flows.udpIn.add(n)
+		return n, addr, nil
+	}
+}
+
+// Close ends the allocation.
+func (c *relayPacketConn) Close() error { return c.alloc.close() }
+
+// relayListener is a TCP relay listener: inbound peers are checked against
+// the policy before pion sees them.
+type relayListener struct {
+	net.Listener
+	alloc *relayAlloc
+}
+
+// Accept returns the next inbound peer connection the policy allows.
+func (l *relayListener) Accept() (net.Conn, error) {
+	for {
+		conn, err := l.Listener.Accept()
+		if err != nil {
+			l.alloc.readerDone()
+			return nil, err
+		}
+		ap, ok := addrPortOf(conn.RemoteAddr())
+		if !ok || !l.alloc.permitted(relayTCP, ap) {
+			_ = conn.Close()
+			continue
+		}
+		return l.alloc.wrapConn(conn), nil
+	}
+}
+
+// Close ends the allocation.
+func (l *relayListener) Close() error { return l.alloc.close() }
+
+// wrapConn registers a peer connection of a TCP allocation; it is closed
+// with the allocation.
+func (a *relayAlloc) wrapConn(conn net.Conn) net.Conn {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.conns == nil { // the allocation is already closed
+		_ = conn.Close()
+		return conn
+	}
+	a.conns[conn] = struct{}{}
+	return &relayTCPConn{Conn: conn, alloc: a}
+}
+
+// relayTCPConn is a peer connection of a TCP allocation. TCP cannot drop
+// bytes, so the bandwidth cap delays reads and writes instead.
+type relayTCPConn struct {
+	net.Conn
+	alloc *relayAlloc
+}
+
+// Read reads from the peer, then waits for the bytes' share of the cap.
+func (c *relayTCPConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.alloc.r.flows.tcpIn.add(n)
+		if waitErr := waitBytes(c.alloc.ctx, c.alloc.in, n); waitErr != nil && err == nil {
+			err = net.ErrClosed
+		}
+	}
+	return n, err
+}
+
+// Write waits for the bytes' share of the cap, then writes to the peer.
+func (c *relayTCPConn) Write(p []byte) (int, error) {
+	if err := waitBytes(c.alloc.ctx, c.alloc.out, len(p)); err != nil {
+		return 0, net.ErrClosed
+	}
+	n, err := c.Conn.Write(p)
+	if n > 0 {
+		c.alloc.r.flows.tcpOut.add(n)
+	}
+	return n, err
+}
+
+// Close closes the peer connection and forgets it.
+func (c *relayTCPConn) Close() error {
+	c.alloc.mu.Lock()
+	delete(c.alloc.conns, c.Conn)
+	c.alloc.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// waitBytes takes n bytes from a token bucket, in pieces no larger than its
+// burst; a nil bucket means no cap.
+func waitBytes(ctx context.Context, lim *rate.Limiter, n int) error {
+	if lim == nil {
+		return nil
+	}
+	for n > 0 {
+		chunk := min(n, lim.Burst())
+		if err := lim.WaitN(ctx, chunk); err != nil {
+			return err
+		}
+		n -= chunk
+	}
+	return nil
+}

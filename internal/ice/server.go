@@ -1,0 +1,272 @@
+package ice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/turn/v5"
+)
+
+// shutdownWait bounds how long Run waits, after closing everything, for
+// pion's goroutines to notice.
+const shutdownWait = 5 * time.Second
+
+// Reasons a credential is refused.
+const (
+	credMalformed   = "malformed"
+	credExpired     = "expired"
+	credBadPassword = "bad_password"
+)
+
+// running is one started embedded server.
+type running struct {
+	svc      *Service
+	server   *turn.Server
+	closers  []func() error // listeners pion does not own
+	cancel   context.CancelFunc
+	handlers sync.WaitGroup // TLS acceptor and handshakes
+}
+
+// start opens the listeners and starts pion on them.
+func (s *Service) start(ctx context.Context, secret []byte) (_ *running, err error) {
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &running{svc: s, cancel: cancel}
+	var (
+		packetConfigs []turn.PacketConnConfig
+		listeners     []turn.ListenerConfig
+		addrs         Addrs
+	)
+	defer func() {
+		if err != nil {
+			closeListeners(packetConfigs, listeners)
+			r.closeOwn()
+			cancel()
+			r.handlers.Wait()
+		}
+	}()
+	if s.cfg.UDPAddr != "" {
+		if packetConfigs, addrs.UDP, err = s.udpConfigs(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if s.cfg.TCPAddr != "" {
+		ln, err := net.Listen("tcp", s.cfg.TCPAddr)
+		if err != nil {
+			return nil, fmt.Errorf("ice: turn.tcp_addr: %w", err)
+		}
+		addrs.TCP = ln.Addr()
+		listeners = append(listeners, s.listenerConfig(ln, transportTCP, s.conns.add))
+	}
+	if s.cfg.TLSAddr != "" {
+		raw, err := net.Listen("tcp", s.cfg.TLSAddr)
+		if err != nil {
+			return nil, fmt.Errorf("ice: turn.tls_addr: %w", err)
+		}
+		addrs.TLS = raw.Addr()
+		queue := newConnQueue(raw.Addr())
+		r.closers = append(r.closers, raw.Close)
+		listeners = append(listeners, s.listenerConfig(queue, transportTLS, nil))
+		r.serveTLS(runCtx, raw, queue)
+	}
+	if s.httpsQueue != nil {
+		listeners = append(listeners, s.listenerConfig(s.httpsQueue, transportHTTPS, nil))
+	}
+	r.server, err = turn.NewServer(s.serverConfig(secret, packetConfigs, listeners))
+	if err != nil {
+		return nil, fmt.Errorf("ice: start TURN server: %w", err)
+	}
+	s.mu.Lock()
+	s.addrs = addrs
+	s.mu.Unlock()
+	return r, nil
+}
+
+// udpConfigs opens the UDP listeners, each served by its own pion read
+// loop.
+func (s *Service) udpConfigs(ctx context.Context) ([]turn.PacketConnConfig, net.Addr, error) {
+	conns, err := listenUDP(ctx, s.cfg.UDPAddr, s.cfg.UDPListeners)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ice: turn.udp_addr: %w", err)
+	}
+	configs := make([]turn.PacketConnConfig, 0, len(conns))
+	for _, c := range conns {
+		configs = append(configs, turn.PacketConnConfig{
+			PacketConn:            &trackedPacketConn{PacketConn: c, done: s.relays.track.start()},
+			RelayAddressGenerator: &allocator{relays: s.relays, transport: transportUDP},
+			PermissionHandler:     s.relays.permit,
+		})
+	}
+	return configs, conns[0].LocalAddr(), nil
+}
+
+// listenerConfig serves a stream listener (TCP, TLS queue, HTTPS queue).
+func (s *Service) listenerConfig(ln net.Listener, transport string, wrap func(net.Conn) net.Conn) turn.ListenerConfig {
+	return turn.ListenerConfig{
+		Listener:              &trackedListener{Listener: ln, done: s.relays.track.start(), wrap: wrap},
+		RelayAddressGenerator: &allocator{relays: s.relays, transport: transport},
+		PermissionHandler:     s.relays.permit,
+	}
+}
+
+func (s *Service) serverConfig(secret []byte, packets []turn.PacketConnConfig, listeners []turn.ListenerConfig) turn.ServerConfig {
+	return turn.ServerConfig{
+		PacketConnConfigs: packets,
+		ListenerConfigs:   listeners,
+		LoggerFactory:     pionLoggers{log: s.log},
+		Realm:             s.cfg.Realm,
+		AuthHandler:       s.authHandler(secret),
+		QuotaHandler:      s.allowAllocation,
+		EventHandler: turn.EventHandler{
+			OnAuth: func(src, _ net.Addr, _, username, _, method string, verdict bool) {
+				if !verdict {
+					s.credentialFailure(credBadPassword, username, src, method)
+				}
+			},
+			OnPermissionCreated: func(_, _ net.Addr, _, _, _ string, _ net.Addr, _ net.IP) {
+				s.metrics.permissions.Inc()
+			},
+			OnAllocationError: s.requestFailed,
+		},
+	}
+}
+
+// serveTLS accepts TURN/TLS connections and completes their handshake
+// before queueing them for pion.
+func (r *running) serveTLS(ctx context.Context, raw net.Listener, queue *connQueue) {
+	cfg := r.svc.deps.TLS.Clone()
+	// No ALPN list: a TURN client offering any protocol (or none) is served.
+	cfg.NextProtos = nil
+	r.handlers.Add(1)
+	go func() {
+		defer r.handlers.Done()
+		acceptLoop(raw, r.svc.log, func(c net.Conn) {
+			r.handlers.Add(1)
+			go func() {
+				defer r.handlers.Done()
+				tc, err := handshakeTLS(ctx, c, cfg, r.svc.handshakeTimeout)
+				if err != nil {
+					r.svc.log.Debug("turn: TLS handshake failed", "client", c.RemoteAddr().String(), "err", err)
+					return
+				}
+				queue.push(r.svc.conns.add(tc), r.svc.handshakeTimeout)
+			}()
+		})
+	}()
+}
+
+// authHandler verifies TURN REST usernames: well formed, not expired, and
+// the key derived from the password this server would have minted. The
+// user id given to pion is the whole username, so that quotas and relays
+// know the credential's expiry and channel.
+func (s *Service) authHandler(secret []byte) turn.AuthHandler {
+	return func(ra *turn.RequestAttributes) (string, []byte, bool) {
+		cred, err := parseUsername(ra.Username)
+		if err != nil {
+			s.credentialFailure(credMalformed, ra.Username, ra.SrcAddr, ra.Method.String())
+			return "", nil, false
+		}
+		if !s.now().Before(cred.Expiry) {
+			s.credentialFailure(credExpired, ra.Username, ra.SrcAddr, ra.Method.String())
+			return "", nil, false
+		}
+		return ra.Username, turn.GenerateAuthKey(ra.Username, ra.Realm, turnPassword(secret, ra.Username)), true
+	}
+}
+
+func (s *Service) credentialFailure(reason, username string, src net.Addr, method string) {
+	s.metrics.credFailures.WithLabelValues(reason).Inc()
+	s.log.Debug("turn: credential refused", "reason", reason, "user", username, "client", addrString(src), "method", method)
+}
+
+// pionRefusals names the refusals pion makes on its own, by the text of
+// its (unexported) errors: a Send to a peer without permission, and a peer
+// of the other address family.
+var pionRefusals = []struct{ text, reason string }{
+	{"no permission", "peer_no_permission"},
+	{"peer address family does not match", "peer_family_mismatch"},
+}
+
+// requestFailed counts the requests pion refused by itself.
+func (s *Service) requestFailed(src, _ net.Addr, _, message string) {
+	for _, r := range pionRefusals {
+		if strings.Contains(message, r.text) {
+			s.relays.refuse(r.reason, "client", addrString(src), "detail", message)
+			return
+		}
+	}
+}
+
+// allowAllocation is the pion QuotaHandler: a refusal answers 486
+// Allocation Quota Reached.
+func (s *Service) allowAllocation(userID, _ string, src net.Addr) bool {
+	cred, err := parseUsername(userID)
+	if err != nil {
+		return false
+	}
+	if reason := s.quotas.check(cred); reason != "" {
+		s.relays.refuse(reason, "user", userID, "client", addrString(src))
+		return false
+	}
+	return true
+}
+
+// shutdown closes the listeners, every TURN connection and (through pion)
+// every allocation, then waits for the work to end.
+func (r *running) shutdown() error {
+	err := r.server.Close()
+	r.closeOwn()
+	r.cancel()
+	r.svc.conns.closeAll()
+	r.handlers.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+	defer cancel()
+	if left := r.svc.relays.track.wait(ctx); left > 0 {
+		r.svc.log.Warn("turn: shutdown left work running", "count", left)
+	}
+	r.svc.log.Info("turn: stopped")
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("ice: close TURN server: %w", err)
+	}
+	return nil
+}
+
+func (r *running) closeOwn() {
+	for _, c := range r.closers {
+		_ = c()
+	}
+}
+
+func closeListeners(packets []turn.PacketConnConfig, listeners []turn.ListenerConfig) {
+	for _, p := range packets {
+		_ = p.PacketConn.Close()
+	}
+	for _, l := range listeners {
+		_ = l.Listener.Close()
+	}
+}
+
+// trackedListener marks pion's accept loop ended when Accept fails, and
+// wraps accepted connections (to track them) when wrap is set.
+type trackedListener struct {
+	net.Listener
+	done func()
+	wrap func(net.Conn) net.Conn
+}
+
+// Accept returns the next connection, tracked when wrap is set.
+func (l *trackedListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		l.done()
+		return nil, err
+	}
+	if l.wrap != nil {
+		c = l.wrap(c)
+	}
+	return c, nil
+}
