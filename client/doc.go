@@ -3,7 +3,7 @@
 // so it works against a Switchboard server and against the real Amazon KVS
 // service alike; nothing in it depends on the server's internals.
 //
-// The package owns two clients:
+// The package owns two clients and two peers built on them:
 //
 //   - Client, a small REST client for the control plane (create, describe,
 //     list and delete signaling channels, GetSignalingChannelEndpoint) and
@@ -21,11 +21,26 @@
 //     reconnects a connection the server replaced with a newer one of the
 //     same identity (which would evict that newer connection in turn).
 //
+//   - Master and Viewer, WebRTC peers on pion/webrtc. A Master (a camera)
+//     answers any number of viewers, one PeerConnection each, and sends them
+//     the frames of its media sources (package media plays files); a Viewer
+//     offers, trickles ICE candidates, receives audio and video frames and
+//     reports ViewerStats, including the time to first frame and the ICE
+//     hole-punching delay. Both take their TURN servers from
+//     GetIceServerConfig (plus the STUN server KVS clients derive from the
+//     region), can be forced onto relays, carry a data channel, ride out
+//     signaling reconnections, and recover from lost paths (ICE restart) and
+//     vanished peers (a new PeerConnection).
+//
 // Message payloads travel as base64 text holding a JSON document
 // ({"type":"offer","sdp":"..."} or an ICE candidate); EncodePayload,
 // DecodePayload and the Event helpers convert between the two.
 //
-// The package does no WebRTC media itself. It must not import anything
-// under internal/: it depends on the standard library, kvsapi, sigv4 and
-// github.com/coder/websocket only.
+// Credentials come from a CredentialsProvider: StaticCredentials, or the
+// AWS CLI's lookup (DefaultCredentials: the environment, then the shared
+// config and credentials files, read by LoadSharedConfig).
+//
+// The package must not import anything under internal/: it depends on the
+// standard library, kvsapi, sigv4, package media, github.com/coder/websocket
+// and pion's WebRTC modules only.
 package client

@@ -62,6 +62,10 @@ var (
 	// with.
 	ErrNoCredentials = errors.New("no AWS credentials found")
 
+	// ErrNoRelay: relay-only ICE was asked for, but GetIceServerConfig
+	// returned no TURN server (the service has no relay configured).
+	ErrNoRelay = errors.New("relay-only ICE needs a TURN server, and GetIceServerConfig returned none")
+
 	// ErrNotRunning: the peer is not running (Run has not been called, or
 	// has returned), or has no PeerConnection at the moment.
 	ErrNotRunning = errors.New("peer is not running")

@@ -45,4 +45,6 @@ fuzz ./sigv4 FuzzVerifyPresigned
 fuzz ./sigv4 FuzzVerifyRequest
 fuzz ./internal/controlplane FuzzOperations
 fuzz ./internal/signaling FuzzDecodeClientMessage
+fuzz ./client/media FuzzReaders
+fuzz ./client/media FuzzIsKeyFrame
 echo "== all tests passed"

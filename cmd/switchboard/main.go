@@ -6,6 +6,8 @@
 //
 //	switchboard serve [flags]         run the server
 //	switchboard check-config [flags]  report every configuration problem
+//	switchboard master [flags]        stream media files to viewers
+//	switchboard viewer [flags]        receive media, with statistics
 //	switchboard version               print the version
 package main
 
@@ -38,6 +40,8 @@ const usage = `Usage: switchboard <command> [flags]
 Commands:
   serve          run the signaling server (HTTPS, WebSocket)
   check-config   load the configuration and report every problem
+  master         join a channel as its master and stream media files
+  viewer         join a channel as a viewer; receive, save and report
   version        print the version
 
 Run "switchboard <command> -h" for the flags of a command. Every flag can
@@ -55,6 +59,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "check-config":
 		return checkConfig(args[1:], stdout, stderr)
+	case "master":
+		return runMaster(args[1:], stdout, stderr)
+	case "viewer":
+		return runViewer(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "switchboard", version)
 		return 0

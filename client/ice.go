@@ -1,0 +1,219 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchboard-rtc/switchboard/kvsapi"
+)
+
+// ICE timings of the peers' connections. They are shorter than pion's
+// defaults (5 s, 25 s, 2 s) so that a vanished peer is noticed, and its
+// PeerConnection freed or replaced, within a few seconds.
+const (
+	iceDisconnectedTimeout = 3 * time.Second
+	iceFailedTimeout       = 4 * time.Second
+	iceKeepaliveInterval   = time.Second
+	// iceRefreshGrace: TURN credentials are fetched again this long before
+	// their Ttl runs out, as the KVS C SDK does (spec 5.1.2).
+	iceRefreshGrace = 30 * time.Second
+)
+
+// ICEConfig chooses the ICE servers and candidates of a Master or a
+// Viewer. The zero value uses every TURN server GetIceServerConfig
+// returns, the STUN server KVS clients derive from the region (unless the
+// endpoint is a loopback address), and host candidates on every
+// interface but loopback.
+type ICEConfig struct {
+	// RelayOnly restricts the peer to TURN relay candidates (the ICE
+	// transport policy "relay"), as when a network allows no direct path
+	// or to test the relays.
+	RelayOnly bool
+	// STUNURL replaces the STUN server KVS clients derive from the
+	// region, DefaultSTUNURL(region) (spec 5.1.4).
+	STUNURL string
+	// SkipDefaultSTUN leaves out the derived STUN server (STUNURL still
+	// applies). It is left out anyway when the control-plane endpoint is a
+	// loopback address: a local Switchboard's GetIceServerConfig reply
+	// carries its own STUN URI, and a public one would be of no use.
+	SkipDefaultSTUN bool
+	// Interfaces limits host candidates to the named network interfaces,
+	// for example "lo" to keep a test on the loopback interface (naming
+	// a loopback interface includes it, and turns mDNS off). Every
+	// interface but loopback when empty.
+	Interfaces []string
+}
+
+// DefaultSTUNURL returns the STUN server the KVS SDKs build for a region:
+// stun:stun.kinesisvideo.REGION.amazonaws.com:443, under amazonaws.com.cn
+// for the China regions.
+func DefaultSTUNURL(region string) string {
+	domain := "amazonaws.com"
+	if strings.HasPrefix(region, "cn-") {
+		domain = "amazonaws.com.cn"
+	}
+	return fmt.Sprintf("stun:stun.kinesisvideo.%s.%s:443", region, domain)
+}
+
+// stunURL is the STUN server the peer adds to the service's ICE servers,
+// or "" for none.
+func (cfg ICEConfig) stunURL(kvs *Client) string {
+	switch {
+	case cfg.STUNURL != "":
+		return cfg.STUNURL
+	case cfg.SkipDefaultSTUN || isLoopbackEndpoint(kvs.endpoint):
+		return ""
+	}
+	return DefaultSTUNURL(kvs.region)
+}
+
+// isLoopbackEndpoint reports whether a URL's host is localhost or a
+// loopback address.
+func isLoopbackEndpoint(endpoint string) bool {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// newAPI builds the pion API the peer's PeerConnections come from: the
+// default codecs and interceptors (NACK, RTCP reports, statistics, TWCC)
+// and the ICE settings.
+func (cfg ICEConfig) newAPI(logger *slog.Logger) (*webrtc.API, error) {
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterDefaultCodecs(); err != nil {
+		return nil, fmt.Errorf("client: registering codecs: %w", err)
+	}
+	registry := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(m, registry); err != nil {
+		return nil, fmt.Errorf("client: registering interceptors: %w", err)
+	}
+	var se webrtc.SettingEngine
+	se.LoggerFactory = pionLoggerFactory{logger}
+	se.SetICETimeouts(iceDisconnectedTimeout, iceFailedTimeout, iceKeepaliveInterval)
+	if cfg.RelayOnly {
+		// pion waits 2 s before choosing a relayed pair, in case a direct
+		// one turns up; with relays only, none will.
+		se.SetRelayAcceptanceMinWait(0)
+	}
+	if len(cfg.Interfaces) > 0 {
+		names := slices.Clone(cfg.Interfaces)
+		se.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
+		se.SetIncludeLoopbackCandidate(true)
+		se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(registry),
+		webrtc.WithSettingEngine(se)), nil
+}
+
+// configuration is the PeerConnection configuration for a set of ICE
+// servers.
+func (cfg ICEConfig) configuration(servers []webrtc.ICEServer) webrtc.Configuration {
+	c := webrtc.Configuration{ICEServers: servers, BundlePolicy: webrtc.BundlePolicyMaxBundle}
+	if cfg.RelayOnly {
+		c.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	return c
+}
+
+// toICEServers converts GetIceServerConfig's entries for pion, adding
+// stun when it is set. TURN over DTLS (turns: with transport=udp) is left
+// out, as the KVS C SDK does: few TURN servers offer it.
+func toICEServers(list []kvsapi.IceServer, stun string) []webrtc.ICEServer {
+	var out []webrtc.ICEServer
+	if stun != "" {
+		out = append(out, webrtc.ICEServer{URLs: []string{stun}})
+	}
+	for _, entry := range list {
+		var urls []string
+		for _, uri := range entry.Uris {
+			lower := strings.ToLower(uri)
+			if strings.HasPrefix(lower, "turns:") && strings.Contains(lower, "transport=udp") {
+				continue
+			}
+			urls = append(urls, uri)
+		}
+		if len(urls) > 0 {
+			out = append(out, webrtc.ICEServer{URLs: urls, Username: entry.Username, Credential: entry.Password})
+		}
+	}
+	return out
+}
+
+// iceServerCache fetches a channel's ICE servers and keeps them until
+// shortly before their Ttl ends, or until RECONNECT_ICE_SERVER.
+type iceServerCache struct {
+	kvs       *Client
+	https     string
+	arn       string
+	clientID  string
+	stun      string
+	relayOnly bool // fail when the service offers no TURN server
+
+	mu      sync.Mutex
+	servers []webrtc.ICEServer
+	expires time.Time
+}
+
+// get returns the cached servers, fetching them when they are missing or
+// about to expire.
+func (c *iceServerCache) get(ctx context.Context) ([]webrtc.ICEServer, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.servers != nil && time.Now().Before(c.expires) {
+		return c.servers, nil
+	}
+	list, err := c.kvs.GetIceServerConfig(ctx, c.https, c.arn, c.clientID)
+	if err != nil {
+		return nil, err
+	}
+	ttl := time.Duration(0)
+	for i, entry := range list {
+		if d := time.Duration(entry.Ttl) * time.Second; i == 0 || d < ttl {
+			ttl = d
+		}
+	}
+	servers := toICEServers(list, c.stun)
+	if c.relayOnly && !hasTURN(servers) {
+		return nil, fmt.Errorf("client: %w", ErrNoRelay)
+	}
+	c.servers = servers
+	c.expires = time.Now().Add(max(ttl-iceRefreshGrace, 0))
+	return c.servers, nil
+}
+
+// hasTURN reports whether any server is a TURN relay.
+func hasTURN(servers []webrtc.ICEServer) bool {
+	for _, s := range servers {
+		for _, u := range s.URLs {
+			if lower := strings.ToLower(u); strings.HasPrefix(lower, "turn:") || strings.HasPrefix(lower, "turns:") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// invalidate makes the next get fetch again.
+func (c *iceServerCache) invalidate() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.servers = nil
+}

@@ -1,0 +1,357 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/webrtc/v4"
+	pionmedia "github.com/pion/webrtc/v4/pkg/media"
+
+	"github.com/switchboard-rtc/switchboard/client/media"
+	"github.com/switchboard-rtc/switchboard/kvsapi"
+)
+
+// MasterConfig configures a Master.
+type MasterConfig struct {
+	// Client reaches the service and signs for the master. Required.
+	Client *Client
+	// Channel is the channel's name or ARN. Required.
+	Channel string
+	// CreateChannel creates the channel when it does not exist (Channel
+	// must then be a name).
+	CreateChannel bool
+	// ICE chooses ICE servers and candidates.
+	ICE ICEConfig
+	// Video and Audio are what every viewer receives; either may be nil.
+	// The master plays them from the start of Run, whether viewers are
+	// connected or not, as a camera would.
+	Video, Audio media.Source
+	// OnMessage receives the messages viewers send on their data
+	// channels, from pion's goroutines; nil ignores them.
+	OnMessage func(viewerID string, data []byte)
+	// OnViewer reports changes of the viewers' connections, from pion's
+	// goroutines; nil ignores them.
+	OnViewer func(ViewerEvent)
+	// Logger receives the master's logs; nothing is logged when nil.
+	Logger *slog.Logger
+}
+
+// ViewerEvent reports a change of one viewer's connection to a Master.
+type ViewerEvent struct {
+	// ViewerID is the viewer's client id.
+	ViewerID string
+	// State is the PeerConnection state, in the W3C names: "connecting",
+	// "connected", "disconnected", "failed" or "closed".
+	State string
+	// LocalCandidate and RemoteCandidate are the candidate types of the
+	// selected pair ("host", "srflx", "prflx", "relay") once connected.
+	LocalCandidate, RemoteCandidate string
+	// Peers is how many viewers the master serves after the change.
+	Peers int
+}
+
+// Master is a channel's master peer, such as a camera: it answers the
+// offers of any number of viewers at once, with one PeerConnection per
+// viewer, sends each the same audio and video, and frees a viewer's
+// PeerConnection when the viewer leaves or its connection fails. A viewer
+// that offers again replaces its PeerConnection, unless the offer is an
+// ICE restart of it. Create one with NewMaster and call Run.
+type Master struct {
+	cfg   MasterConfig
+	log   *slog.Logger
+	api   *webrtc.API
+	setup peerSetup
+	video *webrtc.TrackLocalStaticSample
+	audio *webrtc.TrackLocalStaticSample
+
+	running atomic.Bool
+	live    atomic.Int32   // PeerConnections not yet closed
+	closing sync.WaitGroup // PeerConnections being closed
+
+	mu      sync.Mutex
+	viewers map[string]*masterPeer
+	sig     *SignalingClient
+	ice     *iceServerCache
+}
+
+// NewMaster checks cfg and returns a Master. It performs no I/O.
+func NewMaster(cfg MasterConfig) (*Master, error) {
+	if cfg.Client == nil || cfg.Channel == "" {
+		return nil, errors.New("client: MasterConfig needs a Client and a Channel")
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	logger = logger.With("component", "master")
+	api, err := cfg.ICE.newAPI(logger)
+	if err != nil {
+		return nil, err
+	}
+	m := &Master{cfg: cfg, log: logger, api: api, viewers: map[string]*masterPeer{}}
+	m.setup = peerSetup{kvs: cfg.Client, channel: cfg.Channel, create: cfg.CreateChannel, role: kvsapi.RoleMaster, log: logger}
+	if m.video, err = newTrack(cfg.Video, "video"); err != nil {
+		return nil, err
+	}
+	if m.audio, err = newTrack(cfg.Audio, "audio"); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// newTrack makes the track every viewer's PeerConnection shares for a
+// source, or nil without a source.
+func newTrack(src media.Source, id string) (*webrtc.TrackLocalStaticSample, error) {
+	if src == nil {
+		return nil, nil
+	}
+	capability := webrtc.RTPCodecCapability{MimeType: src.MimeType(), ClockRate: 90000}
+	if !media.IsVideo(src.MimeType()) {
+		capability.ClockRate, capability.Channels = 48000, 2
+	}
+	track, err := webrtc.NewTrackLocalStaticSample(capability, id, "switchboard")
+	if err != nil {
+		return nil, fmt.Errorf("client: %s track: %w", id, err)
+	}
+	return track, nil
+}
+
+// PeerCount returns how many viewers' PeerConnections the master holds,
+// including those still closing.
+func (m *Master) PeerCount() int { return int(m.live.Load()) }
+
+// Send sends a message on the data channel of one viewer. It fails with
+// ErrNoDataChannel when that viewer has no open data channel.
+func (m *Master) Send(viewerID string, data []byte) error {
+	m.mu.Lock()
+	p := m.viewers[viewerID]
+	m.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("client: viewer %q: %w", viewerID, ErrNoDataChannel)
+	}
+	return p.send(data)
+}
+
+// Broadcast sends a message to every viewer with an open data channel
+// and returns how many it reached.
+func (m *Master) Broadcast(data []byte) int {
+	m.mu.Lock()
+	peers := make([]*masterPeer, 0, len(m.viewers))
+	for _, p := range m.viewers {
+		peers = append(peers, p)
+	}
+	m.mu.Unlock()
+	n := 0
+	for _, p := range peers {
+		if p.send(data) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// Run joins the channel as its master and serves viewers until ctx ends
+// (it then returns nil) or something fails for good: the first join
+// (unknown channel, refused credentials, unreachable endpoint, untrusted
+// certificate), a replacement by another master (ErrReplaced), a
+// media source. When the signaling connection is lost for longer than its
+// own reconnection tries, the master joins the channel again. Run returns
+// after every PeerConnection is closed and every goroutine it started
+// has ended; it may be called once.
+func (m *Master) Run(ctx context.Context) error {
+	if m.running.Swap(true) {
+		return errors.New("client: Master.Run called twice")
+	}
+	j, err := m.setup.join(ctx)
+	if err != nil {
+		return fmt.Errorf("client: master: %w", err)
+	}
+	m.mu.Lock()
+	m.sig = j.sig
+	m.ice = &iceServerCache{kvs: m.cfg.Client, https: j.https, arn: j.arn, stun: m.cfg.ICE.stunURL(m.cfg.Client), relayOnly: m.cfg.ICE.RelayOnly}
+	m.mu.Unlock()
+	if _, err := m.ice.get(ctx); errors.Is(err, ErrNoRelay) {
+		j.sig.Close()
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	srcErr := make(chan error, 2)
+	var sources sync.WaitGroup
+	m.play(ctx, &sources, m.cfg.Video, m.video, srcErr)
+	m.play(ctx, &sources, m.cfg.Audio, m.audio, srcErr)
+	err = m.serve(ctx, j, srcErr)
+	cancel()
+	m.closeAll()
+	sources.Wait()
+	m.closing.Wait()
+	return err
+}
+
+// play streams a source into its track in a goroutine.
+func (m *Master) play(ctx context.Context, wg *sync.WaitGroup, src media.Source, track *webrtc.TrackLocalStaticSample, errs chan<- error) {
+	if src == nil {
+		return
+	}
+	wg.Go(func() {
+		err := src.Stream(ctx, func(f media.Frame) error {
+			// A write fails only for viewers that are going away, and must
+			// not stop the others' stream.
+			if err := track.WriteSample(pionmedia.Sample{Data: f.Data, Duration: f.Duration}); err != nil {
+				m.log.Debug("writing sample", "track", track.ID(), "error", err)
+			}
+			return nil
+		})
+		if err != nil {
+			errs <- fmt.Errorf("client: master: %s source: %w", track.Kind(), err)
+		}
+	})
+}
+
+// serve handles signaling events until ctx ends or a failure is final,
+// joining the channel again when the signaling client gives up.
+func (m *Master) serve(ctx context.Context, j joined, srcErr <-chan error) error {
+	sig := j.sig
+	defer func() { sig.Close() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-srcErr:
+			return err
+		case ev, ok := <-sig.Events():
+			if ok {
+				m.handle(ctx, sig, ev)
+				continue
+			}
+			cause := sig.Err()
+			if cause == nil {
+				cause = ErrDisconnected
+			}
+			next, err := m.setup.rejoin(ctx, cause)
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("client: master: %w", err)
+			}
+			sig = next.sig
+			m.mu.Lock()
+			m.sig = sig
+			m.mu.Unlock()
+		}
+	}
+}
+
+// handle reacts to one signaling event.
+func (m *Master) handle(ctx context.Context, sig *SignalingClient, ev Event) {
+	switch ev.MessageType {
+	case kvsapi.ActionSDPOffer:
+		offer, err := ev.SessionDescription()
+		if err != nil || ev.SenderClientID == "" {
+			m.log.Warn("ignoring an undecodable offer", "viewer", ev.SenderClientID, "error", err)
+			return
+		}
+		m.onOffer(ctx, sig, ev.SenderClientID, offer)
+	case kvsapi.ActionICECandidate:
+		c, err := ev.ICECandidate()
+		m.mu.Lock()
+		p := m.viewers[ev.SenderClientID]
+		m.mu.Unlock()
+		if err == nil && p != nil {
+			p.addRemoteCandidate(c)
+		}
+	case kvsapi.MessageReconnectICEServer:
+		m.log.Info("the service asked for new ICE servers")
+		m.ice.invalidate()
+	case kvsapi.MessageStatusResponse:
+		m.log.Warn("the service refused a message", "error", ev.StatusError())
+	case EventStateChange:
+		m.log.Info("signaling", "state", ev.State, "error", ev.Err)
+	}
+}
+
+// onOffer answers a viewer's offer: on its current PeerConnection when
+// the offer comes from it (an ICE restart or a renegotiation), otherwise
+// on a new one that replaces any other of that viewer.
+func (m *Master) onOffer(ctx context.Context, sig *SignalingClient, viewerID string, offer SessionDescription) {
+	fp := fingerprint(offer.SDP)
+	m.mu.Lock()
+	old := m.viewers[viewerID]
+	m.mu.Unlock()
+	if old != nil && old.fingerprint == fp && old.pc.SignalingState() == webrtc.SignalingStateStable {
+		if err := old.answer(ctx, sig, offer); err != nil {
+			m.log.Warn("answering a viewer's new offer", "viewer", viewerID, "error", err)
+			m.drop(old, "renegotiation failed")
+		}
+		return
+	}
+	if old != nil {
+		m.drop(old, "replaced by a new offer")
+	}
+	servers, err := m.ice.get(ctx)
+	if err != nil {
+		m.log.Warn("fetching ICE servers", "error", err)
+		return
+	}
+	p, err := m.newPeer(viewerID, fp, servers)
+	if err != nil {
+		m.log.Warn("creating a peer connection", "viewer", viewerID, "error", err)
+		return
+	}
+	m.mu.Lock()
+	m.viewers[viewerID] = p
+	m.mu.Unlock()
+	if err := p.answer(ctx, sig, offer); err != nil {
+		m.log.Warn("answering a viewer", "viewer", viewerID, "error", err)
+		m.drop(p, "answer failed")
+	}
+}
+
+// drop forgets a viewer's PeerConnection and closes it in the background.
+func (m *Master) drop(p *masterPeer, why string) {
+	m.mu.Lock()
+	if m.viewers[p.id] == p {
+		delete(m.viewers, p.id)
+	}
+	m.mu.Unlock()
+	if !p.dropped.CompareAndSwap(false, true) {
+		return
+	}
+	m.log.Info("viewer peer connection closed", "viewer", p.id, "reason", why)
+	m.closing.Go(func() {
+		defer m.live.Add(-1)
+		p.close()
+	})
+}
+
+// closeAll drops every viewer.
+func (m *Master) closeAll() {
+	m.mu.Lock()
+	peers := make([]*masterPeer, 0, len(m.viewers))
+	for _, p := range m.viewers {
+		peers = append(peers, p)
+	}
+	m.mu.Unlock()
+	for _, p := range peers {
+		m.drop(p, "master stopping")
+	}
+}
+
+// viewerCount returns how many viewers have a PeerConnection.
+func (m *Master) viewerCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.viewers)
+}
+
+// signaling returns the current signaling client.
+func (m *Master) signaling() *SignalingClient {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sig
+}

@@ -1,0 +1,175 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media/h264reader"
+)
+
+// H.264 NAL unit types this package looks at (ITU-T H.264, table 7-1).
+const (
+	nalSlice    = 1
+	nalIDR      = 5
+	nalSEI      = 6
+	nalSPS      = 7
+	nalPPS      = 8
+	nalAUD      = 9
+	nalPrefix   = 14
+	nalReserved = 18
+)
+
+// startCode precedes every NAL unit in the frames this package returns.
+var startCode = []byte{0, 0, 0, 1}
+
+// DefaultFrameRate is the frame rate H264Reader assumes when given none:
+// an Annex-B byte stream carries no timestamps.
+const DefaultFrameRate = 30
+
+// H264Reader reads an H.264 Annex-B byte stream and returns one frame per
+// access unit (the NAL units of one picture, with the parameter sets and
+// SEI that precede it). The stream has no timestamps, so frames are timed
+// at a fixed frame rate.
+type H264Reader struct {
+	r        *h264reader.H264Reader
+	interval time.Duration
+	count    int
+	pending  *h264reader.NAL // first NAL of the next access unit
+	err      error
+}
+
+// NewH264Reader returns a reader of the byte stream r at frameRate frames
+// per second (DefaultFrameRate when zero or less). A stream that does not
+// begin with a start code fails at the first ReadFrame.
+func NewH264Reader(r io.Reader, frameRate float64) (*H264Reader, error) {
+	hr, err := h264reader.NewReaderWithOptions(r, h264reader.WithIncludeSEI(true))
+	if err != nil {
+		return nil, fmt.Errorf("media: reading H.264: %w: %w", ErrUnsupportedFormat, err)
+	}
+	if frameRate <= 0 {
+		frameRate = DefaultFrameRate
+	}
+	return &H264Reader{r: hr, interval: time.Duration(float64(time.Second) / frameRate)}, nil
+}
+
+// MimeType is webrtc.MimeTypeH264.
+func (r *H264Reader) MimeType() string { return webrtc.MimeTypeH264 }
+
+// ReadFrame returns the next access unit, or io.EOF after the last.
+func (r *H264Reader) ReadFrame() (Frame, error) {
+	var (
+		data   []byte
+		hasVCL bool
+	)
+	for {
+		nal, err := r.nextNAL()
+		if err != nil {
+			if errors.Is(err, io.EOF) && hasVCL {
+				break
+			}
+			return Frame{}, err
+		}
+		if hasVCL && startsAccessUnit(nal) {
+			r.pending = nal
+			break
+		}
+		data = append(append(data, startCode...), nal.Data...)
+		hasVCL = hasVCL || isVCL(nal)
+	}
+	f := Frame{Data: data, Timestamp: time.Duration(r.count) * r.interval, Duration: r.interval, KeyFrame: hasIDR(data)}
+	r.count++
+	return f, nil
+}
+
+// nextNAL returns the NAL unit read ahead, or the next one of the stream.
+func (r *H264Reader) nextNAL() (*h264reader.NAL, error) {
+	if nal := r.pending; nal != nil {
+		r.pending = nil
+		return nal, nil
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	for {
+		nal, err := r.r.NextNAL()
+		switch {
+		case errors.Is(err, io.EOF) || err == nil && nal == nil:
+			r.err = io.EOF
+			return nil, io.EOF
+		case err != nil:
+			r.err = fmt.Errorf("media: reading H.264: %w", err)
+			return nil, r.err
+		case len(nal.Data) > 0:
+			return nal, nil
+		}
+	}
+}
+
+// isVCL reports a slice of a picture (types 1 to 5).
+func isVCL(nal *h264reader.NAL) bool { return nal.UnitType >= nalSlice && nal.UnitType <= nalIDR }
+
+// startsAccessUnit reports whether nal, following a picture's slices,
+// begins the next access unit: a parameter set, SEI, delimiter or prefix
+// NAL, or the first slice of a picture (first_mb_in_slice, an Exp-Golomb
+// number right after the NAL header, is 0 exactly when its first bit is 1).
+func startsAccessUnit(nal *h264reader.NAL) bool {
+	t := nal.UnitType
+	switch {
+	case t == nalSEI || t == nalSPS || t == nalPPS || t == nalAUD:
+		return true
+	case t >= nalPrefix && t <= nalReserved:
+		return true
+	case isVCL(nal):
+		return len(nal.Data) > 1 && nal.Data[1]&0x80 != 0
+	}
+	return false
+}
+
+// H264Writer writes frames as an H.264 Annex-B byte stream, which players
+// read as raw H.264 (the .h264 or .264 extension).
+type H264Writer struct {
+	w      io.Writer
+	frames int
+}
+
+// NewH264Writer returns a writer to w.
+func NewH264Writer(w io.Writer) *H264Writer { return &H264Writer{w: w} }
+
+// WriteFrame appends one access unit, adding a start code when the frame
+// does not begin with one.
+func (w *H264Writer) WriteFrame(f Frame) error {
+	if !hasStartCode(f.Data) {
+		if _, err := w.w.Write(startCode); err != nil {
+			return fmt.Errorf("media: writing H.264: %w", err)
+		}
+	}
+	if _, err := w.w.Write(f.Data); err != nil {
+		return fmt.Errorf("media: writing H.264: %w", err)
+	}
+	w.frames++
+	return nil
+}
+
+// Frames returns how many frames were written.
+func (w *H264Writer) Frames() int { return w.frames }
+
+// Close closes the destination when it is an io.Closer.
+func (w *H264Writer) Close() error {
+	if c, ok := w.w.(io.Closer); ok {
+		if err := c.Close(); err != nil {
+			return fmt.Errorf("media: closing H.264 file: %w", err)
+		}
+	}
+	return nil
+}
+
+func hasStartCode(b []byte) bool {
+	return len(b) >= 3 && b[0] == 0 && b[1] == 0 && (b[2] == 1 || len(b) >= 4 && b[2] == 0 && b[3] == 1)
+}
+
+// isH264 reports whether mimeType is H.264.
+func isH264(mimeType string) bool { return strings.EqualFold(mimeType, webrtc.MimeTypeH264) }

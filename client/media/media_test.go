@@ -1,0 +1,368 @@
+package media
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// The clips are made by testdata/make-clips.sh at the repository root.
+const clips = "../../testdata/"
+
+func openReader(t *testing.T, name string) Reader {
+	t.Helper()
+	data, err := os.ReadFile(clips + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewReader(bufio.NewReader(bytes.NewReader(data)), 0)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return r
+}
+
+func readAll(t *testing.T, r Reader) []Frame {
+	t.Helper()
+	var out []Frame
+	for {
+		f, err := r.ReadFrame()
+		if errors.Is(err, io.EOF) {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, f)
+	}
+}
+
+func TestReadersOnClips(t *testing.T) {
+	tests := []struct {
+		name      string
+		mimeType  string
+		frames    int
+		keyFrames []int // indices of the key frames
+		step      time.Duration
+	}{
+		{"clip.ivf", webrtc.MimeTypeVP8, 90, []int{0, 30, 60}, time.Second / 30},
+		{"clip-vp9.ivf", webrtc.MimeTypeVP9, 90, []int{0, 30, 60}, time.Second / 30},
+		{"clip.h264", webrtc.MimeTypeH264, 90, []int{0, 30, 60}, time.Second / 30},
+		{"clip.ogg", webrtc.MimeTypeOpus, 151, nil, 20 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := openReader(t, tc.name)
+			if r.MimeType() != tc.mimeType {
+				t.Fatalf("MimeType %q, want %q", r.MimeType(), tc.mimeType)
+			}
+			frames := readAll(t, r)
+			if len(frames) != tc.frames {
+				t.Fatalf("%d frames, want %d", len(frames), tc.frames)
+			}
+			var keys []int
+			for i, f := range frames {
+				if !near(f.Duration, tc.step) || !near(f.Timestamp, time.Duration(i)*tc.step) || len(f.Data) == 0 {
+					t.Fatalf("frame %d: timestamp %v, duration %v, %d bytes", i, f.Timestamp, f.Duration, len(f.Data))
+				}
+				if f.KeyFrame && IsVideo(tc.mimeType) {
+					keys = append(keys, i)
+				}
+			}
+			if IsVideo(tc.mimeType) && !equalInts(keys, tc.keyFrames) {
+				t.Fatalf("key frames at %v, want %v", keys, tc.keyFrames)
+			}
+		})
+	}
+}
+
+// near reports whether two times differ by less than a millisecond
+// (IVF time bases round).
+func near(a, b time.Duration) bool { return (a - b).Abs() < time.Millisecond }
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestH264AccessUnits(t *testing.T) {
+	frames := readAll(t, openReader(t, "clip.h264"))
+	// Every key frame carries its parameter sets (the clip repeats them),
+	// and every frame holds exactly one picture's slice.
+	for i, f := range frames {
+		var types []byte
+		forEachNAL(f.Data, func(nal []byte) bool { types = append(types, nal[0]&0x1f); return true })
+		slices := 0
+		for _, typ := range types {
+			if typ == nalSlice || typ == nalIDR {
+				slices++
+			}
+		}
+		if slices != 1 {
+			t.Fatalf("frame %d has NAL types %v", i, types)
+		}
+		if f.KeyFrame && (types[0] != nalSPS && types[0] != nalSEI) {
+			t.Fatalf("key frame %d starts with NAL type %d", i, types[0])
+		}
+	}
+}
+
+func TestIVFWriterRoundTrip(t *testing.T) {
+	for _, name := range []string{"clip.ivf", "clip-vp9.ivf"} {
+		src := readAll(t, openReader(t, name))
+		path := filepath.Join(t.TempDir(), "out.ivf")
+		w, err := CreateFile(path, openReader(t, name).MimeType())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range src[5:] { // starts mid-GOP: the writer waits for frame 30
+			if err := w.WriteFrame(f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(path)
+		if len(data) < 32 {
+			t.Fatalf("%s: %d bytes written", name, len(data))
+		}
+		if n := int(data[24]) | int(data[25])<<8; n != 60 {
+			t.Fatalf("%s: header counts %d frames, want 60", name, n)
+		}
+		got := readAll(t, mustReader(t, data))
+		if len(got) != 60 {
+			t.Fatalf("%s: read back %d frames, want 60", name, len(got))
+		}
+		for i, f := range got {
+			want := src[30+i]
+			if !bytes.Equal(f.Data, want.Data) || !near(f.Timestamp, want.Timestamp-src[30].Timestamp) {
+				t.Fatalf("%s: frame %d differs (timestamp %v)", name, i, f.Timestamp)
+			}
+		}
+	}
+}
+
+func mustReader(t *testing.T, data []byte) Reader {
+	t.Helper()
+	r, err := NewReader(bufio.NewReader(bytes.NewReader(data)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestIVFWriterPictureSize(t *testing.T) {
+	var buf bytes.Buffer
+	w, _ := NewIVFWriter(&buf, webrtc.MimeTypeVP8)
+	first := readAll(t, openReader(t, "clip.ivf"))[0]
+	if err := w.WriteFrame(first); err != nil {
+		t.Fatal(err)
+	}
+	h := buf.Bytes()
+	if width, height := int(h[12])|int(h[13])<<8, int(h[14])|int(h[15])<<8; width != 320 || height != 240 {
+		t.Fatalf("size %dx%d, want 320x240", width, height)
+	}
+}
+
+func TestH264WriterRoundTrip(t *testing.T) {
+	src := readAll(t, openReader(t, "clip.h264"))
+	var buf bytes.Buffer
+	w := NewH264Writer(&buf)
+	for _, f := range src {
+		if err := w.WriteFrame(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := readAll(t, mustReader(t, buf.Bytes()))
+	if len(got) != len(src) {
+		t.Fatalf("%d frames read back, want %d", len(got), len(src))
+	}
+	for i := range got {
+		if !bytes.Equal(got[i].Data, src[i].Data) {
+			t.Fatalf("frame %d differs", i)
+		}
+	}
+}
+
+func TestCreateFileRefusals(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, file, mimeType string
+		want                 error
+	}{
+		{"H.264 into IVF", "a.ivf", webrtc.MimeTypeH264, ErrCodecMismatch},
+		{"VP8 into H.264", "a.h264", webrtc.MimeTypeVP8, ErrCodecMismatch},
+		{"unknown extension", "a.mp4", webrtc.MimeTypeVP8, ErrUnsupportedFormat},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := CreateFile(filepath.Join(dir, tc.file), tc.mimeType)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if _, statErr := os.Stat(filepath.Join(dir, tc.file)); statErr == nil {
+				t.Fatal("the file was created anyway")
+			}
+		})
+	}
+}
+
+func TestNewReaderRefusesOtherFormats(t *testing.T) {
+	for _, data := range [][]byte{nil, []byte("RIFF1234WAVE"), []byte("OggS\x00\x02garbage")} {
+		r, err := NewReader(bufio.NewReader(bytes.NewReader(data)), 0)
+		if err == nil {
+			_, err = r.ReadFrame()
+		}
+		if err == nil {
+			t.Fatalf("%q: accepted", data)
+		}
+	}
+}
+
+func TestIsKeyFrame(t *testing.T) {
+	tests := []struct {
+		name     string
+		mimeType string
+		data     []byte
+		want     bool
+	}{
+		{"VP8 key", webrtc.MimeTypeVP8, []byte{0x10, 0x02, 0x00}, true},
+		{"VP8 inter", webrtc.MimeTypeVP8, []byte{0x11, 0x02, 0x00}, false},
+		{"VP9 profile 0 key", webrtc.MimeTypeVP9, []byte{0b10_00_0_0_00}, true},
+		{"VP9 profile 0 inter", webrtc.MimeTypeVP9, []byte{0b10_00_0_1_00}, false},
+		{"VP9 show existing", webrtc.MimeTypeVP9, []byte{0b10_00_1_0_00}, false},
+		{"VP9 profile 3 key", webrtc.MimeTypeVP9, []byte{0b10_11_0_0_0_0}, true},
+		{"VP9 profile 3 inter", webrtc.MimeTypeVP9, []byte{0b10_11_0_0_1_0}, false},
+		{"VP9 bad marker", webrtc.MimeTypeVP9, []byte{0x00}, false},
+		{"H.264 IDR", webrtc.MimeTypeH264, []byte{0, 0, 0, 1, 0x67, 0x42, 0, 0, 1, 0x65, 0x88}, true},
+		{"H.264 P", webrtc.MimeTypeH264, []byte{0, 0, 0, 1, 0x41, 0x9a}, false},
+		{"Opus", webrtc.MimeTypeOpus, []byte{0xfc}, true},
+		{"empty VP8", webrtc.MimeTypeVP8, nil, false},
+	}
+	for _, tc := range tests {
+		if got := IsKeyFrame(tc.mimeType, tc.data); got != tc.want {
+			t.Errorf("%s: IsKeyFrame = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestOpusPacketDuration(t *testing.T) {
+	tests := []struct {
+		toc  []byte
+		want time.Duration
+	}{
+		{[]byte{0xfc}, 20 * time.Millisecond},       // CELT FB 20 ms, one frame
+		{[]byte{0xfd}, 40 * time.Millisecond},       // two frames
+		{[]byte{0xff, 0x03}, 60 * time.Millisecond}, // code 3, three frames
+		{[]byte{0x80}, 2500 * time.Microsecond},     // CELT NB 2.5 ms
+		{[]byte{0x18}, 60 * time.Millisecond},       // SILK NB 60 ms
+		{[]byte{0x68}, 20 * time.Millisecond},       // hybrid SWB 20 ms (config 13)
+		{nil, 0},
+	}
+	for _, tc := range tests {
+		if got := opusPacketDuration(tc.toc); got != tc.want {
+			t.Errorf("TOC %x: %v, want %v", tc.toc, got, tc.want)
+		}
+	}
+}
+
+// shortIVF is a three-frame VP8 IVF file, 10 ms per frame.
+func shortIVF(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "short.ivf")
+	f, _ := os.Create(path)
+	w, _ := NewIVFWriter(f, webrtc.MimeTypeVP8)
+	for i := range 3 {
+		tag := byte(0x01) // inter frame
+		if i == 0 {
+			tag = 0x00
+		}
+		if err := w.WriteFrame(Frame{Data: []byte{tag, byte(i)}, Timestamp: time.Duration(i) * 10 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestFileSourceLoopsInRealTime(t *testing.T) {
+	src, err := OpenFile(shortIVF(t), FileOptions{Loop: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var got []Frame
+	start := time.Now()
+	err = src.Stream(ctx, func(f Frame) error {
+		got = append(got, f)
+		if len(got) == 10 {
+			cancel()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	if len(got) != 10 || elapsed < 85*time.Millisecond {
+		t.Fatalf("%d frames in %v; want 10 paced over 90 ms", len(got), elapsed)
+	}
+	for i, f := range got {
+		if f.Timestamp != time.Duration(i)*10*time.Millisecond || f.Data[1] != byte(i%3) || f.KeyFrame != (i%3 == 0) {
+			t.Fatalf("frame %d: timestamp %v, data %x, key %v", i, f.Timestamp, f.Data, f.KeyFrame)
+		}
+	}
+}
+
+func TestFileSourceWithoutLoopEnds(t *testing.T) {
+	src, err := OpenFile(shortIVF(t), FileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	n := 0
+	if err := src.Stream(context.Background(), func(Frame) error { n++; return nil }); err != nil || n != 3 {
+		t.Fatalf("Stream: %v after %d frames, want nil after 3", err, n)
+	}
+	boom := errors.New("boom")
+	if err := src.Stream(context.Background(), func(Frame) error { return boom }); !errors.Is(err, boom) {
+		t.Fatalf("Stream returned %v, want the send error", err)
+	}
+}
+
+func TestOpenFileRefusals(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.ivf")
+	header := make([]byte, 32)
+	copy(header, "DKIF")
+	copy(header[8:], "VP80")
+	header[16], header[20] = 30, 1
+	os.WriteFile(empty, header, 0o644)
+	text := filepath.Join(dir, "notes.txt")
+	os.WriteFile(text, []byte("hello"), 0o644)
+	for path, want := range map[string]error{empty: ErrEmptyStream, text: ErrUnsupportedFormat, filepath.Join(dir, "none"): os.ErrNotExist} {
+		if _, err := OpenFile(path, FileOptions{}); !errors.Is(err, want) {
+			t.Errorf("%s: %v, want %v", filepath.Base(path), err, want)
+		}
+	}
+}

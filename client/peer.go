@@ -1,0 +1,238 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchboard-rtc/switchboard/kvsapi"
+)
+
+// Timings of the peers' signaling recovery.
+const (
+	// redialBackoff is the first delay before a peer sets up signaling
+	// again after its SignalingClient gave up; it doubles up to
+	// maxReconnectBackoff.
+	redialBackoff = time.Second
+	// closeGrace bounds the graceful close of one PeerConnection.
+	closeGrace = 5 * time.Second
+)
+
+// DataChannelLabel is the label of the data channel a Viewer opens, the
+// one the KVS sample viewers use.
+const DataChannelLabel = "kvsDataChannel"
+
+// peerSetup is what a Master and a Viewer share to join a channel.
+type peerSetup struct {
+	kvs      *Client
+	channel  string // name or ARN
+	create   bool
+	role     string
+	clientID string
+	log      *slog.Logger
+}
+
+// joined is a channel a peer has joined: its ARN, its HTTPS endpoint and
+// the signaling connection.
+type joined struct {
+	arn   string
+	https string
+	sig   *SignalingClient
+}
+
+// join finds (or creates) the channel, asks for its endpoints and opens
+// the signaling connection, which reconnects on its own after GO_AWAY or
+// a dropped socket.
+func (s *peerSetup) join(ctx context.Context) (joined, error) {
+	var (
+		info *kvsapi.ChannelInfo
+		err  error
+	)
+	if s.create {
+		info, err = s.kvs.EnsureChannel(ctx, s.channel)
+	} else {
+		info, err = s.kvs.DescribeSignalingChannel(ctx, s.channel)
+	}
+	if err != nil {
+		return joined{}, fmt.Errorf("channel %q: %w", s.channel, err)
+	}
+	eps, err := s.kvs.GetSignalingChannelEndpoint(ctx, info.ChannelARN, s.role)
+	if err != nil {
+		return joined{}, err
+	}
+	sig, err := DialSignaling(ctx, SignalingConfig{
+		Endpoint:    eps.WSS,
+		ChannelARN:  info.ChannelARN,
+		Role:        s.role,
+		ClientID:    s.clientID,
+		Region:      s.kvs.region,
+		Credentials: s.kvs.creds,
+		TLSConfig:   s.kvs.tls,
+		Reconnect:   true,
+		Logger:      s.log,
+	})
+	if err != nil {
+		return joined{}, err
+	}
+	return joined{arn: info.ChannelARN, https: eps.HTTPS, sig: sig}, nil
+}
+
+// rejoin joins again after the signaling client gave up, with growing
+// delays, until it succeeds, ctx ends (nil, ctx.Err()) or a failure is
+// final (the channel was deleted, the credentials were revoked, the
+// connection was replaced).
+func (s *peerSetup) rejoin(ctx context.Context, cause error) (joined, error) {
+	if !recoverable(cause) {
+		return joined{}, cause
+	}
+	for attempt := 0; ; attempt++ {
+		delay := min(redialBackoff<<min(attempt, 4), maxReconnectBackoff)
+		s.log.Info("joining the channel again", "in", delay, "cause", cause)
+		select {
+		case <-ctx.Done():
+			return joined{}, ctx.Err()
+		case <-time.After(delay):
+		}
+		j, err := s.join(ctx)
+		switch {
+		case err == nil:
+			return j, nil
+		case ctx.Err() != nil:
+			return joined{}, ctx.Err()
+		case !recoverable(err):
+			return joined{}, err
+		}
+		cause = err
+	}
+}
+
+// recoverable reports whether joining again may help after err: not
+// after a replacement, nor after refusals that will not change (unknown
+// channel, bad credentials, untrusted certificate).
+func recoverable(err error) bool {
+	if errors.Is(err, ErrReplaced) {
+		return false
+	}
+	return retryable(err)
+}
+
+// candidateOutbox holds a PeerConnection's local ICE candidates until its
+// SDP has been sent, then sends them as they come, so that the remote
+// peer never gets a candidate before the description it belongs to.
+type candidateOutbox struct {
+	send func(ICECandidate)
+
+	mu     sync.Mutex
+	open   bool
+	queued []ICECandidate
+}
+
+// add sends c, or queues it until release.
+func (o *candidateOutbox) add(c *webrtc.ICECandidate) {
+	if c == nil {
+		return // end of gathering: KVS peers do not signal it
+	}
+	init := c.ToJSON()
+	cand := ICECandidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex, UsernameFragment: init.UsernameFragment}
+	o.mu.Lock()
+	if !o.open {
+		o.queued = append(o.queued, cand)
+		o.mu.Unlock()
+		return
+	}
+	o.mu.Unlock()
+	o.send(cand)
+}
+
+// release sends the queued candidates and lets later ones through.
+func (o *candidateOutbox) release() {
+	o.mu.Lock()
+	queued := o.queued
+	o.queued, o.open = nil, true
+	o.mu.Unlock()
+	for _, c := range queued {
+		o.send(c)
+	}
+}
+
+// hold queues candidates again, while a new offer (an ICE restart) is
+// prepared.
+func (o *candidateOutbox) hold() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.open = false
+}
+
+// toICECandidateInit converts a signaled candidate for pion.
+func toICECandidateInit(c ICECandidate) webrtc.ICECandidateInit {
+	return webrtc.ICECandidateInit{Candidate: c.Candidate, SDPMid: c.SDPMid, SDPMLineIndex: c.SDPMLineIndex, UsernameFragment: c.UsernameFragment}
+}
+
+// fingerprint returns the DTLS certificate fingerprints of an SDP, which
+// identify the PeerConnection that wrote it: an ICE restart keeps them,
+// a new PeerConnection (or a restarted process) changes them.
+func fingerprint(sdp string) string {
+	var prints []string
+	for line := range strings.SplitSeq(sdp, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "a=fingerprint:"); ok {
+			prints = append(prints, strings.ToLower(v))
+		}
+	}
+	slices.Sort(prints)
+	return strings.Join(slices.Compact(prints), ",")
+}
+
+// selectedPair returns the candidate types of a PeerConnection's selected
+// pair ("host", "srflx", "prflx" or "relay"), or empty strings.
+func selectedPair(pc *webrtc.PeerConnection) (local, remote string) {
+	t := iceTransport(pc)
+	if t == nil {
+		return "", ""
+	}
+	pair, err := t.GetSelectedCandidatePair()
+	if err != nil || pair == nil || pair.Local == nil || pair.Remote == nil {
+		return "", ""
+	}
+	return pair.Local.Typ.String(), pair.Remote.Typ.String()
+}
+
+// iceTransport returns a PeerConnection's ICE transport once ICE has
+// connected, or nil. Asking earlier races with pion starting the
+// transport, which it does without a lock the reader could take; the ICE
+// state, read atomically, orders the two.
+func iceTransport(pc *webrtc.PeerConnection) *webrtc.ICETransport {
+	switch pc.ICEConnectionState() {
+	case webrtc.ICEConnectionStateConnected, webrtc.ICEConnectionStateCompleted, webrtc.ICEConnectionStateDisconnected:
+	default:
+		return nil
+	}
+	sctp := pc.SCTP()
+	if sctp == nil || sctp.Transport() == nil {
+		return nil
+	}
+	return sctp.Transport().ICETransport()
+}
+
+// closePeerConnection closes pc gracefully, waiting for its goroutines,
+// but no longer than closeGrace.
+func closePeerConnection(pc *webrtc.PeerConnection, log *slog.Logger) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := pc.GracefulClose(); err != nil {
+			log.Debug("closing peer connection", "error", err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(closeGrace):
+		log.Warn("peer connection did not close in time")
+	}
+}

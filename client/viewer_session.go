@@ -1,0 +1,255 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// viewerSession is one PeerConnection of a Viewer with the master.
+type viewerSession struct {
+	v   *Viewer
+	pc  *webrtc.PeerConnection
+	dc  *webrtc.DataChannel // nil without ViewerConfig.DataChannel
+	out *candidateOutbox
+	log *slog.Logger
+
+	readers sync.WaitGroup // the goroutines reading its tracks
+
+	iceStart   atomic.Int64 // unix nanoseconds when ICE began (again)
+	restarting atomic.Bool  // an ICE restart is under way
+
+	// Owned by the viewer's loop goroutine.
+	remoteFingerprint string
+	early             []ICECandidate // remote candidates before the answer
+}
+
+// sessionEvent carries a PeerConnection's state change to the loop.
+type sessionEvent struct {
+	s     *viewerSession
+	ice   webrtc.ICEConnectionState // zero unless an ICE change
+	state webrtc.PeerConnectionState
+}
+
+// newSession replaces the current PeerConnection (if any) with a new one
+// and sends its offer.
+func (v *Viewer) newSession(ctx context.Context, sig *SignalingClient) {
+	v.schedule(0, actNone)
+	v.mu.Lock()
+	old := v.sess
+	v.sess = nil
+	v.mu.Unlock()
+	if old != nil {
+		v.closers.Go(old.close)
+	}
+	servers, err := v.ice.get(ctx)
+	if err != nil {
+		v.log.Warn("fetching ICE servers", "error", err)
+		v.schedule(2*time.Second, actNewSession)
+		return
+	}
+	s, err := v.openSession(servers)
+	if err != nil {
+		v.log.Warn("creating a peer connection", "error", err)
+		v.schedule(2*time.Second, actNewSession)
+		return
+	}
+	v.mu.Lock()
+	v.sess = s
+	v.mu.Unlock()
+	v.count.sessions.Add(1)
+	if err := s.offer(ctx, sig, false); err != nil {
+		v.log.Warn("sending the offer", "error", err)
+	}
+	v.schedule(answerTimeout, actNewSession)
+}
+
+// openSession makes a PeerConnection that receives audio and video.
+func (v *Viewer) openSession(servers []webrtc.ICEServer) (*viewerSession, error) {
+	pc, err := v.api.NewPeerConnection(v.cfg.ICE.configuration(servers))
+	if err != nil {
+		return nil, fmt.Errorf("client: %w", err)
+	}
+	s := &viewerSession{v: v, pc: pc, log: v.log}
+	s.out = &candidateOutbox{send: s.sendCandidate}
+	recvOnly := webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly}
+	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
+		if _, err := pc.AddTransceiverFromKind(kind, recvOnly); err != nil {
+			closePeerConnection(pc, v.log)
+			return nil, fmt.Errorf("client: adding a %s transceiver: %w", kind, err)
+		}
+	}
+	if v.cfg.DataChannel {
+		if s.dc, err = pc.CreateDataChannel(DataChannelLabel, nil); err != nil {
+			closePeerConnection(pc, v.log)
+			return nil, fmt.Errorf("client: creating the data channel: %w", err)
+		}
+		s.dc.OnOpen(func() {
+			if on := v.cfg.OnDataChannelOpen; on != nil {
+				on()
+			}
+		})
+		s.dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+			if on := v.cfg.OnMessage; on != nil {
+				on(msg.Data)
+			}
+		})
+	}
+	pc.OnICECandidate(s.out.add)
+	pc.OnTrack(s.onTrack)
+	pc.OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) { v.post(sessionEvent{s: s, ice: st}) })
+	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) { v.post(sessionEvent{s: s, state: st}) })
+	return s, nil
+}
+
+// post hands a PeerConnection event to the loop; events that find the
+// queue full are dropped, as a later one follows.
+func (v *Viewer) post(e sessionEvent) {
+	select {
+	case v.events <- e:
+	default:
+		v.log.Debug("peer connection event dropped", "ice", e.ice, "state", e.state)
+	}
+}
+
+// offer creates and sends an offer, an ICE restart when restart is set;
+// candidates wait until it is sent.
+func (s *viewerSession) offer(ctx context.Context, sig *SignalingClient, restart bool) error {
+	s.out.hold()
+	offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
+	if err != nil {
+		return fmt.Errorf("creating the offer: %w", err)
+	}
+	s.iceStart.Store(time.Now().UnixNano())
+	if err := s.pc.SetLocalDescription(offer); err != nil {
+		return fmt.Errorf("applying the offer: %w", err)
+	}
+	s.restarting.Store(restart)
+	err = sig.SendOffer(ctx, "", SessionDescription{Type: "offer", SDP: offer.SDP})
+	s.out.release()
+	return err
+}
+
+// sendCandidate sends a local candidate to the master.
+func (s *viewerSession) sendCandidate(c ICECandidate) {
+	sig := s.v.signaling()
+	if sig == nil {
+		return
+	}
+	if err := sig.SendICECandidate(context.Background(), "", c); err != nil {
+		s.log.Debug("sending a candidate", "error", err)
+	}
+}
+
+// answered reports whether the master's answer was applied.
+func (s *viewerSession) answered() bool { return s.pc.RemoteDescription() != nil }
+
+// applyAnswer applies the master's answer and the candidates that came
+// before it.
+func (s *viewerSession) applyAnswer(answer SessionDescription) error {
+	if err := s.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer.SDP}); err != nil {
+		return err
+	}
+	s.remoteFingerprint = fingerprint(answer.SDP)
+	for _, c := range s.early {
+		s.addRemoteCandidate(c)
+	}
+	s.early = nil
+	return nil
+}
+
+// addRemoteCandidate adds a master's candidate, or keeps it until the
+// answer.
+func (s *viewerSession) addRemoteCandidate(c ICECandidate) {
+	if !s.answered() {
+		s.early = append(s.early, c)
+		return
+	}
+	if err := s.pc.AddICECandidate(toICECandidateInit(c)); err != nil {
+		s.log.Debug("adding a remote candidate", "error", err)
+	}
+}
+
+// close closes the PeerConnection and waits for its track readers.
+func (s *viewerSession) close() {
+	closePeerConnection(s.pc, s.log)
+	s.readers.Wait()
+}
+
+// onSessionEvent follows the current PeerConnection's states: it records
+// when ICE connected, restarts ICE when the path is lost, and replaces
+// the PeerConnection when it fails.
+func (v *Viewer) onSessionEvent(ctx context.Context, sig *SignalingClient, e sessionEvent) {
+	v.mu.Lock()
+	current := v.sess
+	v.mu.Unlock()
+	if e.s != current {
+		return
+	}
+	s := e.s
+	switch {
+	case e.ice == webrtc.ICEConnectionStateConnected:
+		v.count.holePunch.Store(time.Now().UnixNano() - s.iceStart.Load())
+		if s.restarting.Swap(false) {
+			v.count.restarts.Add(1)
+			v.log.Info("ICE restart succeeded")
+		}
+		if s.pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
+			v.schedule(0, actNone)
+		}
+	case e.ice == webrtc.ICEConnectionStateDisconnected:
+		v.schedule(disconnectGrace, actRestartICE)
+	case e.state == webrtc.PeerConnectionStateConnected:
+		local, remote := selectedPair(s.pc)
+		v.log.Info("connected to the master", "local", local, "remote", remote)
+		v.schedule(0, actNone)
+	case e.state == webrtc.PeerConnectionStateFailed, e.state == webrtc.PeerConnectionStateClosed:
+		v.log.Info("peer connection ended; offering a new one", "state", e.state)
+		v.schedule(retryDelay, actNewSession)
+	}
+}
+
+// restartICE restarts ICE on the current PeerConnection, with fresh ICE
+// servers when refresh is set. A PeerConnection still waiting for its
+// answer is left alone.
+func (v *Viewer) restartICE(ctx context.Context, sig *SignalingClient, refresh bool) {
+	v.mu.Lock()
+	s := v.sess
+	v.mu.Unlock()
+	if s == nil || !s.answered() || s.pc.SignalingState() != webrtc.SignalingStateStable {
+		return
+	}
+	if sig.State() != StateConnected {
+		v.schedule(time.Second, actRestartICE) // try again once signaling is back
+		return
+	}
+	if refresh {
+		servers, err := v.ice.get(ctx)
+		if err == nil {
+			cfg := s.pc.GetConfiguration()
+			cfg.ICEServers = servers
+			err = s.pc.SetConfiguration(cfg)
+		}
+		if err != nil {
+			v.log.Warn("refreshing ICE servers", "error", err)
+		}
+	}
+	v.log.Info("restarting ICE")
+	if err := s.offer(ctx, sig, true); err != nil {
+		v.log.Warn("ICE restart", "error", err)
+	}
+	v.schedule(restartTimeout, actNewSession)
+}
+
+// signaling returns the current signaling client, which the sessions send
+// their candidates through.
+func (v *Viewer) signaling() *SignalingClient {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.sig
+}
