@@ -8,7 +8,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -97,22 +96,17 @@ func (f *peerFlags) newSession(name string, stderr io.Writer) (*session, error) 
 		return nil, err
 	}
 	s := &session{name: name, log: newPeerLogger(f.level, stderr)}
-	s.region = firstSet(f.region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION"), shared.Region)
-	if s.region == "" {
-		return nil, errors.New("no region: pass --region, set AWS_REGION, or set region in the profile")
-	}
-	s.endpoint = firstSet(f.endpoint, os.Getenv("AWS_ENDPOINT_URL_KINESIS_VIDEO"), os.Getenv("AWS_ENDPOINT_URL"), shared.EndpointURL, realEndpoint(s.region))
 	creds, source, err := f.credentials(shared)
 	if err != nil {
 		return nil, err
 	}
 	s.credsSource = source
-	tlsConfig, err := trust(firstSet(f.caBundle, os.Getenv("AWS_CA_BUNDLE"), shared.CABundle))
+	cfg, err := client.ResolveConfig(client.Settings{Endpoint: f.endpoint, Region: f.region, CABundle: f.caBundle, Profile: f.profile}, creds)
 	if err != nil {
 		return nil, err
 	}
-	s.kvs, err = client.New(client.Config{Endpoint: s.endpoint, Region: s.region, Credentials: creds, TLSConfig: tlsConfig})
-	if err != nil {
+	s.endpoint, s.region = cfg.Endpoint, cfg.Region
+	if s.kvs, err = client.New(cfg); err != nil {
 		return nil, err
 	}
 	s.ice = client.ICEConfig{RelayOnly: f.relayOnly, STUNURL: f.stunURL, SkipDefaultSTUN: f.noSTUN}
@@ -144,43 +138,6 @@ func (f *peerFlags) credentials(shared client.SharedConfig) (client.CredentialsP
 		return provider, "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY", nil
 	}
 	return provider, fmt.Sprintf("profile %q of %s", shared.Profile, shared.CredentialsFile), nil
-}
-
-// realEndpoint is the KVS control plane of a region.
-func realEndpoint(region string) string {
-	if strings.HasPrefix(region, "cn-") {
-		return "https://kinesisvideo." + region + ".amazonaws.com.cn"
-	}
-	return "https://kinesisvideo." + region + ".amazonaws.com"
-}
-
-// trust returns TLS settings that trust the system roots and, when path
-// is set, the certificates in that PEM file.
-func trust(path string) (*tls.Config, error) {
-	if path == "" {
-		return nil, nil
-	}
-	pem, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("CA bundle: %w", err)
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
-		pool = x509.NewCertPool()
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("CA bundle %s holds no PEM certificate", path)
-	}
-	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
-}
-
-func firstSet(values ...string) string {
-	for _, v := range values {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // newPeerLogger logs text to stderr at the given level.
