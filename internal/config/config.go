@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/internal/channel"
-	"github.com/switchboard-rtc/switchboard/internal/ice"
 	"github.com/switchboard-rtc/switchboard/internal/console"
+	"github.com/switchboard-rtc/switchboard/internal/ice"
 	"github.com/switchboard-rtc/switchboard/internal/signaling"
 )
 
