@@ -73,6 +73,7 @@ type Master struct {
 	closing sync.WaitGroup // PeerConnections being closed
 
 	mu      sync.Mutex
+	stopped bool // Run is waiting for closing: no more closing.Add
 	viewers map[string]*masterPeer
 	sig     *SignalingClient
 	ice     *iceServerCache
@@ -188,6 +189,9 @@ func (m *Master) Run(ctx context.Context) error {
 	cancel()
 	m.closeAll()
 	sources.Wait()
+	m.mu.Lock()
+	m.stopped = true // from here on drop closes peers itself
+	m.mu.Unlock()
 	m.closing.Wait()
 	return err
 }
@@ -318,15 +322,27 @@ func (m *Master) drop(p *masterPeer, why string) {
 	if m.viewers[p.id] == p {
 		delete(m.viewers, p.id)
 	}
-	m.mu.Unlock()
 	if !p.dropped.CompareAndSwap(false, true) {
+		m.mu.Unlock()
 		return
 	}
 	m.log.Info("viewer peer connection closed", "viewer", p.id, "reason", why)
-	m.closing.Go(func() {
+	if m.stopped {
+		// Run has started waiting for closing; adding to it now would race
+		// with that wait, so close here.
+		m.mu.Unlock()
 		defer m.live.Add(-1)
 		p.close()
-	})
+		return
+	}
+	// Added under mu, so it happens before Run's Wait (see stopped).
+	m.closing.Add(1)
+	m.mu.Unlock()
+	go func() {
+		defer m.closing.Done()
+		defer m.live.Add(-1)
+		p.close()
+	}()
 }
 
 // closeAll drops every viewer.

@@ -24,6 +24,11 @@ func (s *viewerSession) onTrack(track *webrtc.TrackRemote, receiver *webrtc.RTPR
 	mimeType := track.Codec().MimeType
 	s.log.Info("receiving a track", "codec", mimeType)
 	s.v.count.setCodec(mimeType)
+	s.readersMu.Lock()
+	defer s.readersMu.Unlock()
+	if s.closed {
+		return // a track announced while the session closes: nothing to read
+	}
 	s.readers.Go(func() { drainReceiverRTCP(receiver) })
 	s.readers.Go(func() { s.v.read(track, mimeType) })
 }

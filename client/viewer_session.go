@@ -19,7 +19,9 @@ type viewerSession struct {
 	out *candidateOutbox
 	log *slog.Logger
 
-	readers sync.WaitGroup // the goroutines reading its tracks
+	readersMu sync.Mutex     // orders readers.Add before close's Wait
+	closed    bool           // close has begun: no more readers
+	readers   sync.WaitGroup // the goroutines reading its tracks
 
 	iceStart   atomic.Int64 // unix nanoseconds when ICE began (again)
 	restarting atomic.Bool  // an ICE restart is under way
@@ -178,6 +180,9 @@ func (s *viewerSession) addRemoteCandidate(c ICECandidate) {
 // close closes the PeerConnection and waits for its track readers.
 func (s *viewerSession) close() {
 	closePeerConnection(s.pc, s.log)
+	s.readersMu.Lock()
+	s.closed = true
+	s.readersMu.Unlock()
 	s.readers.Wait()
 }
 
