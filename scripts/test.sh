@@ -45,6 +45,7 @@ fuzz ./sigv4 FuzzVerifyPresigned
 fuzz ./sigv4 FuzzVerifyRequest
 fuzz ./internal/controlplane FuzzOperations
 fuzz ./internal/signaling FuzzDecodeClientMessage
+fuzz ./internal/signaling FuzzDecodeFastMatchesJSON
 fuzz ./client/media FuzzReaders
 fuzz ./client/media FuzzIsKeyFrame
 echo "== all tests passed"

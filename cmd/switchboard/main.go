@@ -8,6 +8,7 @@
 //	switchboard check-config [flags]  report every configuration problem
 //	switchboard master [flags]        stream media files to viewers
 //	switchboard viewer [flags]        receive media, with statistics
+//	switchboard bench SCENARIO        measure against baselines
 //	switchboard version               print the version
 package main
 
@@ -42,6 +43,7 @@ Commands:
   check-config   load the configuration and report every problem
   master         join a channel as its master and stream media files
   viewer         join a channel as a viewer; receive, save and report
+  bench          measure the server against baselines (see docs/benchmarks.md)
   version        print the version
 
 Run "switchboard <command> -h" for the flags of a command. Every flag can
@@ -63,6 +65,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runMaster(args[1:], stdout, stderr)
 	case "viewer":
 		return runViewer(args[1:], stdout, stderr)
+	case "bench":
+		return runBench(args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "switchboard", version)
 		return 0

@@ -52,6 +52,11 @@ type outbound struct {
 
 // conn is one accepted WebSocket connection. It is the bus.Handler of its
 // address.
+//
+// An idle connection costs one goroutine (the reader, blocked in a read)
+// and one timer: the writer goroutine exists only while there is something
+// to write, and the keepalive, idle, GO_AWAY and duration clocks share a
+// single timer armed for whichever is due first.
 type conn struct {
 	hub     *Hub
 	id      uint64
@@ -60,19 +65,26 @@ type conn struct {
 	sub     bus.Subscription
 	backlog []bus.Envelope // mailbox content handed over at subscribe time
 	ws      *websocket.Conn
-	netConn net.Conn       // under ws; only for deadlines
-	wg      sync.WaitGroup // writer and pinger
+	netConn net.Conn       // under ws; for deadlines
+	out     *coalescer     // under the library's write buffer; nil in tests without one
+	wg      sync.WaitGroup // writer and pinger goroutines
+	timer   *time.Timer    // the connection's clocks; see onTimer
 
 	lastActivity atomic.Int64 // unix nanoseconds of the last client-initiated frame
 	pinging      atomic.Bool
 
-	// Guarded by mu: the send queue and the requests to the writer.
-	mu      sync.Mutex
-	queue   []outbound
-	dead    bool        // Deliver refuses: the connection is closing
-	goAway  bool        // GO_AWAY requested
-	closing *closeCause // close requested; first request wins
-	wake    chan struct{}
+	// Guarded by mu: the send queue, the requests to the writer and the
+	// state of the clocks.
+	mu         sync.Mutex
+	queue      []outbound
+	dead       bool        // Deliver refuses: the connection is closing
+	goAway     bool        // GO_AWAY requested
+	closing    *closeCause // close requested; first request wins
+	started    bool        // serve runs: writers may start
+	writing    bool        // a writer goroutine runs (or the connection is closing)
+	finished   bool        // serve is ending: no goroutine may start
+	goAwaySent bool        // owned by the writer of the moment
+	clocks     connClocks
 
 	// Owned by the reader goroutine.
 	limits [3]tokenBucket // indexed by actionIndex
@@ -87,7 +99,6 @@ func newConn(h *Hub, addr bus.Address, ttl time.Duration) *conn {
 		hub:  h,
 		id:   h.nextID.Add(1),
 		addr: addr,
-		wake: make(chan struct{}, 1),
 	}
 	c.ttl.Store(int64(ttl))
 	c.limits[actionIndex("SDP_OFFER")] = newTokenBucket(cfg.SDPOffersPerSecond, cfg.SDPOfferBurst, now)
@@ -120,8 +131,8 @@ func (c *conn) ChannelClosed() { c.requestClose(causeChannelDeleted) }
 // as a slow reader: it is closed and refuses everything from then on.
 func (c *conn) push(o outbound) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.dead {
-		c.mu.Unlock()
 		return false
 	}
 	if len(c.queue) >= c.hub.cfg.SendQueueLength {
@@ -129,54 +140,63 @@ func (c *conn) push(o outbound) bool {
 		if c.closing == nil {
 			c.closing = &causeSlowReader
 		}
-		c.mu.Unlock()
 		c.hub.metrics.dropped.WithLabelValues(causeSlowReader.metric).Inc()
-		c.signal()
+		c.startWriterLocked()
 		return false
 	}
 	c.queue = append(c.queue, o)
-	c.mu.Unlock()
-	c.signal()
+	c.startWriterLocked()
 	return true
 }
 
-func (c *conn) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+// startWriterLocked starts the writer goroutine unless one runs or the
+// connection is not served (yet, or any more). c.mu is held.
+func (c *conn) startWriterLocked() {
+	if c.writing || !c.started || c.finished {
+		return
 	}
+	c.writing = true
+	c.wg.Add(1)
+	go c.writeLoop()
 }
 
 // requestGoAway asks the writer to send GO_AWAY (once).
 func (c *conn) requestGoAway() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.goAway = true
-	c.mu.Unlock()
-	c.signal()
+	c.startWriterLocked()
 }
 
 // requestClose asks the writer to close the connection. The first cause
 // is kept, except that a forced close overrides a graceful one.
 func (c *conn) requestClose(cause closeCause) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.dead = true
 	if c.closing == nil || cause.abrupt && !c.closing.abrupt {
 		c.closing = &cause
 	}
-	c.mu.Unlock()
-	c.signal()
+	c.startWriterLocked()
 }
 
 // takeQueue swaps the queue with spare (emptied) and returns what was
-// queued, with the pending requests.
-func (c *conn) takeQueue(spare []outbound) ([]outbound, bool, *closeCause) {
+// queued, with the pending requests. When there is nothing to do, or the
+// reader has ended, it returns ok false and the caller, the writer, must
+// end: it is marked as gone under the same lock, so that the next push
+// starts a new one.
+func (c *conn) takeQueue(spare []outbound) (q []outbound, goAway bool, cause *closeCause, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	q := c.queue
+	if c.finished || len(c.queue) == 0 && !c.goAway && c.closing == nil && !c.out.pending() {
+		c.writing = false
+		return spare, false, nil, false
+	}
+	q = c.queue
 	c.queue = spare[:0]
-	goAway := c.goAway
+	goAway = c.goAway
 	c.goAway = false
-	return q, goAway, c.closing
+	return q, goAway, c.closing, true
 }
 
 // closeCauseOrNil returns the requested close cause, if any.
@@ -203,9 +223,18 @@ func (c *conn) abandon() {
 	c.hub.unregister(c)
 }
 
-// serve runs the connection until it closes: the writer in its own
-// goroutine, the reader in this one.
+// serve runs the connection until it closes: the reader in this
+// goroutine, the writer whenever there is something to write. It stays a
+// small frame under the read loop, whose stack is what an idle
+// connection keeps; the work before and after lives in begin and end.
 func (c *conn) serve(ws *websocket.Conn) {
+	c.begin(ws)
+	c.end(c.readLoop())
+}
+
+// begin counts the connection and starts its clocks and, when mail is
+// already waiting, its writer.
+func (c *conn) begin(ws *websocket.Conn) {
 	h := c.hub
 	c.ws = ws
 	ws.SetReadLimit(h.cfg.ReadLimit)
@@ -214,26 +243,47 @@ func (c *conn) serve(ws *websocket.Conn) {
 	h.metrics.connections.WithLabelValues(role).Inc()
 	h.log.Debug("signaling connection accepted", "conn", c.id, "role", role,
 		"client_id", c.addr.ClientID, "channel", c.addr.Channel, "backlog", len(c.backlog))
-
-	ctx, cancel := context.WithCancel(context.Background())
 	c.touch()
-	c.wg.Add(1)
-	go c.writeLoop(ctx)
-	readErr := c.readLoop(ctx)
+	c.startClocks()
+	c.mu.Lock()
+	c.started = true
+	if len(c.backlog) > 0 || len(c.queue) > 0 || c.goAway || c.closing != nil || c.out.pending() {
+		c.startWriterLocked()
+	}
+	c.mu.Unlock()
+}
 
+// kickWriter starts the writer for frames the coalescer gathered.
+func (c *conn) kickWriter() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.startWriterLocked()
+}
+
+// end releases the connection once its reader has stopped with readErr.
+func (c *conn) end(readErr error) {
+	h := c.hub
 	// Queue mail for this address again as early as possible.
+	c.timer.Stop()
 	c.mu.Lock()
 	c.dead = true
+	c.finished = true
 	c.mu.Unlock()
 	c.sub.Unsubscribe()
-	cancel()
+	// Send what the library wrote last (the echo of a client's close
+	// frame), then make a writer blocked on the network give up.
+	c.out.writeThrough(time.Now().Add(h.cfg.WriteTimeout.Std()))
+	if c.netConn != nil {
+		_ = c.netConn.SetWriteDeadline(time.Now())
+	}
 	c.wg.Wait()
-	_ = ws.CloseNow()
+	_ = c.ws.CloseNow()
 
 	reason := disconnectReason(readErr)
 	if cause := c.closeCauseOrNil(); cause != nil {
 		reason = cause.metric
 	}
+	role := c.addr.Role.String()
 	h.metrics.connections.WithLabelValues(role).Dec()
 	h.metrics.disconnects.WithLabelValues(reason).Inc()
 	h.unregister(c)

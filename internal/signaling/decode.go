@@ -48,6 +48,9 @@ func truncate(s string, n int) string {
 // id whenever one can be read, even from a frame that is not valid JSON.
 func decodeClientMessage(frame []byte) (kvsapi.ClientMessage, *messageError) {
 	var msg kvsapi.ClientMessage
+	if decodeFast(frame, &msg) {
+		return checkDecoded(msg)
+	}
 	if err := json.Unmarshal(frame, &msg); err != nil {
 		corr := msg.CorrelationID // members decoded before a type error are kept
 		var typeErr *json.UnmarshalTypeError
@@ -60,6 +63,11 @@ func decodeClientMessage(frame []byte) (kvsapi.ClientMessage, *messageError) {
 		return msg, invalidMessage("malformed_json", corr,
 			"message must be a JSON object with string members action, messagePayload, recipientClientId and correlationId")
 	}
+	return checkDecoded(msg)
+}
+
+// checkDecoded applies the rules every decoded message must pass.
+func checkDecoded(msg kvsapi.ClientMessage) (kvsapi.ClientMessage, *messageError) {
 	if msg.CorrelationID != "" {
 		if err := kvsapi.ValidateCorrelationID("correlationId", msg.CorrelationID); err != nil {
 			// The id cannot be echoed to a client that limits its length,

@@ -15,10 +15,14 @@
 // It must not import the control plane, the configuration loader, the store
 // or the auth package.
 //
-// Per connection the hub runs two goroutines, the reader (the HTTP handler's
-// own goroutine) and the writer, plus a short-lived one while a server ping
-// awaits its pong. No lock is held across a network write: a sender hands a
-// message to the recipient's bounded queue and returns.
+// Per connection the hub runs one goroutine, the reader, started when the
+// upgrade succeeds (the HTTP handler's goroutine, whose stack grew in the
+// TLS handshake, returns). A writer goroutine runs only while the
+// connection has something to write, and a short-lived one while a server
+// ping awaits its pong; the connection's clocks share one timer. No lock is
+// held across a network write: a sender hands a message to the
+// recipient's bounded queue and returns. Frames written in one pass of the
+// writer share a TLS record and a system call.
 //
 // Decisions the spec leaves open, as implemented here:
 //   - A channel ARN of another account than the caller's answers 404

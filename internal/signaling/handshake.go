@@ -49,7 +49,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	rec := &hijackRecorder{ResponseWriter: w}
+	rec := &hijackRecorder{ResponseWriter: w, kick: c.kickWriter}
 	ws, err := websocket.Accept(rec, r, &websocket.AcceptOptions{
 		Subprotocols: []string{subprotocolWSS},
 		// Browsers connect from pages of any origin and authenticate with
@@ -65,24 +65,44 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.abandon()
 		return
 	}
-	c.netConn = rec.conn
-	c.serve(ws)
+	c.netConn, c.out = rec.conn, rec.out
+	if rec.reader != nil && !rec.pending {
+		// The library wrapped the connection in a reader for bytes read
+		// ahead; there were none, so reads can go to the connection
+		// directly (one call less on every read, and on the idle stack).
+		rec.reader.Reset(rec.conn)
+	}
+	// The connection gets a goroutine of its own, and this one returns:
+	// net/http's goroutine, whose stack grew deep in the TLS handshake, and
+	// the request it parsed are freed instead of being held for hours.
+	go c.serve(ws)
 }
 
 // hijackRecorder keeps the network connection the WebSocket library takes
 // over, so that a closing handshake can be bounded by a deadline (the
-// library's own close timeouts are fixed at several seconds).
+// library's own close timeouts are fixed at several seconds), and gives
+// the library small buffers with a coalescer under the write buffer.
 type hijackRecorder struct {
 	http.ResponseWriter
-	conn net.Conn
+	conn    net.Conn
+	out     *coalescer
+	reader  *bufio.Reader // the read buffer handed to the library
+	pending bool          // bytes were read ahead of the upgrade
+	kick    func()        // starts the connection's writer
 }
 
 // Hijack implements http.Hijacker through http.ResponseController, which
 // also finds the Hijacker of wrapped writers.
 func (w *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	w.conn = c
-	return c, rw, err
+	if err != nil {
+		return c, rw, err
+	}
+	w.conn, w.out = c, &coalescer{conn: c, kick: w.kick}
+	w.pending = rw.Reader.Buffered() > 0
+	small := smallBuffers(rw, c, w.out)
+	w.reader = small.Reader
+	return c, small, nil
 }
 
 // Unwrap exposes the wrapped writer.
@@ -109,7 +129,9 @@ func (h *Hub) admit(r *http.Request) (*conn, *refusal) {
 	}
 	role, clientID := bus.RoleMaster, ""
 	if q.Has(kvsapi.QueryClientID) {
-		role, clientID = bus.RoleViewer, q.Get(kvsapi.QueryClientID)
+		// A copy: the value may share memory with the whole request line,
+		// which the connection would then keep alive.
+		role, clientID = bus.RoleViewer, strings.Clone(q.Get(kvsapi.QueryClientID))
 		if err := kvsapi.ValidateClientID(kvsapi.QueryClientID, clientID); err != nil {
 			return nil, &refusal{reason: "invalid_client_id", err: err}
 		}

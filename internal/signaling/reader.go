@@ -14,8 +14,10 @@ import (
 )
 
 // readLoop reads client frames until the connection ends and returns the
-// error that ended it.
-func (c *conn) readLoop(ctx context.Context) error {
+// error that ended it. Reads are not bound to a context: the connection
+// ends them by closing (a context would cost a registration per read).
+func (c *conn) readLoop() error {
+	ctx := context.Background()
 	var buf bytes.Buffer
 	for {
 		typ, r, err := c.ws.Reader(ctx)

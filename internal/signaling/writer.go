@@ -10,96 +10,84 @@ import (
 	"github.com/switchboard-rtc/switchboard/internal/bus"
 )
 
-// connTimers are the writer's clocks: keepalive pings, idle timeout and the
-// maximum connection duration (GO_AWAY at duration-grace, close at
-// duration). A nil channel never fires.
-type connTimers struct {
-	ping                  *time.Ticker
-	idle, goAway, expire  *time.Timer
-	pingC, goAwayC, idleC <-chan time.Time
-}
-
-func (c *conn) startTimers() *connTimers {
-	cfg := &c.hub.cfg
-	t := &connTimers{
-		idle:   time.NewTimer(cfg.IdleTimeout.Std()),
-		goAway: time.NewTimer(cfg.MaxConnectionDuration.Std() - cfg.GoAwayGrace.Std()),
-		expire: time.NewTimer(cfg.MaxConnectionDuration.Std()),
-	}
-	t.idleC, t.goAwayC = t.idle.C, t.goAway.C
-	if cfg.PingInterval > 0 {
-		t.ping = time.NewTicker(cfg.PingInterval.Std())
-		t.pingC = t.ping.C
-	}
-	return t
-}
-
-func (t *connTimers) stop() {
-	t.idle.Stop()
-	t.goAway.Stop()
-	t.expire.Stop()
-	if t.ping != nil {
-		t.ping.Stop()
-	}
-}
-
 // writeLoop is the only goroutine that writes data frames to the
-// connection. It writes the mailbox backlog first, then whatever is queued,
-// and carries out GO_AWAY and close requests and the timers.
-func (c *conn) writeLoop(ctx context.Context) {
+// connection, and it runs only while there is something to write: it
+// writes the mailbox backlog first (on its first run), then whatever is
+// queued, carries out GO_AWAY and close requests, and ends when the queue
+// is empty. Frames written in one pass share TLS records and system calls
+// (see coalescer).
+func (c *conn) writeLoop() {
 	defer c.wg.Done()
-	timers := c.startTimers()
-	defer timers.stop()
+	c.mu.Lock()
+	backlog := c.backlog
+	c.backlog = nil
+	c.mu.Unlock()
 	var (
-		buf        []byte
-		batch      []outbound
-		goAwaySent bool
+		buf   []byte
+		batch []outbound
 	)
-	for _, env := range c.backlog {
-		buf = c.encode(buf[:0], outbound{env: env})
-		if !c.write(ctx, buf) {
+	for i, env := range backlog {
+		batch = append(batch, outbound{env: env})
+		backlog[i] = bus.Envelope{}
+	}
+	if !c.writeBatch(&buf, batch, false) {
+		return
+	}
+	for {
+		q, goAway, cause, ok := c.takeQueue(batch)
+		if !ok {
 			return
 		}
-	}
-	c.backlog = nil
-	for {
-		var goAway bool
-		var cause *closeCause
-		batch, goAway, cause = c.takeQueue(batch)
-		if (goAway || cause != nil && cause.goAway) && !goAwaySent {
-			goAwaySent = true
-			if !c.write(ctx, goAwayFrame) {
-				return
-			}
+		batch = q
+		sendGoAway := (goAway || cause != nil && cause.goAway) && !c.goAwaySent
+		if sendGoAway {
+			c.goAwaySent = true
 		}
 		if cause != nil {
+			// What is still queued is dropped with the connection.
+			clear(batch)
+			if sendGoAway && !c.writeBatch(&buf, nil, true) {
+				return
+			}
 			c.close(*cause)
 			return
 		}
-		for i := range batch {
-			buf = c.encode(buf[:0], batch[i])
-			batch[i] = outbound{} // release the payload
-			if !c.write(ctx, buf) {
-				return
-			}
-		}
-		if len(batch) > 0 {
-			continue // more may have arrived meanwhile
-		}
-		select {
-		case <-ctx.Done():
+		if !c.writeBatch(&buf, batch, sendGoAway) {
 			return
-		case <-c.wake:
-		case <-timers.pingC:
-			c.startPing(ctx)
-		case <-timers.idleC:
-			c.checkIdle(timers.idle)
-		case <-timers.goAwayC:
-			c.requestGoAway()
-		case <-timers.expire.C:
-			c.requestClose(causeMaxDuration)
 		}
 	}
+}
+
+// writeBatch writes GO_AWAY (when asked) and the frames of batch in one
+// pass, then releases the payloads. It returns false when the connection
+// failed; the writer then stays marked as running, so that no other
+// starts, and the reader sees the connection end.
+func (c *conn) writeBatch(buf *[]byte, batch []outbound, goAway bool) bool {
+	if len(batch) == 0 && !goAway && !c.out.pending() {
+		return true
+	}
+	c.out.hold(time.Now().Add(c.hub.cfg.WriteTimeout.Std()))
+	ok := !goAway || c.write(goAwayFrame)
+	for i := range batch {
+		if ok {
+			*buf = c.encode((*buf)[:0], batch[i])
+			ok = c.write(*buf)
+		}
+		batch[i] = outbound{} // release the payload
+	}
+	if err := c.out.release(); err != nil {
+		if ok {
+			c.hub.log.Debug("signaling write failed", "conn", c.id, "error", err)
+		}
+		ok = false
+	}
+	if !ok {
+		_ = c.ws.CloseNow()
+	}
+	if cap(*buf) > 4*c.hub.cfg.MaxEventBytes {
+		*buf = nil // do not keep a rare large frame's buffer
+	}
+	return ok
 }
 
 // encode appends the frame for o to dst.
@@ -110,13 +98,12 @@ func (c *conn) encode(dst []byte, o outbound) []byte {
 	return appendEvent(dst, c.addr.Role == bus.RoleMaster, o.env)
 }
 
-// write sends one text frame within the write timeout. On failure the
-// library has closed the connection, which ends the reader too.
-func (c *conn) write(ctx context.Context, frame []byte) bool {
-	wctx, cancel := context.WithTimeout(ctx, c.hub.cfg.WriteTimeout.Std())
-	err := c.ws.Write(wctx, websocket.MessageText, frame)
-	cancel()
-	if err != nil && ctx.Err() == nil {
+// write hands one text frame to the library. While the coalescer holds,
+// this only copies it; the network write and its deadline come with
+// release.
+func (c *conn) write(frame []byte) bool {
+	err := c.ws.Write(context.Background(), websocket.MessageText, frame)
+	if err != nil {
 		c.hub.log.Debug("signaling write failed", "conn", c.id, "error", err)
 	}
 	return err == nil
@@ -133,43 +120,46 @@ func (c *conn) close(cause closeCause) {
 		_ = c.ws.CloseNow()
 		return
 	}
+	deadline := time.Now().Add(h.cfg.WriteTimeout.Std())
+	c.out.writeThrough(deadline)
 	if c.netConn != nil {
-		_ = c.netConn.SetDeadline(time.Now().Add(h.cfg.WriteTimeout.Std()))
+		_ = c.netConn.SetDeadline(deadline)
 	}
 	_ = c.ws.Close(cause.code, cause.reason)
 }
 
-// checkIdle closes the connection when nothing was received for the idle
-// timeout, or re-arms the timer for the remaining time.
-func (c *conn) checkIdle(t *time.Timer) {
-	idle := c.hub.cfg.IdleTimeout.Std()
-	since := time.Since(time.Unix(0, c.lastActivity.Load()))
-	if since >= idle {
-		c.requestClose(causeIdle)
-		return
-	}
-	t.Reset(idle - since)
-}
-
 // startPing sends a server ping from a short-lived goroutine (the library's
-// Ping waits for the pong, which the writer must not do). A peer that does
-// not answer within the pong timeout is dropped.
-func (c *conn) startPing(ctx context.Context) {
+// Ping waits for the pong). A peer that does not answer within the pong
+// timeout is dropped.
+func (c *conn) startPing() {
 	if !c.pinging.CompareAndSwap(false, true) {
 		return
 	}
+	c.mu.Lock()
+	if c.finished {
+		c.mu.Unlock()
+		c.pinging.Store(false)
+		return
+	}
 	c.wg.Add(1)
+	c.mu.Unlock()
 	go func() {
 		defer c.wg.Done()
 		defer c.pinging.Store(false)
-		pctx, cancel := context.WithTimeout(ctx, c.hub.cfg.PongTimeout.Std())
+		pctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.PongTimeout.Std())
 		defer cancel()
 		err := c.ws.Ping(pctx)
 		// Only a missing pong counts; any other error means the connection
 		// is already ending for another reason.
-		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil && c.closeCauseOrNil() == nil {
+		if errors.Is(err, context.DeadlineExceeded) && c.closeCauseOrNil() == nil && !c.isFinished() {
 			c.hub.metrics.dropped.WithLabelValues(causePingTimeout.metric).Inc()
 			c.requestClose(causePingTimeout)
 		}
 	}()
+}
+
+func (c *conn) isFinished() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.finished
 }

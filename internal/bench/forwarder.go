@@ -1,0 +1,134 @@
+package bench
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/switchboard-rtc/switchboard/kvsapi"
+)
+
+// forwarderCommand is the hidden `switchboard bench` subcommand that runs
+// the relay baseline in a child process.
+const forwarderCommand = "_forwarder"
+
+// forwarder is the relay baseline: a bare WebSocket forwarder built from
+// the same library as the server, over the same TLS, with no
+// authentication and no routing. A connection without X-Amz-ClientId is a
+// master; a viewer's frames go, as they are, to the master that connected
+// with the same X-Amz-ChannelARN.
+type forwarder struct {
+	mu      sync.Mutex
+	masters map[string]*websocket.Conn
+}
+
+func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true, CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		return
+	}
+	defer ws.CloseNow()
+	ws.SetReadLimit(64 << 10)
+	q := r.URL.Query()
+	arn := q.Get(kvsapi.QueryChannelARN)
+	if !q.Has(kvsapi.QueryClientID) {
+		f.mu.Lock()
+		f.masters[arn] = ws
+		f.mu.Unlock()
+		for {
+			if _, _, err := ws.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}
+	master := f.waitMaster(arn)
+	if master == nil {
+		return
+	}
+	buf := make([]byte, 0, 16<<10)
+	for {
+		typ, rd, err := ws.Reader(context.Background())
+		if err != nil {
+			return
+		}
+		if buf, err = readAllInto(buf[:0], rd); err != nil {
+			return
+		}
+		if err := master.Write(context.Background(), typ, buf); err != nil {
+			return
+		}
+	}
+}
+
+func (f *forwarder) waitMaster(arn string) *websocket.Conn {
+	for range 100 {
+		f.mu.Lock()
+		m := f.masters[arn]
+		f.mu.Unlock()
+		if m != nil {
+			return m
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
+// forwarderMain serves the forwarder on a loopback port until the process
+// is stopped.
+func forwarderMain(args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("switchboard bench "+forwarderCommand, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	certDir := fs.String("tls-dir", "", "directory holding server.pem and server-key.pem")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	cert, err := tls.LoadX509KeyPair(filepath.Join(*certDir, "server.pem"), filepath.Join(*certDir, "server-key.pem"))
+	if err != nil {
+		fmt.Fprintln(stderr, "forwarder:", err)
+		return 1
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(stderr, "forwarder:", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "forwarder listening on %s\n", ln.Addr())
+	srv := &http.Server{
+		Handler:           &forwarder{masters: map[string]*websocket.Conn{}},
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}},
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(stderr, "forwarder:", err)
+		return 1
+	}
+	return 0
+}
+
+// forwarderProc is a running forwarder child.
+type forwarderProc struct {
+	*child
+	addr string
+}
+
+var forwarderLine = regexp.MustCompile(`forwarder listening on ([0-9.:]+)`)
+
+func startForwarder(ctx context.Context, opts Options, tlsDir string) (*forwarderProc, error) {
+	c, m, err := startChild(ctx, childSpec{name: "bare forwarder", path: opts.Binary,
+		args: []string{"bench", forwarderCommand, "--tls-dir", tlsDir}, ready: forwarderLine, wait: 30 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	return &forwarderProc{child: c, addr: m[1]}, nil
+}

@@ -1,0 +1,94 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ProfileEnv names the environment variable that makes any switchboard
+// process serve Go's profiling endpoints (net/http/pprof) on the given
+// loopback address. The bench sets it on the server it starts when asked
+// to profile; it is never set otherwise.
+const ProfileEnv = "SWITCHBOARD_BENCH_PPROF"
+
+// StartProfilerFromEnv serves /debug/pprof/ on the loopback address named
+// by ProfileEnv, if it is set, and says where on stderr. Non-loopback
+// addresses are refused.
+func StartProfilerFromEnv() {
+	addr := os.Getenv(ProfileEnv)
+	if addr == "" {
+		return
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		fmt.Fprintf(os.Stderr, "switchboard: %s must be a loopback host:port, got %q\n", ProfileEnv, addr)
+		return
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "switchboard: pprof: %v\n", err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	fmt.Fprintf(os.Stderr, "switchboard: pprof listening on %s\n", ln.Addr())
+	go func() { _ = http.Serve(ln, mux) }() //nolint:gosec // loopback only, for the bench
+}
+
+// profiler collects profiles of the server under test into a directory.
+type profiler struct {
+	addr string // "" when profiling is off
+	dir  string
+}
+
+// cpu records a CPU profile of d in the background and returns a function
+// that waits for it.
+func (p profiler) cpu(name string, d time.Duration) func() {
+	if p.addr == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(int(d.Seconds()), 1)), name+".cpu.pprof", d+30*time.Second)
+	}()
+	return func() { <-done }
+}
+
+// heap records the live heap (after a GC) and the goroutine stacks.
+func (p profiler) heap(name string) {
+	if p.addr == "" {
+		return
+	}
+	p.fetch("/debug/pprof/heap?gc=1", name+".heap.pprof", time.Minute)
+	p.fetch("/debug/pprof/goroutine", name+".goroutine.pprof", time.Minute)
+}
+
+func (p profiler) fetch(path, file string, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.addr+path, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		return
+	}
+	f, err := os.Create(filepath.Join(p.dir, file))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_, _ = io.Copy(f, resp.Body)
+}

@@ -1,0 +1,110 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// binary is the switchboard executable built once by TestMain: the
+// scenarios start it as the server under test and as the bare forwarder.
+var switchboardBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "switchboard-bench-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	switchboardBinary = filepath.Join(dir, "switchboard")
+	build := exec.Command("go", "build", "-o", switchboardBinary, "../../cmd/switchboard")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building switchboard:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestSmoke runs every scenario in its smoke form against the real binary
+// and asserts correctness only: every message delivered exactly once,
+// every connection accounted for, coturn found, every session relayed.
+// Timing is never asserted; the full-size figures live in
+// docs/benchmarks.md.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts servers and coturn; skipped with -short")
+	}
+	for _, name := range Scenarios {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			var out, progress bytes.Buffer
+			rep, err := Run(ctx, name, Options{Binary: switchboardBinary, Smoke: true, Out: t.TempDir(), Progress: &progress}, &out)
+			if errors.Is(err, ErrNoCoturn) {
+				t.Fatalf("%v: the turn scenario compares against Debian's coturn; scripts/test.sh installs it (ensure_command turnutils_uclient coturn)", err)
+			}
+			if err != nil {
+				t.Fatalf("%s: %v\n%s%s", name, err, progress.String(), out.String())
+			}
+			if len(rep.Checks) == 0 {
+				t.Fatalf("%s checked nothing:\n%s", name, out.String())
+			}
+			for _, c := range rep.Failed() {
+				t.Errorf("%s: %s: %s", name, c.Name, c.Detail)
+			}
+			if t.Failed() {
+				t.Logf("report:\n%s\nprogress:\n%s", out.String(), progress.String())
+			}
+		})
+	}
+}
+
+// TestPercentile pins the nearest-rank percentiles the reports use.
+func TestPercentile(t *testing.T) {
+	s := samples{5, 1, 4, 2, 3, 10, 9, 8, 7, 6}
+	sum := summarize(s)
+	for _, c := range []struct {
+		name      string
+		got, want time.Duration
+	}{{"p50", sum.P50, 5}, {"p95", sum.P95, 10}, {"p99", sum.P99, 10}, {"max", sum.Max, 10}} {
+		if c.got != c.want {
+			t.Errorf("%s = %d, want %d", c.name, c.got, c.want)
+		}
+	}
+	if got := summarize(nil); got.N != 0 || got.P99 != 0 {
+		t.Errorf("empty summary = %+v", got)
+	}
+}
+
+// TestStampRoundTrip: a relayed message's stamp survives the frame.
+func TestStampRoundTrip(t *testing.T) {
+	for _, tmpl := range []frameTemplate{newTemplate("ICE_CANDIDATE", icePayloadChars), newTemplate("SDP_OFFER", sdpPayloadChars)} {
+		want := stamp{viewer: 7, seq: 123456, sent: 987654321}
+		got, ok := readStamp(tmpl.fill(nil, want))
+		if !ok || got != want {
+			t.Errorf("stamp %+v came back as %+v (%v)", want, got, ok)
+		}
+	}
+}
+
+// TestPlot draws a chart and checks that a PNG came out.
+func TestPlot(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.png")
+	c := chart{title: "t", xLabel: "x", yLabel: "y", logY: true, series: []series{{name: "a", color: blue, xs: []float64{1, 2, 3}, ys: []float64{0.5, 5, 50}}}}
+	if err := c.writePNG(path); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil || !bytes.HasPrefix(data, []byte("\x89PNG")) {
+		t.Fatalf("no PNG written: %v", err)
+	}
+}
