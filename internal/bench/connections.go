@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,16 +64,11 @@ func runConnections(ctx context.Context, opts Options) (*Report, error) {
 		n = fdLimit - fdReserve
 		rep.Settings["connections"] = n
 	}
-	dir, err := os.MkdirTemp("", "switchboard-bench-")
+	srv, stop, err := startScratchServer(ctx, opts, serverSpec{yaml: limitsYAML("")})
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := startServer(ctx, opts, dir, serverSpec{yaml: limitsYAML("")})
-	if err != nil {
-		return nil, err
-	}
-	defer srv.stop()
+	defer stop()
 	m, err := measureConnections(ctx, opts, srv, n, conc, sources, hold)
 	if err != nil {
 		return nil, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,16 +31,11 @@ func runControlPlane(ctx context.Context, opts Options) (*Report, error) {
 	rep := newReport("controlplane", opts)
 	rep.Settings = map[string]any{"clients": conc, "duration": d.String(), "described_channels": described,
 		"client": "client.Client (SDK), one HTTP/1.1 keep-alive TLS connection per client", "durability": "bbolt, fsync per commit, concurrent writes batched"}
-	dir, err := os.MkdirTemp("", "switchboard-bench-")
+	srv, stop, err := startScratchServer(ctx, opts, serverSpec{yaml: limitsYAML("")})
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := startServer(ctx, opts, dir, serverSpec{yaml: limitsYAML("")})
-	if err != nil {
-		return nil, err
-	}
-	defer srv.stop()
+	defer stop()
 	names := make([]string, described)
 	for i := range names {
 		names[i] = fmt.Sprintf("bench-cp-%06d", i)

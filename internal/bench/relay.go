@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -60,16 +59,11 @@ func runRelay(ctx context.Context, opts Options) (*Report, error) {
 	rep.Settings = map[string]any{"channels": plan.channels, "viewers_per_channel": plan.viewersPer, "senders": plan.senders,
 		"step": plan.step.String(), "ice_payload_chars": icePayloadChars, "sdp_payload_chars": sdpPayloadChars,
 		"sdp_share": fmt.Sprintf("1 in %d", sdpEvery), "saturated_when": "delivered < 90% of offered"}
-	dir, err := os.MkdirTemp("", "switchboard-bench-")
+	srv, stop, err := startScratchServer(ctx, opts, serverSpec{yaml: limitsYAML("  send_queue_length: 4096\n")})
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := startServer(ctx, opts, dir, serverSpec{yaml: limitsYAML("  send_queue_length: 4096\n")})
-	if err != nil {
-		return nil, err
-	}
-	defer srv.stop()
+	defer stop()
 	arns, err := createChannels(ctx, srv, "bench-relay", plan.channels, 8)
 	if err != nil {
 		return nil, err

@@ -52,6 +52,21 @@ var (
 
 // startServer starts the server under test with a fresh data directory
 // under dir and waits until it is ready.
+// startScratchServer starts a server in a temporary directory of its own;
+// stop ends it and removes the directory.
+func startScratchServer(ctx context.Context, opts Options, spec serverSpec) (srv *server, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "switchboard-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err = startServer(ctx, opts, dir, spec)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return srv, func() { srv.stop(); os.RemoveAll(dir) }, nil
+}
+
 func startServer(ctx context.Context, opts Options, dir string, spec serverSpec) (*server, error) {
 	dataDir := filepath.Join(dir, "switchboard-data")
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {

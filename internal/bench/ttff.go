@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/client"
@@ -27,11 +26,6 @@ func runTTFF(ctx context.Context, opts Options) (*Report, error) {
 	rep.Settings = map[string]any{"sessions": n, "ice": "relay only (embedded TURN over UDP on loopback), host candidates on lo",
 		"peers": "client.Master and client.Viewer (SDK, pion/webrtc)", "media": "synthetic VP8, 30 frames/s, 2 KB frames, key frame every second",
 		"measured": "ViewerStats.TimeToFirstFrame (viewer Run to first whole frame) and ICEHolePunchingDelay (offer to ICE connecting); the master joins first"}
-	dir, err := os.MkdirTemp("", "switchboard-bench-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
 	yaml := limitsYAML(`turn:
   udp_addr: 127.0.0.1:0
   tcp_addr: 127.0.0.1:0
@@ -39,11 +33,11 @@ func runTTFF(ctx context.Context, opts Options) (*Report, error) {
   relay_ip: 127.0.0.1
   allow_peers: ["127.0.0.0/8"]
 `)
-	srv, err := startServer(ctx, opts, dir, serverSpec{yaml: yaml})
+	srv, stop, err := startScratchServer(ctx, opts, serverSpec{yaml: yaml})
 	if err != nil {
 		return nil, err
 	}
-	defer srv.stop()
+	defer stop()
 	// The peers' signaling connections take their TLS settings from the
 	// client's TLSConfig.
 	kvs, err := client.New(client.Config{Endpoint: srv.Endpoint, Region: benchRegion, Credentials: client.StaticCredentials(srv.Creds), TLSConfig: srv.TLS})
