@@ -6,9 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -32,6 +34,10 @@ type Options struct {
 	N int
 	// Duration is how long each measured step lasts.
 	Duration time.Duration
+	// Rates, when set, are the offered rates (relay: messages/s, turn:
+	// packets/s) of the steps to run, instead of stepping up from a start
+	// rate to saturation; relay then skips its half-saturation step.
+	Rates []float64
 	// Concurrency is the number of concurrent clients or connects.
 	Concurrency int
 	// Sources is the number of loopback source addresses (127.0.0.1 up).
@@ -123,6 +129,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opts.Smoke, "smoke", false, "small and short form that checks correctness (what CI runs)")
 	fs.IntVar(&opts.N, "n", 0, "size: connections (connections), allocations (turn), sessions (ttff), channels (relay)")
 	fs.DurationVar(&opts.Duration, "duration", 0, "length of each measured step")
+	fs.Func("rates", "comma-separated offered rates to run as the steps (relay: msg/s, turn: packets/s) instead of stepping to saturation", func(v string) error {
+		rates, err := parseRates(v)
+		opts.Rates = rates
+		return err
+	})
 	fs.IntVar(&opts.Concurrency, "concurrency", 0, "concurrent clients or connects in flight")
 	fs.IntVar(&opts.Sources, "sources", 0, "loopback source addresses to connect from (127.0.0.1 ...)")
 	fs.StringVar(&opts.ServerBinary, "server-binary", "", "switchboard build to measure (default: this one), e.g. an earlier build for a before/after")
@@ -164,6 +175,19 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return status
+}
+
+// parseRates reads a comma-separated list of positive rates.
+func parseRates(v string) ([]float64, error) {
+	var rates []float64
+	for _, field := range strings.Split(v, ",") {
+		r, err := strconv.ParseFloat(strings.TrimSpace(field), 64)
+		if err != nil || !(r > 0) || math.IsInf(r, 0) {
+			return nil, fmt.Errorf("%q is not a positive rate", field)
+		}
+		rates = append(rates, r)
+	}
+	return rates, nil
 }
 
 // progressf writes one progress line.

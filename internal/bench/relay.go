@@ -40,6 +40,7 @@ type relayPlan struct {
 	rates                         []float64 // smoke: fixed; full: start, growth
 	maxSteps                      int
 	growth                        float64
+	fixed                         bool // the rates were chosen: no search for saturation
 }
 
 func relayPlanFor(opts Options) relayPlan {
@@ -49,6 +50,9 @@ func relayPlanFor(opts Options) relayPlan {
 		p.rates, p.maxSteps = []float64{300, 600}, 2
 	} else {
 		p.rates = []float64{10_000}
+	}
+	if len(opts.Rates) > 0 {
+		p.rates, p.maxSteps, p.fixed = opts.Rates, len(opts.Rates), true
 	}
 	return p
 }
@@ -106,14 +110,14 @@ func measureRelay(ctx context.Context, opts Options, plan relayPlan, name string
 		run.Saturation = max(run.Saturation, st.Delivered)
 		progressf(opts, "relay %s: offered %.0f/s, sent %.0f/s, delivered %.0f/s, p50 %s ms, p99 %s ms",
 			name, st.Offered, st.Sent, st.Delivered, ms(st.Latency.P50), ms(st.Latency.P99))
-		if st.Delivered < 0.9*st.Offered || st.Missing > 0 {
+		if !plan.fixed && (st.Delivered < 0.9*st.Offered || st.Missing > 0) {
 			break
 		}
 		if i+1 >= len(plan.rates) {
 			rate *= plan.growth
 		}
 	}
-	if !opts.Smoke && ctx.Err() == nil {
+	if !opts.Smoke && !plan.fixed && ctx.Err() == nil {
 		wait := prof.cpu("relay-half", plan.step)
 		half := relayOnce(ctx, rig, plan, pid, run.Saturation/2)
 		wait()

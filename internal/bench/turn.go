@@ -47,6 +47,7 @@ type turnPlan struct {
 	step                      time.Duration
 	rates                     []float64
 	growth                    float64
+	fixed                     bool // the rates were chosen: no search for saturation
 }
 
 func turnPlanFor(opts Options) turnPlan {
@@ -54,6 +55,9 @@ func turnPlanFor(opts Options) turnPlan {
 		maxSteps: 12, growth: 1.4, rates: []float64{20_000}}
 	if opts.Smoke {
 		p.rates, p.maxSteps = []float64{500}, 1
+	}
+	if len(opts.Rates) > 0 {
+		p.rates, p.maxSteps, p.fixed = opts.Rates, len(opts.Rates), true
 	}
 	return p
 }
@@ -238,7 +242,7 @@ func measureTURN(ctx context.Context, opts Options, plan turnPlan, name string, 
 		}
 		progressf(opts, "turn %s %dB: offered %.0f pps, sent %.0f, delivered %.0f pps (%.0f Mbit/s), server %.2f cores",
 			name, size, st.Offered, st.Sent, st.Delivered, st.Mbps, st.ServerCores)
-		if st.Delivered < 0.9*st.Offered {
+		if !plan.fixed && st.Delivered < 0.9*st.Offered {
 			break
 		}
 		if i+1 >= len(plan.rates) {
