@@ -21,6 +21,7 @@ const (
 	transportHTTPS = "https"
 
 	reasonBandwidth = "bandwidth"
+	reasonSendError = "send_error"
 )
 
 // metrics are the relay's Prometheus collectors (prefix switchboard_turn_).
@@ -61,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"relay", "direction"}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_turn_refusals_total",
-			Help: "Relay refusals by reason: peer_<class> (peer policy), quota_credential, quota_channel, bandwidth (datagrams dropped over the cap).",
+			Help: "Relay refusals by reason: peer_<class> (peer policy), quota_credential, quota_channel, bandwidth (datagrams dropped over the cap), send_error (datagrams a UDP relay socket failed to send).",
 		}, []string{"reason"}),
 		credFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_turn_credential_failures_total",
@@ -106,4 +107,10 @@ func (m *metrics) flow(relay, direction string) flow {
 func (f flow) add(n int) {
 	f.bytes.Add(float64(n))
 	f.packets.Inc()
+}
+
+// addMany counts several datagrams at once.
+func (f flow) addMany(packets, bytes int) {
+	f.bytes.Add(float64(bytes))
+	f.packets.Add(float64(packets))
 }

@@ -37,6 +37,7 @@ type relays struct {
 
 	flows        struct{ udpOut, udpIn, tcpOut, tcpIn flow }
 	bandwidthCut prometheus.Counter // refusals{reason="bandwidth"}, one per dropped datagram
+	sendErrors   prometheus.Counter // refusals{reason="send_error"}, one per datagram a relay socket failed to send
 
 	mu       sync.Mutex
 	udpPorts map[uint16]struct{}
@@ -53,6 +54,7 @@ func newRelays(advertised, bindIP netip.Addr, cfg Config, pol *policy, q *quotas
 	r.flows.udpOut, r.flows.udpIn = m.flow(relayUDP, toPeer), m.flow(relayUDP, fromPeer)
 	r.flows.tcpOut, r.flows.tcpIn = m.flow(relayTCP, toPeer), m.flow(relayTCP, fromPeer)
 	r.bandwidthCut = m.refusals.WithLabelValues(reasonBandwidth)
+	r.sendErrors = m.refusals.WithLabelValues(reasonSendError)
 	pol.isRelayPort = r.isRelayPort
 	return r
 }
@@ -86,10 +88,12 @@ func (r *relays) permit(client net.Addr, peer net.IP) bool {
 }
 
 // allocator is the pion RelayAddressGenerator of one listener; it knows
-// the listener's transport for the metrics.
+// the listener's transport for the metrics and, for a UDP listener read in
+// batches, the queue its relay sockets send through.
 type allocator struct {
 	*relays
 	transport string
+	sends     *sendBatch
 }
 
 var _ turn.RelayAddressGenerator = (*allocator)(nil)
@@ -159,7 +163,7 @@ func (a *allocator) AllocatePacketConn(conf turn.AllocateListenerConfig) (net.Pa
 	a.mu.Lock()
 	a.udpPorts[port] = struct{}{}
 	a.mu.Unlock()
-	return &relayPacketConn{PacketConn: conn, alloc: alloc}, addr, nil
+	return &relayPacketConn{PacketConn: conn, alloc: alloc, sender: a.sends.newSender(conn, alloc)}, addr, nil
 }
 
 // acquire takes a quota slot for cred, counting and logging a refusal.

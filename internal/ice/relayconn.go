@@ -100,7 +100,8 @@ func (a *relayAlloc) permitted(network string, ap netip.AddrPort) bool {
 		return false
 	}
 	if _, own := a.r.policy.own[ap.Addr().Unmap()]; !own {
-		a.lastAllowed.Store(&ap)
+		last := ap // a copy, so that ap itself does not escape on every call
+		a.lastAllowed.Store(&last)
 	}
 	return true
 }
@@ -116,13 +117,17 @@ func (a *relayAlloc) dropped(direction string) {
 }
 
 // relayPacketConn is a UDP relay socket: it checks every destination,
-// applies the bandwidth cap and counts traffic.
+// applies the bandwidth cap and counts traffic. With a sender, datagrams
+// may be queued and sent in a batch by the listener's reader.
 type relayPacketConn struct {
 	net.PacketConn
-	alloc *relayAlloc
+	alloc  *relayAlloc
+	sender *relaySender // nil: every datagram is written at once
 }
 
-// WriteTo sends a datagram to a peer, if the policy allows that peer.
+// WriteTo sends a datagram to a peer, if the policy allows that peer. A
+// datagram accepted into the listener's batch counts as written; it is
+// counted as relayed (or as a send error) when the batch is flushed.
 func (c *relayPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	ap, ok := addrPortOf(addr)
 	if !ok || !c.alloc.permitted(relayUDP, ap) {
@@ -132,9 +137,15 @@ func (c *relayPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 		c.alloc.dropped(toPeer)
 		return len(p), nil
 	}
+	if c.sender.queue(p, ap) {
+		return len(p), nil
+	}
 	n, err := c.PacketConn.WriteTo(p, addr)
 	if n > 0 {
 		c.alloc.r.flows.udpOut.add(n)
+	}
+	if err != nil {
+		c.alloc.r.sendErrors.Inc()
 	}
 	return n, err
 }
