@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -77,7 +78,7 @@ func TestReadersOnClips(t *testing.T) {
 					keys = append(keys, i)
 				}
 			}
-			if IsVideo(tc.mimeType) && !equalInts(keys, tc.keyFrames) {
+			if IsVideo(tc.mimeType) && !slices.Equal(keys, tc.keyFrames) {
 				t.Fatalf("key frames at %v, want %v", keys, tc.keyFrames)
 			}
 		})
@@ -87,18 +88,6 @@ func TestReadersOnClips(t *testing.T) {
 // near reports whether two times differ by less than a millisecond
 // (IVF time bases round).
 func near(a, b time.Duration) bool { return (a - b).Abs() < time.Millisecond }
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
 
 func TestH264AccessUnits(t *testing.T) {
 	frames := readAll(t, openReader(t, "clip.h264"))

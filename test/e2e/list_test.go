@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"testing"
 
@@ -52,10 +53,10 @@ func TestListPaginationAndAccounts(t *testing.T) {
 	}
 	sort.Strings(all)
 
-	if got := listAll(t, root, 7, ""); !equalStrings(got, all) {
+	if got := listAll(t, root, 7, ""); !slices.Equal(got, all) {
 		t.Fatalf("listing in pages of 7 returned %d names (want %d, each once, in order)", len(got), len(all))
 	}
-	if got := listAll(t, root, 7, "door-"); !equalStrings(got, prefixed) {
+	if got := listAll(t, root, 7, "door-"); !slices.Equal(got, prefixed) {
 		t.Fatalf("listing with prefix door- returned %v, want %v", got, prefixed)
 	}
 	if got := listAll(t, root, 1000, "nothing-"); len(got) != 0 {
@@ -118,16 +119,4 @@ func describeName(t *testing.T, kvs *kinesisvideo.Client, name string) *types.Ch
 		t.Fatalf("describe %s: %v", name, err)
 	}
 	return out.ChannelInfo
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
