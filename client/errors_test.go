@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -86,41 +85,9 @@ func TestAPIErrorHelpers(t *testing.T) {
 	}
 }
 
-// TestTransportErrors checks that an untrusted certificate and a closed
-// port produce errors that say so.
-func TestTransportErrors(t *testing.T) {
-	srv := quietTLSServer(http.NotFoundHandler())
-	defer srv.Close()
-	untrusted, err := New(Config{Endpoint: srv.URL, Region: "us-west-2", Credentials: testCreds})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = untrusted.DescribeSignalingChannel(context.Background(), "demo")
-	if !errors.Is(err, ErrUntrustedCertificate) || !strings.Contains(err.Error(), "not trusted") {
-		t.Fatalf("untrusted certificate: %v", err)
-	}
-
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	closed, err := New(Config{Endpoint: "https://" + addr, Region: "us-west-2", Credentials: testCreds})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = closed.DescribeSignalingChannel(context.Background(), "demo")
-	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "unreachable") {
-		t.Fatalf("closed port: %v", err)
-	}
-	if errors.Is(err, ErrUntrustedCertificate) {
-		t.Fatalf("closed port reported as a certificate problem: %v", err)
-	}
-}
-
 // quietTLSServer is an httptest TLS server that does not log the
-// handshake failures some tests cause on purpose.
+// handshake failures some tests cause on purpose. (The transport errors
+// of the REST client are tested against the real server in test/e2e.)
 func quietTLSServer(h http.Handler) *httptest.Server {
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
