@@ -38,6 +38,9 @@ type Options struct {
 	// packets/s) of the steps to run, instead of stepping up from a start
 	// rate to saturation; relay then skips its half-saturation step.
 	Rates []float64
+	// Direction is the way the turn scenario sends its media:
+	// client-to-peer (the default) or peer-to-client.
+	Direction string
 	// Concurrency is the number of concurrent clients or connects.
 	Concurrency int
 	// Sources is the number of loopback source addresses (127.0.0.1 up).
@@ -134,6 +137,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		opts.Rates = rates
 		return err
 	})
+	fs.StringVar(&opts.Direction, "direction", "", "turn: which way the media goes, client-to-peer (default) or peer-to-client")
 	fs.IntVar(&opts.Concurrency, "concurrency", 0, "concurrent clients or connects in flight")
 	fs.IntVar(&opts.Sources, "sources", 0, "loopback source addresses to connect from (127.0.0.1 ...)")
 	fs.StringVar(&opts.ServerBinary, "server-binary", "", "switchboard build to measure (default: this one), e.g. an earlier build for a before/after")

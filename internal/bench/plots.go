@@ -26,9 +26,11 @@ func plotRelay(dir string, subject, baseline *relayRun) (string, error) {
 }
 
 // plotTURN draws delivered against offered packet rates for each server
-// and packet size (200-byte solid, 1,200-byte dashed).
-func plotTURN(dir string, runs []*turnRun) (string, error) {
-	c := chart{title: "TURN relay: delivered against offered packets", xLabel: "offered packets per second", yLabel: "delivered packets per second"}
+// and packet size (200-byte solid, 1,200-byte dashed); the file name says
+// the direction unless it is the default one.
+func plotTURN(dir, direction string, runs []*turnRun) (string, error) {
+	c := chart{title: "TURN relay, " + direction + ": delivered against offered packets",
+		xLabel: "offered packets per second", yLabel: "delivered packets per second"}
 	for _, run := range runs {
 		col := blue
 		if run.Target != "switchboard" {
@@ -40,6 +42,10 @@ func plotTURN(dir string, runs []*turnRun) (string, error) {
 		}
 		c.series = append(c.series, s)
 	}
-	path := filepath.Join(dir, "turn-throughput.png")
+	name := "turn-throughput.png"
+	if direction != clientToPeer {
+		name = "turn-throughput-" + direction + ".png"
+	}
+	path := filepath.Join(dir, name)
 	return path, c.writePNG(path)
 }

@@ -39,10 +39,12 @@ type turnRun struct {
 	Sent       int64      `json:"sent"`
 	Lost       int64      `json:"lost"`
 	Duplicates int64      `json:"duplicates"`
+	Misrouted  int64      `json:"misrouted,omitempty"` // arrived on another allocation's socket
 }
 
 // turnPlan is the shape and pace of a TURN run.
 type turnPlan struct {
+	direction                 string // clientToPeer or peerToClient
 	allocs, senders, maxSteps int
 	step                      time.Duration
 	rates                     []float64
@@ -52,7 +54,10 @@ type turnPlan struct {
 
 func turnPlanFor(opts Options) turnPlan {
 	p := turnPlan{allocs: pick(opts.N, opts.Smoke, 4, 50), senders: 2, step: pick(opts.Duration, opts.Smoke, time.Second, 4*time.Second),
-		maxSteps: 12, growth: 1.4, rates: []float64{20_000}}
+		maxSteps: 12, growth: 1.4, rates: []float64{20_000}, direction: opts.Direction}
+	if p.direction == "" {
+		p.direction = clientToPeer
+	}
 	if opts.Smoke {
 		p.rates, p.maxSteps = []float64{500}, 1
 	}
@@ -64,9 +69,12 @@ func turnPlanFor(opts Options) turnPlan {
 
 func runTURN(ctx context.Context, opts Options) (*Report, error) {
 	plan := turnPlanFor(opts)
+	if plan.direction != clientToPeer && plan.direction != peerToClient {
+		return nil, fmt.Errorf("bench: turn --direction %q: want %s or %s", plan.direction, clientToPeer, peerToClient)
+	}
 	rep := newReport("turn", opts)
 	rep.Settings = map[string]any{"allocations": plan.allocs, "step": plan.step.String(), "senders": plan.senders,
-		"transport": "UDP, ChannelData client to peer", "generator": "pion/turn client for allocate/permission/bind, sendmmsg ChannelData; sink recvmmsg",
+		"direction": plan.direction, "transport": turnTransport[plan.direction], "generator": turnGenerator[plan.direction],
 		"saturated_when": "delivered < 90% of offered"}
 	coturnBin, err := coturnPath()
 	rep.check("coturn found", err == nil, "%s", orText(coturnBin, err))
@@ -98,6 +106,18 @@ func runTURN(ctx context.Context, opts Options) (*Report, error) {
 	reportTURN(rep, opts, runs)
 	return rep, nil
 }
+
+// How each direction's packets travel and are generated, for the report.
+var (
+	turnTransport = map[string]string{
+		clientToPeer: "UDP, ChannelData client to peer",
+		peerToClient: "UDP, peer to client: plain datagrams to the relayed address, ChannelData to the client",
+	}
+	turnGenerator = map[string]string{
+		clientToPeer: "pion/turn client for allocate/permission/bind, sendmmsg ChannelData; sink recvmmsg",
+		peerToClient: "pion/turn client for allocate/permission/bind; sinks sendmmsg to the relayed addresses; client sockets recvmmsg, ChannelData counted per allocation",
+	}
+)
 
 func orText(s string, err error) string {
 	if err != nil {
@@ -222,6 +242,9 @@ func measureTURN(ctx context.Context, opts Options, plan turnPlan, name string, 
 		}
 		return nil, fmt.Errorf("bench: %s: %w", name, err)
 	}
+	for i, a := range allocs {
+		a.aim(plan.direction, sinks[i%len(sinks)])
+	}
 	run := &turnRun{Target: name, Size: size}
 	rate := plan.rates[0]
 	for i := 0; i < plan.maxSteps && ctx.Err() == nil; i++ {
@@ -232,7 +255,7 @@ func measureTURN(ctx context.Context, opts Options, plan turnPlan, name string, 
 		if i == 3 {
 			wait = prof.cpu(profName, plan.step)
 		}
-		st := turnOnce(ctx, allocs, sinks, plan, pid, rate, size)
+		st := turnOnce(ctx, allocs, turnCounts(plan.direction, allocs, sinks), plan, pid, rate, size)
 		if wait != nil {
 			wait()
 		}
@@ -250,36 +273,53 @@ func measureTURN(ctx context.Context, opts Options, plan turnPlan, name string, 
 		}
 	}
 	time.Sleep(500 * time.Millisecond)
-	tallyTURN(run, allocs, sinks)
+	tallyTURN(run, plan.direction, allocs, sinks)
 	return run, nil
 }
 
-// tallyTURN closes the allocations and sinks and counts what was lost or
-// duplicated.
-func tallyTURN(run *turnRun, allocs []*turnAlloc, sinks []*turnSink) {
+// turnCounts are the receivers of the measured packets: the sinks (client
+// to peer) or the allocations' sockets (peer to client).
+func turnCounts(direction string, allocs []*turnAlloc, sinks []*turnSink) []*turnCount {
+	var counts []*turnCount
+	if direction == peerToClient {
+		for _, a := range allocs {
+			counts = append(counts, &a.recv.count)
+		}
+		return counts
+	}
+	for _, s := range sinks {
+		counts = append(counts, &s.count)
+	}
+	return counts
+}
+
+// tallyTURN closes the allocations and sinks and counts what was lost,
+// duplicated or received by the wrong allocation.
+func tallyTURN(run *turnRun, direction string, allocs []*turnAlloc, sinks []*turnSink) {
 	closeAllocs(allocs)
 	for _, s := range sinks {
 		s.close()
 	}
 	for _, a := range allocs {
 		run.Sent += int64(a.seq)
-		got := 0
-		if set := sinks[int(a.id)%len(sinks)].seen[a.id]; set != nil {
-			got = set.count()
+		from := &sinks[int(a.id)%len(sinks)].count
+		if direction == peerToClient {
+			from = &a.recv.count
+			run.Misrouted += a.recv.count.misrouted(a.id)
 		}
-		run.Lost += int64(a.seq) - int64(got)
+		run.Lost += int64(a.seq) - int64(from.got(a.id))
 	}
-	for _, s := range sinks {
-		run.Duplicates += s.dups.Load()
+	for _, c := range turnCounts(direction, allocs, sinks) {
+		run.Duplicates += c.dups.Load()
 	}
 }
 
 // turnOnce offers rate for one step.
-func turnOnce(ctx context.Context, allocs []*turnAlloc, sinks []*turnSink, plan turnPlan, pid int, rate float64, size int) turnStep {
+func turnOnce(ctx context.Context, allocs []*turnAlloc, counts []*turnCount, plan turnPlan, pid int, rate float64, size int) turnStep {
 	received := func() (n, b int64) {
-		for _, s := range sinks {
-			n += s.received.Load()
-			b += s.bytes.Load()
+		for _, c := range counts {
+			n += c.received.Load()
+			b += c.bytes.Load()
 		}
 		return n, b
 	}
@@ -297,22 +337,23 @@ func turnOnce(ctx context.Context, allocs []*turnAlloc, sinks []*turnSink, plan 
 
 func reportTURN(rep *Report, opts Options, runs []*turnRun) {
 	for _, run := range runs {
-		t := Table{Title: fmt.Sprintf("%s, %d-byte packets, %d allocations", run.Target, run.Size, len(rep.Settings)),
+		t := Table{Title: fmt.Sprintf("%s, %d-byte packets, %s", run.Target, run.Size, rep.Settings["direction"]),
 			Columns: []string{"offered pps", "sent pps", "delivered pps", "Mbit/s", "server cores", "generator cores"}}
-		t.Title = fmt.Sprintf("%s, %d-byte packets", run.Target, run.Size)
 		for _, s := range run.Steps {
 			t.Rows = append(t.Rows, []string{count(s.Offered), count(s.Sent), count(s.Delivered), fmt.Sprintf("%.1f", s.Mbps),
 				fmt.Sprintf("%.2f", s.ServerCores), fmt.Sprintf("%.2f", s.GenCores)})
 		}
 		rep.Tables = append(rep.Tables, t)
-		rep.check(fmt.Sprintf("%s %dB: relayed, no duplicates", run.Target, run.Size), run.Duplicates == 0 && run.Sent > 0 && run.Sent > run.Lost,
-			"%d sent, %d lost (UDP; loss is expected only past saturation), %d duplicated", run.Sent, run.Lost, run.Duplicates)
+		rep.check(fmt.Sprintf("%s %dB: relayed, no duplicates", run.Target, run.Size),
+			run.Duplicates == 0 && run.Misrouted == 0 && run.Sent > 0 && run.Sent > run.Lost,
+			"%d sent, %d lost (UDP; loss is expected only past saturation), %d duplicated, %d to the wrong allocation",
+			run.Sent, run.Lost, run.Duplicates, run.Misrouted)
 		if opts.Smoke {
 			rep.check(fmt.Sprintf("%s %dB: every packet relayed at the smoke rate", run.Target, run.Size), run.Lost == 0,
 				"%d of %d lost", run.Lost, run.Sent)
 		}
 	}
-	if path, err := plotTURN(opts.Out, runs); err == nil {
+	if path, err := plotTURN(opts.Out, fmt.Sprint(rep.Settings["direction"]), runs); err == nil {
 		rep.Plots = append(rep.Plots, path)
 	}
 }

@@ -17,11 +17,20 @@ import (
 // allocation of the generator has exactly one peer, the sink.
 const turnChannel = 0x4000
 
+// Directions of the turn scenario's media.
+const (
+	clientToPeer = "client-to-peer"
+	peerToClient = "peer-to-client"
+)
+
 // turnAlloc is one allocation of the generator: a pion client on its own
 // UDP socket, used for the control plane of TURN (allocate, permission,
-// channel bind, refreshes). The measured traffic is ChannelData written on
-// the same socket in batches (sendmmsg), so that the generator costs far
-// less per packet than any relay it measures.
+// channel bind, refreshes). The measured traffic goes in batches (sendmmsg)
+// so that the generator costs far less per packet than any relay it
+// measures: client to peer, ChannelData written on the same socket; peer
+// to client, plain datagrams written by the sink to the relayed address,
+// arriving on this socket as ChannelData that recv counts before pion's
+// read loop would see it.
 type turnAlloc struct {
 	id     uint32
 	conn   *net.UDPConn
@@ -30,6 +39,12 @@ type turnAlloc struct {
 	relay  net.PacketConn
 	server *net.UDPAddr
 	seq    uint32
+	recv   *turnClientConn
+
+	// Where the measured packets leave from and go to (see aim).
+	out    *ipv4.PacketConn
+	to     net.Addr
+	framed bool // wrapped in ChannelData
 }
 
 // openAllocs makes k allocations on server with the given credentials and
@@ -54,14 +69,18 @@ func openAlloc(id uint32, server *net.UDPAddr, user, pass, realm string, sink *n
 		return nil, err
 	}
 	_ = conn.SetWriteBuffer(4 << 20)
+	_ = conn.SetReadBuffer(4 << 20)
+	batch := ipv4.NewPacketConn(conn)
+	recv := newTurnClientConn(conn, batch)
 	c, err := turn.NewClient(&turn.ClientConfig{STUNServerAddr: server.String(), TURNServerAddr: server.String(),
-		Conn: conn, Username: user, Password: pass, Realm: realm})
+		Conn: recv, Username: user, Password: pass, Realm: realm})
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	a := &turnAlloc{id: id, conn: conn, batch: ipv4.NewPacketConn(conn), client: c, server: server}
+	a := &turnAlloc{id: id, conn: conn, batch: batch, client: c, server: server, recv: recv}
 	if err := c.Listen(); err != nil {
+		a.recv.doneOnce.Do(func() { close(a.recv.done) }) // no read loop to wait for
 		a.close()
 		return nil, err
 	}
@@ -76,6 +95,18 @@ func openAlloc(id uint32, server *net.UDPAddr, user, pass, realm string, sink *n
 		return nil, err
 	}
 	return a, nil
+}
+
+// aim sets where the measured packets go: ChannelData from the client
+// socket to the server, or plain datagrams from the sink to the relayed
+// address. Peer to client starts the numbering again: the packet that
+// opened the channel went the other way.
+func (a *turnAlloc) aim(direction string, sink *turnSink) {
+	if direction == peerToClient {
+		a.out, a.to, a.framed, a.seq = sink.batch, a.relay.LocalAddr(), false, 0
+		return
+	}
+	a.out, a.to, a.framed = a.batch, a.server, true
 }
 
 // packet builds the next payload of size bytes: allocation id and
@@ -96,6 +127,7 @@ func channelData(dst, payload []byte) []byte {
 	return append(dst, payload...)
 }
 
+// close ends the allocation; afterwards its receive counts may be read.
 func (a *turnAlloc) close() {
 	if a.relay != nil {
 		_ = a.relay.Close()
@@ -104,6 +136,9 @@ func (a *turnAlloc) close() {
 		a.client.Close()
 	}
 	_ = a.conn.Close()
+	if a.client != nil {
+		<-a.recv.done // pion's read loop has ended
+	}
 }
 
 func closeAllocs(allocs []*turnAlloc) {
@@ -112,15 +147,61 @@ func closeAllocs(allocs []*turnAlloc) {
 	}
 }
 
-// turnSink receives relayed packets on a loopback socket and checks that
-// each arrives at most once.
-type turnSink struct {
-	conn     *net.UDPConn
-	seen     map[uint32]*bitset // by allocation; owned by the reader
+// turnCount owns what one reader received of the measured packets: the
+// sequence numbers seen per allocation (read by the reader only, until it
+// has ended), and counts that may be read at any time.
+type turnCount struct {
+	seen     map[uint32]*bitset
 	dups     atomic.Int64
 	received atomic.Int64
 	bytes    atomic.Int64
-	done     chan struct{}
+}
+
+func newTurnCount() turnCount { return turnCount{seen: map[uint32]*bitset{}} }
+
+// packet counts one payload: allocation id and sequence number first.
+func (c *turnCount) packet(b []byte) {
+	id, seq := binary.BigEndian.Uint32(b[0:]), binary.BigEndian.Uint32(b[4:])
+	set := c.seen[id]
+	if set == nil {
+		set = &bitset{}
+		c.seen[id] = set
+	}
+	if set.set(seq) {
+		c.dups.Add(1)
+	}
+	c.bytes.Add(int64(len(b)))
+	c.received.Add(1)
+}
+
+// got is how many distinct packets of allocation id arrived.
+func (c *turnCount) got(id uint32) int {
+	if set := c.seen[id]; set != nil {
+		return set.count()
+	}
+	return 0
+}
+
+// misrouted is how many distinct packets of allocations other than own
+// arrived.
+func (c *turnCount) misrouted(own uint32) int64 {
+	var n int64
+	for id, set := range c.seen {
+		if id != own {
+			n += int64(set.count())
+		}
+	}
+	return n
+}
+
+// turnSink is a peer on a loopback socket: it receives relayed packets
+// (client to peer) and checks that each arrives at most once, and sends
+// the measured packets peer to client.
+type turnSink struct {
+	conn  *net.UDPConn
+	batch *ipv4.PacketConn
+	count turnCount
+	done  chan struct{}
 }
 
 func newSink() (*turnSink, error) {
@@ -129,7 +210,8 @@ func newSink() (*turnSink, error) {
 		return nil, err
 	}
 	_ = conn.SetReadBuffer(8 << 20)
-	s := &turnSink{conn: conn, seen: map[uint32]*bitset{}, done: make(chan struct{})}
+	_ = conn.SetWriteBuffer(4 << 20)
+	s := &turnSink{conn: conn, batch: ipv4.NewPacketConn(conn), count: newTurnCount(), done: make(chan struct{})}
 	go s.read()
 	return s, nil
 }
@@ -138,34 +220,80 @@ func (s *turnSink) addr() *net.UDPAddr { return s.conn.LocalAddr().(*net.UDPAddr
 
 func (s *turnSink) read() {
 	defer close(s.done)
-	pc := ipv4.NewPacketConn(s.conn)
-	msgs := make([]ipv4.Message, 64)
-	for i := range msgs {
-		msgs[i].Buffers = [][]byte{make([]byte, 2048)}
-	}
+	msgs := newReadMsgs()
 	for {
-		n, err := pc.ReadBatch(msgs, 0)
+		n, err := s.batch.ReadBatch(msgs, 0)
 		if err != nil {
 			return
 		}
 		for _, m := range msgs[:n] {
-			if m.N < 8 {
+			if m.N >= 8 {
+				s.count.packet(m.Buffers[0][:m.N])
+			}
+		}
+	}
+}
+
+// newReadMsgs is the scratch of one recvmmsg.
+func newReadMsgs() []ipv4.Message {
+	msgs := make([]ipv4.Message, 64)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, 2048)}
+	}
+	return msgs
+}
+
+// turnClientConn is the socket a generator allocation's pion client reads
+// through. It reads in batches (recvmmsg), counts the measured ChannelData
+// on the channel itself and hands everything else (STUN) to pion. It owns
+// the batch and the count; done closes when pion's read loop got an error.
+type turnClientConn struct {
+	*net.UDPConn
+	batch    *ipv4.PacketConn
+	msgs     []ipv4.Message
+	next, n  int
+	count    turnCount
+	done     chan struct{}
+	doneOnce sync.Once
+}
+
+func newTurnClientConn(conn *net.UDPConn, batch *ipv4.PacketConn) *turnClientConn {
+	return &turnClientConn{UDPConn: conn, batch: batch, msgs: newReadMsgs(), count: newTurnCount(), done: make(chan struct{})}
+}
+
+// ReadFrom returns the next datagram that is not measured ChannelData.
+func (c *turnClientConn) ReadFrom(p []byte) (int, net.Addr, error) {
+	for {
+		for c.next < c.n {
+			m := &c.msgs[c.next]
+			c.next++
+			b := m.Buffers[0][:m.N]
+			if c.measured(b) {
 				continue
 			}
-			b := m.Buffers[0]
-			id, seq := binary.BigEndian.Uint32(b[0:]), binary.BigEndian.Uint32(b[4:])
-			set := s.seen[id]
-			if set == nil {
-				set = &bitset{}
-				s.seen[id] = set
-			}
-			if set.set(seq) {
-				s.dups.Add(1)
-			}
-			s.bytes.Add(int64(m.N))
+			return copy(p, b), m.Addr, nil
 		}
-		s.received.Add(int64(n))
+		n, err := c.batch.ReadBatch(c.msgs, 0)
+		if err != nil {
+			c.doneOnce.Do(func() { close(c.done) })
+			return 0, nil, err
+		}
+		c.next, c.n = 0, n
 	}
+}
+
+// measured counts b if it is ChannelData on the generator's channel
+// carrying a measured payload.
+func (c *turnClientConn) measured(b []byte) bool {
+	if len(b) < 4+8 || binary.BigEndian.Uint16(b) != turnChannel {
+		return false
+	}
+	n := int(binary.BigEndian.Uint16(b[2:]))
+	if 4+n > len(b) || n < 8 {
+		return false
+	}
+	c.count.packet(b[4 : 4+n])
+	return true
 }
 
 // close stops the reader; afterwards seen may be read.
@@ -212,10 +340,14 @@ func turnSendShare(ctx context.Context, mine []*turnAlloc, rate float64, size in
 			n := int(min(due, int64(len(msgs)), max(1, due/int64(len(mine)))))
 			for i := range n {
 				payload = a.packet(payload, size)
-				bufs[i] = channelData(bufs[i], payload)
-				msgs[i] = ipv4.Message{Buffers: [][]byte{bufs[i]}, Addr: a.server}
+				if a.framed {
+					bufs[i] = channelData(bufs[i], payload)
+				} else {
+					bufs[i] = append(bufs[i][:0], payload...)
+				}
+				msgs[i] = ipv4.Message{Buffers: [][]byte{bufs[i]}, Addr: a.to}
 			}
-			w, err := a.batch.WriteBatch(msgs[:n], 0)
+			w, err := a.out.WriteBatch(msgs[:n], 0)
 			if err != nil {
 				errs++
 			}

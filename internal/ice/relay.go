@@ -89,11 +89,11 @@ func (r *relays) permit(client net.Addr, peer net.IP) bool {
 
 // allocator is the pion RelayAddressGenerator of one listener; it knows
 // the listener's transport for the metrics and, for a UDP listener read in
-// batches, the queue its relay sockets send through.
+// batches, that listener, which its relay sockets batch through.
 type allocator struct {
 	*relays
 	transport string
-	sends     *sendBatch
+	listener  *batchConn
 }
 
 var _ turn.RelayAddressGenerator = (*allocator)(nil)
@@ -159,11 +159,13 @@ func (a *allocator) AllocatePacketConn(conf turn.AllocateListenerConfig) (net.Pa
 		return nil, nil, err
 	}
 	port := uint16(addr.Port) //nolint:gosec // a bound UDP port
-	alloc := a.newAlloc(cred, relayUDP, port, release, conn.Close)
+	reader, toClient := a.listener.relayReader(conn)
+	alloc := a.newAlloc(cred, relayUDP, port, release, reader.Close)
+	toClient.attach(alloc)
 	a.mu.Lock()
 	a.udpPorts[port] = struct{}{}
 	a.mu.Unlock()
-	return &relayPacketConn{PacketConn: conn, alloc: alloc, sender: a.sends.newSender(conn, alloc)}, addr, nil
+	return &relayPacketConn{PacketConn: reader, alloc: alloc, sender: a.listener.newSender(conn, alloc)}, addr, nil
 }
 
 // acquire takes a quota slot for cred, counting and logging a refusal.

@@ -117,8 +117,11 @@ func (a *relayAlloc) dropped(direction string) {
 }
 
 // relayPacketConn is a UDP relay socket: it checks every destination,
-// applies the bandwidth cap and counts traffic. With a sender, datagrams
-// may be queued and sent in a batch by the listener's reader.
+// applies the bandwidth cap and counts traffic, per datagram, in both
+// directions. With a sender, datagrams to peers may be queued and sent in
+// a batch by the listener's reader; on Linux the socket itself is read in
+// batches (a batchConn), whose reader flushes the datagrams pion wrote to
+// the client meanwhile.
 type relayPacketConn struct {
 	net.PacketConn
 	alloc  *relayAlloc

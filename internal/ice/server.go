@@ -88,7 +88,8 @@ func (s *Service) start(ctx context.Context, secret []byte) (_ *running, err err
 
 // udpConfigs opens the UDP listeners, each served by its own pion read
 // loop. Each is read in batches, and the relay sockets of its allocations
-// send through its batch (see batchConn).
+// send through its batch; they are read in batches too, and the
+// listener's writes to their clients go through theirs (see batchConn).
 func (s *Service) udpConfigs(ctx context.Context) ([]turn.PacketConnConfig, net.Addr, error) {
 	conns, err := listenUDP(ctx, s.cfg.UDPAddr, s.cfg.UDPListeners)
 	if err != nil {
@@ -96,10 +97,10 @@ func (s *Service) udpConfigs(ctx context.Context) ([]turn.PacketConnConfig, net.
 	}
 	configs := make([]turn.PacketConnConfig, 0, len(conns))
 	for _, c := range conns {
-		pc, sends := newBatchConn(c, s.relays)
+		pc, listener := newBatchConn(c, s.relays)
 		configs = append(configs, turn.PacketConnConfig{
 			PacketConn:            &trackedPacketConn{PacketConn: pc, done: s.relays.track.start()},
-			RelayAddressGenerator: &allocator{relays: s.relays, transport: transportUDP, sends: sends},
+			RelayAddressGenerator: &allocator{relays: s.relays, transport: transportUDP, listener: listener},
 			PermissionHandler:     s.relays.permit,
 		})
 	}

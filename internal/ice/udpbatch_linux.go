@@ -19,6 +19,11 @@ import (
 // recvBatch is how many datagrams one recvmmsg may return.
 const recvBatch = 64
 
+// relayRecvStart is how many datagrams a relay socket's first recvmmsg may
+// return; a batch that fills every slot doubles them, up to recvBatch, so
+// that a quiet allocation does not hold a listener's worth of buffers.
+const relayRecvStart = 8
+
 // addrCacheMax bounds the source addresses a listener remembers; past it
 // the cache starts over.
 const addrCacheMax = 4096
@@ -30,18 +35,26 @@ type mmsghdr struct {
 	n   uint32
 }
 
-// batchConn is a UDP listener socket read in batches. It owns the socket,
-// the slots one recvmmsg fills and the cache of source addresses. ReadFrom
-// hands the datagrams out one at a time and goes back to the kernel only
-// when the batch is used up. Just before that it flushes out: the
-// datagrams the relay sockets of this listener's allocations were asked
-// to send meanwhile. An idle listener waits in the poller as a plain one
-// does.
+// batchConn is a UDP socket read in batches: a listener, or the relay
+// socket of an allocation. It owns the socket, the slots one recvmmsg
+// fills and the cache of source addresses. ReadFrom hands the datagrams
+// out one at a time and goes back to the kernel only when the batch is
+// used up. Just before that it flushes out: for a listener, the datagrams
+// the relay sockets of its allocations were asked to send meanwhile; for
+// a relay socket, the datagrams its allocation was asked to send to its
+// client. An idle socket waits in the poller as a plain one does.
 type batchConn struct {
 	conn  *net.UDPConn
 	raw   syscall.RawConn
 	laddr net.Addr
 	out   *sendBatch
+
+	// A listener's only: its allocations' queues to their clients, and
+	// the source of the datagram handed out last (pion allocates while it
+	// handles that datagram, so it is the new allocation's client).
+	clients *clientRoutes
+	src     atomic.Pointer[net.UDPAddr]
+	onClose func() // a relay socket's: forget its client route
 
 	mu      sync.Mutex // one reader at a time; guards what follows
 	slots   recvSlots
@@ -56,9 +69,9 @@ type batchConn struct {
 }
 
 // newBatchConn wraps a UDP listener socket so that it is read in batches,
-// and returns the queue its relay sockets may send through. Anything but a
-// *net.UDPConn is returned as it is, with no queue.
-func newBatchConn(c net.PacketConn, r *relays) (net.PacketConn, *sendBatch) {
+// and returns it again as the listener its allocations batch through.
+// Anything but a *net.UDPConn is returned as it is, with no listener.
+func newBatchConn(c net.PacketConn, r *relays) (net.PacketConn, *batchConn) {
 	uc, ok := c.(*net.UDPConn)
 	if !ok {
 		return c, nil
@@ -67,9 +80,18 @@ func newBatchConn(c net.PacketConn, r *relays) (net.PacketConn, *sendBatch) {
 	if err != nil {
 		return c, nil
 	}
-	b := &batchConn{conn: uc, raw: raw, laddr: uc.LocalAddr(), out: newSendBatch(r)}
+	b := newBatchReader(uc, raw, newSendBatch(r), recvBatch)
+	b.clients = &clientRoutes{}
+	return b, b
+}
+
+// newBatchReader reads uc in batches of up to slots datagrams to begin
+// with, flushing out before each read.
+func newBatchReader(uc *net.UDPConn, raw syscall.RawConn, out *sendBatch, slots int) *batchConn {
+	b := &batchConn{conn: uc, raw: raw, laddr: uc.LocalAddr(), out: out}
+	b.slots.want = slots
 	b.recvFn = b.recv
-	return b, b.out
+	return b
 }
 
 // ReadFrom returns the next datagram of the batch, reading a new batch
@@ -93,6 +115,9 @@ func (c *batchConn) ReadFrom(p []byte) (int, net.Addr, error) {
 		c.next++
 		c.out.setActive(c.next < c.count)
 		if n, addr := c.take(i, p); addr != nil {
+			if c.clients != nil {
+				c.src.Store(addr)
+			}
 			return n, addr, nil
 		}
 	}
@@ -103,6 +128,7 @@ func (c *batchConn) ReadFrom(p []byte) (int, net.Addr, error) {
 func (c *batchConn) fill(size int) error {
 	c.out.flush()
 	c.slots.rearm(c.count)
+	c.slots.grow(c.count)
 	c.next, c.count = 0, 0
 	if err := c.check(); err != nil {
 		return err
@@ -126,7 +152,7 @@ func (c *batchConn) fill(size int) error {
 // yet and the poller should wait.
 func (c *batchConn) recv(fd uintptr) bool {
 	for {
-		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.slots.hdrs[0])), recvBatch, 0, 0, 0)
+		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.slots.hdrs[0])), uintptr(c.slots.want), 0, 0, 0)
 		switch errno {
 		case 0:
 			c.count, c.recvErr = int(n), 0
@@ -145,7 +171,7 @@ func (c *batchConn) recv(fd uintptr) bool {
 // take copies datagram i into p and returns its source; nil when the
 // kernel gave no IPv4 or IPv6 source (never seen on a UDP socket), and the
 // datagram is skipped.
-func (c *batchConn) take(i int, p []byte) (int, net.Addr) {
+func (c *batchConn) take(i int, p []byte) (int, *net.UDPAddr) {
 	h := &c.slots.hdrs[i]
 	start := i * c.slots.size
 	n := copy(p, c.slots.bufs[start:start+int(h.n)])
@@ -173,12 +199,36 @@ func (c *batchConn) opError(err error) error {
 	return &net.OpError{Op: "read", Net: c.laddr.Network(), Source: c.laddr, Err: err}
 }
 
-// WriteTo sends on the listener socket (answers to clients).
-func (c *batchConn) WriteTo(p []byte, addr net.Addr) (int, error) { return c.conn.WriteTo(p, addr) }
+// WriteTo sends on the socket. On a listener, a datagram to the client of
+// an allocation whose relay socket is handing out a batch is queued
+// instead, and sent when that batch is drained.
+func (c *batchConn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	if c.clients == nil {
+		return c.conn.WriteTo(p, addr)
+	}
+	ap, ok := addrPortOf(addr)
+	var s *relaySender
+	if ok {
+		s = c.clients.lookup(ap)
+	}
+	if s.queue(p, ap) {
+		return len(p), nil
+	}
+	n, err := c.conn.WriteTo(p, addr)
+	if err != nil && s != nil {
+		s.batch.r.sendErrors.Inc()
+	}
+	return n, err
+}
 
 // Close closes the socket; a blocked ReadFrom returns.
 func (c *batchConn) Close() error {
-	c.closed.Store(true)
+	if c.closed.Swap(true) {
+		return c.conn.Close() // reports that it is closed already
+	}
+	if c.onClose != nil {
+		c.onClose()
+	}
 	return c.conn.Close()
 }
 
@@ -210,23 +260,34 @@ func (c *batchConn) setReadDeadline(t time.Time) {
 }
 
 // recvSlots are the buffers, address storage and headers one recvmmsg
-// fills; they live as long as their listener.
+// fills; they live as long as their socket.
 type recvSlots struct {
 	size  int    // bytes per slot
-	bufs  []byte // recvBatch slots of size bytes
+	want  int    // slots the next recvmmsg may fill
+	ready int    // slots bufs holds
+	bufs  []byte // ready slots of size bytes
 	names [recvBatch]unix.RawSockaddrInet6
 	iovs  [recvBatch]unix.Iovec
 	hdrs  [recvBatch]mmsghdr
 }
 
-// ensure makes every slot hold at least size bytes.
+// grow doubles the slots, up to recvBatch, when the last recvmmsg filled
+// them all; ensure then makes room.
+func (s *recvSlots) grow(filled int) {
+	if filled == s.want && s.want < recvBatch {
+		s.want = min(2*s.want, recvBatch)
+	}
+}
+
+// ensure makes want slots hold at least size bytes each.
 func (s *recvSlots) ensure(size int) {
-	if size <= s.size {
+	if size <= s.size && s.want <= s.ready {
 		return
 	}
-	s.size = size
-	s.bufs = make([]byte, recvBatch*size)
-	for i := range s.hdrs {
+	s.size, s.ready = max(size, s.size), s.want
+	size = s.size
+	s.bufs = make([]byte, s.ready*size)
+	for i := range s.ready {
 		s.iovs[i].Base = &s.bufs[i*size]
 		s.iovs[i].SetLen(size)
 		h := &s.hdrs[i].hdr
@@ -234,7 +295,7 @@ func (s *recvSlots) ensure(size int) {
 		h.Iov = &s.iovs[i]
 		h.SetIovlen(1)
 	}
-	s.rearm(recvBatch)
+	s.rearm(s.ready)
 }
 
 // rearm resets the fields the kernel wrote in the first n headers.

@@ -24,15 +24,19 @@ const (
 	gsoMaxBytes    = 65000
 )
 
-// sendBatch holds the datagrams that the relay sockets of one UDP
-// listener's allocations were asked to send while the listener still had
-// received datagrams to hand out. It owns their copies. The listener's
-// reader flushes them, one sendmmsg per relay socket (consecutive
-// datagrams to one peer merged with UDP GSO), just before it reads again
-// or waits, so nothing lingers once the batch is drained.
+// sendBatch holds the datagrams written while a batched reader still had
+// received datagrams to hand out, and owns their copies. For a listener's
+// reader they are what the relay sockets of its allocations were asked to
+// send to peers; for a relay socket's reader, what its allocation was
+// asked to send to its client through the listener. The reader flushes
+// them, one sendmmsg per sending socket (consecutive datagrams to one
+// destination merged with UDP GSO), just before it reads again or waits,
+// so nothing lingers once the batch is drained.
 type sendBatch struct {
-	r      *relays
-	active atomic.Bool // the reader has more received datagrams to hand out
+	r         *relays
+	relayed   *flow       // counts what was sent; nil: counted when received
+	direction string      // toPeer or fromPeer, for the log
+	active    atomic.Bool // the reader has more received datagrams to hand out
 
 	mu    sync.Mutex
 	queue sendQueue // waiting to be flushed
@@ -64,7 +68,8 @@ type queuedDatagram struct {
 	peerLen uint32
 }
 
-// relaySender is the batched send path of one UDP relay socket: the raw
+// relaySender is the batched send path of one sending socket (a relay
+// socket, or the listener towards one allocation's client): the raw
 // socket, its address family, whether GSO still works on it, and how many
 // of its datagrams are queued or being sent.
 type relaySender struct {
@@ -81,8 +86,22 @@ type relaySender struct {
 	group int
 }
 
+// newSendBatch is the queue of a listener's reader: relay sockets sending
+// to peers, counted as relayed once sent.
 func newSendBatch(r *relays) *sendBatch {
-	b := &sendBatch{r: r}
+	b := &sendBatch{r: r, direction: toPeer}
+	if r != nil {
+		b.relayed = &r.flows.udpOut
+	}
+	b.sendFn = b.sendmmsg
+	return b
+}
+
+// newClientBatch is the queue of a relay socket's reader: the listener
+// sending to the allocation's client. Those datagrams were counted as
+// relayed when the relay socket received them.
+func newClientBatch(r *relays) *sendBatch {
+	b := &sendBatch{r: r, direction: fromPeer}
 	b.sendFn = b.sendmmsg
 	return b
 }
@@ -309,15 +328,19 @@ func (b *sendBatch) account(msgs []planMsg) {
 		packets += m.segs
 		bytes += m.bytes
 	}
-	if packets > 0 {
-		b.r.flows.udpOut.addMany(packets, bytes)
+	if packets > 0 && b.relayed != nil {
+		b.relayed.addMany(packets, bytes)
 	}
 }
 
 // dropped counts datagrams that could not be sent.
 func (b *sendBatch) dropped(s *relaySender, idx []int32, err error) {
 	b.r.sendErrors.Add(float64(len(idx)))
-	b.r.log.Debug("turn: relay send failed", "user", s.alloc.cred.Username, "port", s.alloc.port,
+	user, port := "", uint16(0)
+	if s.alloc != nil {
+		user, port = s.alloc.cred.Username, s.alloc.port
+	}
+	b.r.log.Debug("turn: relay send failed", "user", user, "port", port, "direction", b.direction,
 		"datagrams", len(idx), "err", err)
 }
 
