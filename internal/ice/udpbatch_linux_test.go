@@ -5,6 +5,7 @@ package ice
 import (
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -269,7 +270,7 @@ func TestGSORuns(t *testing.T) {
 			for _, m := range p.msgs[:k] {
 				got = append(got, m.segs)
 			}
-			if !equalInts(got, tc.want) {
+			if !slices.Equal(got, tc.want) {
 				t.Fatalf("datagrams per message %v, want %v", got, tc.want)
 			}
 		})
@@ -282,16 +283,4 @@ func repeat(v, n int) []int {
 		out[i] = v
 	}
 	return out
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

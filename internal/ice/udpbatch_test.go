@@ -25,15 +25,7 @@ var loopbackFamilies = []struct {
 // way the server does.
 func listenBatch(t *testing.T, network, host string) net.PacketConn {
 	t.Helper()
-	c, err := net.ListenPacket(network, net.JoinHostPort(host, "0"))
-	if err != nil {
-		if network == "udp6" {
-			t.Skipf("no IPv6 loopback: %v", err)
-		}
-		t.Fatal(err)
-	}
-	tuneUDP(c)
-	pc, _ := newBatchConn(c, nil)
+	pc, _ := newBatchConn(listenUDPOn(t, network, host), nil)
 	t.Cleanup(func() { _ = pc.Close() })
 	return pc
 }
@@ -242,6 +234,8 @@ func TestBatchConnTruncation(t *testing.T) {
 	}
 }
 
+// listenUDPOn opens a UDP socket on a loopback address, closed with the
+// test (skipped where IPv6 loopback is missing).
 func listenUDPOn(t *testing.T, network, host string) *net.UDPConn {
 	t.Helper()
 	c, err := net.ListenPacket(network, net.JoinHostPort(host, "0"))
