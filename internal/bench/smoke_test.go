@@ -36,19 +36,31 @@ func TestMain(m *testing.M) {
 
 // TestSmoke runs every scenario in its smoke form against the real binary
 // and asserts correctness only: every message delivered exactly once,
-// every connection accounted for, coturn found, every session relayed.
+// every connection accounted for, coturn found, every session relayed;
+// turn runs in both directions.
 // Timing is never asserted; the full-size figures live in
 // docs/benchmarks.md.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts servers and coturn; skipped with -short")
 	}
+	type smokeRun struct {
+		name, scenario, direction string
+	}
+	var runs []smokeRun
 	for _, name := range Scenarios {
-		t.Run(name, func(t *testing.T) {
+		runs = append(runs, smokeRun{name, name, ""})
+	}
+	// The turn relay batches each direction on its own path.
+	runs = append(runs, smokeRun{"turn-" + peerToClient, "turn", peerToClient})
+	for _, sr := range runs {
+		name := sr.scenario
+		t.Run(sr.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			var out, progress bytes.Buffer
-			rep, err := Run(ctx, name, Options{Binary: switchboardBinary, Smoke: true, Out: t.TempDir(), Progress: &progress}, &out)
+			opts := Options{Binary: switchboardBinary, Smoke: true, Out: t.TempDir(), Progress: &progress, Direction: sr.direction}
+			rep, err := Run(ctx, name, opts, &out)
 			if errors.Is(err, ErrNoCoturn) {
 				t.Fatalf("%v: the turn scenario compares against Debian's coturn; scripts/test.sh installs it (ensure_command turnutils_uclient coturn)", err)
 			}
