@@ -145,11 +145,7 @@ func (a *allocator) AllocatePacketConn(conf turn.AllocateListenerConfig) (net.Pa
 	if conf.UserID == "" { // pion probing for a free even port (EVEN-PORT)
 		return a.listenUDP(conf.Network, conf.RequestedPort)
 	}
-	cred, err := parseUsername(conf.UserID)
-	if err != nil {
-		return nil, nil, err
-	}
-	release, err := a.acquire(cred)
+	cred, release, err := a.admit(conf)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -166,6 +162,17 @@ func (a *allocator) AllocatePacketConn(conf turn.AllocateListenerConfig) (net.Pa
 	a.udpPorts[port] = struct{}{}
 	a.mu.Unlock()
 	return &relayPacketConn{PacketConn: reader, alloc: alloc, sender: a.listener.newSender(conn, alloc)}, addr, nil
+}
+
+// admit reads the credential of an allocation request and takes its
+// quota slot; release gives the slot back.
+func (a *allocator) admit(conf turn.AllocateListenerConfig) (cred credential, release func(), err error) {
+	cred, err = parseUsername(conf.UserID)
+	if err != nil {
+		return cred, nil, err
+	}
+	release, err = a.acquire(cred)
+	return cred, release, err
 }
 
 // acquire takes a quota slot for cred, counting and logging a refusal.
@@ -198,11 +205,7 @@ func (a *allocator) AllocateListener(conf turn.AllocateListenerConfig) (net.List
 	if err := a.family(conf.Network); err != nil {
 		return nil, nil, err
 	}
-	cred, err := parseUsername(conf.UserID)
-	if err != nil {
-		return nil, nil, err
-	}
-	release, err := a.acquire(cred)
+	cred, release, err := a.admit(conf)
 	if err != nil {
 		return nil, nil, err
 	}
