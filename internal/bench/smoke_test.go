@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/testbin"
 )
 
 // binary is the switchboard executable built once by TestMain: the
@@ -17,21 +17,7 @@ import (
 var switchboardBinary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "switchboard-bench-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	switchboardBinary = filepath.Join(dir, "switchboard")
-	build := exec.Command("go", "build", "-o", switchboardBinary, "../../cmd/switchboard")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building switchboard:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testbin.Main(m, "../../cmd/switchboard", false, &switchboardBinary)
 }
 
 // TestSmoke runs every scenario in its smoke form against the real binary
