@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -53,7 +54,7 @@ func runConnections(ctx context.Context, opts Options) (*Report, error) {
 	hold := pick(opts.Duration, opts.Smoke, 2*time.Second, 20*time.Second)
 	rep := newReport("connections", opts)
 	rep.Settings = map[string]any{"connections": n, "concurrency": conc, "source_addresses": sources,
-		"hold": hold.String(), "viewers_per_channel": viewersPerChannel, "tls": "TLS 1.3, full handshake (Go defaults: X25519MLKEM768), leaf pinned by the generator"}
+		"hold": hold.String(), "viewers_per_channel": viewersPerChannel, "tls": tlsSetting(opts.ClassicTLS)}
 	if fdLimit := int(raiseFileLimit(1 << 20)); n > fdLimit-fdReserve {
 		// Both the server and this generator hold one descriptor per
 		// connection; the hard limit cannot be raised without
@@ -90,7 +91,7 @@ func measureConnections(ctx context.Context, opts Options, srv *server, n, conc,
 		return nil, err
 	}
 	progressf(opts, "connections: opening %d connections, %d at a time, from %d source addresses", n, conc, sources)
-	dialer := newWSDialer(srv.wssEndpoint(), &srv.Creds, srv.PinnedTLS, sources)
+	dialer := newWSDialer(srv.wssEndpoint(), &srv.Creds, generatorTLS(srv.PinnedTLS, opts.ClassicTLS), sources)
 	defer dialer.close()
 	cpu := startCPU(srv.pid())
 	prof := profiler{addr: srv.Pprof, dir: opts.Out}
@@ -282,3 +283,24 @@ func holdFor(ctx context.Context, d time.Duration) {
 func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// generatorTLS is the generator's TLS configuration: Go's defaults (the
+// hybrid post-quantum X25519MLKEM768 key share first, as current browsers
+// send), or with classic set, X25519 alone, as the KVS C SDK built with
+// OpenSSL 1.1 or mbedTLS offers. The server's configuration is the same
+// either way.
+func generatorTLS(pinned *tls.Config, classic bool) *tls.Config {
+	if !classic {
+		return pinned
+	}
+	cfg := pinned.Clone()
+	cfg.CurvePreferences = []tls.CurveID{tls.X25519}
+	return cfg
+}
+
+func tlsSetting(classic bool) string {
+	if classic {
+		return "TLS 1.3, full handshake, generator offers X25519 only (--classic-tls), leaf pinned by the generator"
+	}
+	return "TLS 1.3, full handshake (Go defaults: X25519MLKEM768), leaf pinned by the generator"
+}

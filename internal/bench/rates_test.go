@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"crypto/tls"
 	"slices"
 	"testing"
 )
@@ -28,5 +29,19 @@ func TestFixedRatesSkipTheSearch(t *testing.T) {
 	}
 	if relayPlanFor(Options{}).fixed || turnPlanFor(Options{}).fixed {
 		t.Fatal("default plans must search for saturation")
+	}
+}
+
+func TestGeneratorTLS(t *testing.T) {
+	pinned := &tls.Config{ServerName: "localhost"}
+	if got := generatorTLS(pinned, false); got != pinned {
+		t.Fatal("default generator TLS must be the pinned configuration as it is")
+	}
+	classic := generatorTLS(pinned, true)
+	if !slices.Equal(classic.CurvePreferences, []tls.CurveID{tls.X25519}) || classic.ServerName != "localhost" {
+		t.Fatalf("classic: %+v", classic.CurvePreferences)
+	}
+	if pinned.CurvePreferences != nil {
+		t.Fatal("the pinned configuration was changed")
 	}
 }
