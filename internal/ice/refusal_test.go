@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/pion/turn/v5"
+
+	"github.com/switchboard-rtc/switchboard/internal/ice/icetest"
 )
 
 // deniedPeers are the addresses the issue names, as an attacker would
@@ -240,35 +242,7 @@ func TestAllowListOpensLoopback(t *testing.T) {
 // newPionClient starts a pion TURN client over UDP or TCP.
 func newPionClient(t testing.TB, network string, server net.Addr, user, pass string) *turn.Client {
 	t.Helper()
-	var conn net.PacketConn
-	if network == "udp" {
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn = c
-	} else {
-		c, err := net.Dial("tcp", server.String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn = turn.NewSTUNConn(c)
-	}
-	client, err := turn.NewClient(&turn.ClientConfig{
-		STUNServerAddr: server.String(), TURNServerAddr: server.String(),
-		Conn: conn, Username: user, Password: pass, LoggerFactory: pionLoggers{log: testLogger(t)},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		client.Close()
-		_ = conn.Close()
-	})
-	return client
+	return icetest.TURNClient(t, network, server.String(), nil, user, pass, pionLoggers{log: testLogger(t)})
 }
 
 // newTCPEcho is a loopback TCP echo server.

@@ -213,39 +213,7 @@ func turnURI(t *testing.T, servers []iceServer, scheme, transport, port string) 
 // turnClient is a pion TURN client over "udp", "tcp" or "tls".
 func turnClient(t *testing.T, network, server, user, pass string, roots *tls.Config) *turn.Client {
 	t.Helper()
-	var conn net.PacketConn
-	switch network {
-	case "udp":
-		c, err := net.ListenPacket("udp4", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn = c
-	case "tcp":
-		c, err := net.Dial("tcp", server)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn = turn.NewSTUNConn(c)
-	case "tls":
-		c, err := tls.Dial("tcp", server, roots)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn = turn.NewSTUNConn(c)
-	}
-	client, err := turn.NewClient(&turn.ClientConfig{STUNServerAddr: server, TURNServerAddr: server, Conn: conn, Username: user, Password: pass})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := client.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		client.Close()
-		_ = conn.Close()
-	})
-	return client
+	return icetest.TURNClient(t, network, server, roots, user, pass, nil)
 }
 
 // echoPeer is a loopback UDP echo server.
