@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	runpprof "runtime/pprof"
 	"time"
 )
 
@@ -50,18 +51,42 @@ type profiler struct {
 	dir  string
 }
 
-// cpu records a CPU profile of d in the background and returns a function
-// that waits for it.
+// cpu records CPU profiles of d in the background, of the server under
+// test (NAME.cpu.pprof) and of this generator (NAME.generator.cpu.pprof),
+// and returns a function that waits for both. The generator shares the
+// machine, so its cost is half of what bounds a rate.
 func (p profiler) cpu(name string, d time.Duration) func() {
 	if p.addr == "" {
 		return func() {}
 	}
-	done := make(chan struct{})
+	done := make(chan struct{}, 2)
 	go func() {
-		defer close(done)
+		defer func() { done <- struct{}{} }()
 		p.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(int(d.Seconds()), 1)), name+".cpu.pprof", d+30*time.Second)
 	}()
-	return func() { <-done }
+	go func() {
+		defer func() { done <- struct{}{} }()
+		p.profileSelf(name+".generator.cpu.pprof", d)
+	}()
+	return func() { <-done; <-done }
+}
+
+// profileSelf records this process's CPU profile for d into file. It
+// gives up quietly when a profile is already running.
+func (p profiler) profileSelf(file string, d time.Duration) {
+	if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		return
+	}
+	f, err := os.Create(filepath.Join(p.dir, file))
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if err := runpprof.StartCPUProfile(f); err != nil {
+		return
+	}
+	time.Sleep(d)
+	runpprof.StopCPUProfile()
 }
 
 // heap records the live heap (after a GC) and the goroutine stacks.
