@@ -48,4 +48,5 @@ fuzz ./internal/signaling FuzzDecodeClientMessage
 fuzz ./internal/signaling FuzzDecodeFastMatchesJSON
 fuzz ./client/media FuzzReaders
 fuzz ./client/media FuzzIsKeyFrame
+fuzz ./internal/wsserver FuzzNext
 echo "== all tests passed"

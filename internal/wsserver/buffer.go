@@ -1,0 +1,85 @@
+package wsserver
+
+import "sync"
+
+// readBufSize is the size of the buffers Next borrows. A frame up to this
+// size (header included) is read into the borrowed buffer; a larger one
+// moves to a buffer of its own that grows as its bytes arrive.
+const readBufSize = 16 << 10
+
+// readPool holds *[]byte of readBufSize bytes: pointers, so that Put does
+// not allocate.
+var readPool = sync.Pool{New: func() any {
+	b := make([]byte, readBufSize)
+	return &b
+}}
+
+// scratch is the read buffer of one call to Next.
+type scratch struct {
+	// buf holds the received bytes not decoded yet, from a frame boundary.
+	buf []byte
+	// pooled is the borrowed buffer, which buf uses unless heap is set.
+	pooled *[]byte
+	// heap says that buf lives in memory of its own, not in *pooled.
+	heap bool
+}
+
+// borrow takes a pool buffer and the pending bytes for one call to Next.
+func (c *Conn) borrow() scratch {
+	s := scratch{pooled: readPool.Get().(*[]byte)}
+	if len(c.pending) < readBufSize {
+		s.buf = append((*s.pooled)[:0], c.pending...)
+	} else {
+		// A large frame in progress: go on with the buffer it grew.
+		s.buf, s.heap = c.pending, true
+	}
+	c.pending = nil
+	return s
+}
+
+// park ends a call to Next: it keeps the bytes not decoded yet and gives the
+// pool buffer back.
+func (c *Conn) park(s *scratch) {
+	switch {
+	case c.err != nil || len(s.buf) == 0:
+		c.pending = nil
+	case s.heap && len(s.buf) >= readBufSize:
+		// Keep the grown buffer (at most about twice its contents) rather
+		// than a copy, so that a large frame trickling in is not copied
+		// whole at every resume.
+		c.pending = s.buf
+	default:
+		c.pending = make([]byte, len(s.buf))
+		copy(c.pending, s.buf)
+	}
+	s.buf = nil
+	readPool.Put(s.pooled)
+}
+
+// reserve makes room in s.buf for at least one more byte towards want,
+// and for all of them if want fits the pool buffer.
+func (s *scratch) reserve(want int) {
+	free := cap(s.buf) - len(s.buf)
+	if free >= want-len(s.buf) || (free > 0 && want > readBufSize) {
+		return
+	}
+	if want <= readBufSize {
+		// Move the bytes to the front of the pool buffer (they may be
+		// further in it, after frames decoded in this call).
+		s.buf, s.heap = append((*s.pooled)[:0], s.buf...), false
+		return
+	}
+	// Grow by doubling, and by no more than the frame needs, so that memory
+	// follows the bytes that actually arrived, not the declared length.
+	grown := make([]byte, len(s.buf), min(want, len(s.buf)+max(len(s.buf), readBufSize)))
+	copy(grown, s.buf)
+	s.buf, s.heap = grown, true
+}
+
+// take removes the first n bytes of s.buf and returns them, capped so that
+// appending to them cannot write over the bytes after.
+func (s *scratch) take(n int) []byte {
+	b := s.buf[:n:n]
+	s.buf = s.buf[n:]
+	return b
+}

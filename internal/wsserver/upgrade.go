@@ -1,0 +1,149 @@
+package wsserver
+
+import (
+	"bufio"
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// UpgradeOptions configures Upgrade and the Conn it returns.
+type UpgradeOptions struct {
+	// Subprotocols the server speaks, in its order of preference.
+	Subprotocols []string
+	// ReadLimit is the largest data message accepted, after reassembly;
+	// 0 (or less) means 32 KiB. A larger one ends the connection with 1009.
+	ReadLimit int64
+	// WouldBlock is the sentinel a nonblocking connection's Read wraps when
+	// no data is available yet; see the package comment. Deadline expiries
+	// count as would block whether it is set or not.
+	WouldBlock error
+}
+
+// acceptGUID is the fixed string RFC 6455 section 1.3 appends to the key.
+const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+// Upgrade validates a WebSocket upgrade request, hijacks the connection and
+// writes the 101 reply, which carries the headers already set on
+// w.Header() besides its own. It chooses the first of opts.Subprotocols
+// that the client offered; if none is (or the client offered none), the
+// connection goes on without a subprotocol. Extensions are never accepted.
+//
+// A request that is not a valid upgrade gets a plain-text 400 (426 with
+// Sec-WebSocket-Version: 13 for a version other than 13), is not hijacked,
+// and Upgrade returns an error wrapping ErrBadHandshake. Deadlines the
+// http.Server had set on the connection stay set: clearing or moving them is
+// the caller's business.
+func Upgrade(w http.ResponseWriter, r *http.Request, opts UpgradeOptions) (*Conn, error) {
+	if status, reason := refuse(r); status != 0 {
+		if status == http.StatusUpgradeRequired {
+			w.Header().Set("Sec-WebSocket-Version", "13")
+		}
+		http.Error(w, "WebSocket upgrade refused: "+reason, status)
+		return nil, fmt.Errorf("%w: %s", ErrBadHandshake, reason)
+	}
+	subprotocol := chooseSubprotocol(r.Header.Values("Sec-WebSocket-Protocol"), opts.Subprotocols)
+	reply := w.Header().Clone()
+	// A 101 has no body; headers about one would confuse the client.
+	reply.Del("Content-Length")
+	reply.Del("Transfer-Encoding")
+	reply.Set("Upgrade", "websocket")
+	reply.Set("Connection", "Upgrade")
+	reply.Set("Sec-WebSocket-Accept", acceptKey(r.Header.Get("Sec-WebSocket-Key")))
+	reply.Del("Sec-WebSocket-Protocol")
+	if subprotocol != "" {
+		reply.Set("Sec-WebSocket-Protocol", subprotocol)
+	}
+
+	nc, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		http.Error(w, "WebSocket upgrade impossible on this connection", http.StatusInternalServerError)
+		return nil, fmt.Errorf("wsserver: hijack: %w", err)
+	}
+	if err := writeSwitching(brw.Writer, reply); err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("wsserver: write 101 reply: %w", err)
+	}
+	return newConn(nc, readAhead(brw.Reader), subprotocol, opts), nil
+}
+
+// refuse returns the status and reason for refusing r, or 0 if r is a
+// valid upgrade request.
+func refuse(r *http.Request) (int, string) {
+	switch {
+	case r.Method != http.MethodGet:
+		return http.StatusBadRequest, "method is not GET"
+	case !r.ProtoAtLeast(1, 1):
+		return http.StatusBadRequest, "HTTP version below 1.1"
+	case !hasToken(r.Header.Values("Connection"), "upgrade"):
+		return http.StatusBadRequest, `Connection header lacks "upgrade"`
+	case !hasToken(r.Header.Values("Upgrade"), "websocket"):
+		return http.StatusBadRequest, `Upgrade header lacks "websocket"`
+	case r.Header.Get("Sec-WebSocket-Version") != "13":
+		return http.StatusUpgradeRequired, "Sec-WebSocket-Version is not 13"
+	case !validKey(r.Header.Get("Sec-WebSocket-Key")):
+		return http.StatusBadRequest, "Sec-WebSocket-Key is not 16 bytes in base64"
+	}
+	return 0, ""
+}
+
+// hasToken reports whether the comma-separated header values hold token,
+// compared without regard to case.
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func validKey(key string) bool {
+	raw, err := base64.StdEncoding.DecodeString(key)
+	return err == nil && len(raw) == 16
+}
+
+// acceptKey is the Sec-WebSocket-Accept value proving that the server read
+// the key (RFC 6455 section 4.2.2).
+func acceptKey(key string) string {
+	sum := sha1.Sum([]byte(key + acceptGUID))
+	return base64.StdEncoding.EncodeToString(sum[:])
+}
+
+// chooseSubprotocol returns the first of ours that the client offered.
+// Subprotocol names compare case-sensitively.
+func chooseSubprotocol(offered []string, ours []string) string {
+	for _, p := range ours {
+		for _, v := range offered {
+			for t := range strings.SplitSeq(v, ",") {
+				if strings.TrimSpace(t) == p {
+					return p
+				}
+			}
+		}
+	}
+	return ""
+}
+
+func writeSwitching(bw *bufio.Writer, h http.Header) error {
+	bw.WriteString("HTTP/1.1 101 Switching Protocols\r\n")
+	h.Write(bw) // errors stick in bw and come back from Flush
+	bw.WriteString("\r\n")
+	return bw.Flush()
+}
+
+// readAhead copies out what the HTTP server had read past the request,
+// which is the start of the WebSocket stream. A copy, so that the Conn
+// does not keep the server's bufio.Reader.
+func readAhead(br *bufio.Reader) []byte {
+	n := br.Buffered()
+	if n == 0 {
+		return nil
+	}
+	b, _ := br.Peek(n)
+	return append([]byte(nil), b...)
+}
