@@ -29,6 +29,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/internal/controlplane"
 	"github.com/switchboard-rtc/switchboard/internal/devtls"
 	"github.com/switchboard-rtc/switchboard/internal/ice"
+	"github.com/switchboard-rtc/switchboard/internal/netpark"
 	"github.com/switchboard-rtc/switchboard/internal/signaling"
 	"github.com/switchboard-rtc/switchboard/internal/store"
 	"github.com/switchboard-rtc/switchboard/internal/store/bolt"
@@ -97,10 +98,13 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("credentials: %w", err)
 	}
-	ln, err := net.Listen("tcp", a.cfg.Server.Addr)
+	tcp, err := net.Listen("tcp", a.cfg.Server.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.Server.Addr, err)
 	}
+	// Sockets that can be parked: an idle signaling connection then waits
+	// for its client with no goroutine (internal/netpark).
+	ln := netpark.NewListener(tcp)
 	defer ln.Close()
 	publicHost := advertisedHost(a.cfg.Server.PublicHost, ln.Addr())
 	tlsCfg, bundle, err := a.tlsConfig(publicHost)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,10 @@ const viewersPerChannel = 99
 // fdReserve is how many descriptors below the open-file limit the
 // scenario leaves for listeners, the database and metrics requests.
 const fdReserve = 400
+
+// parkingExpected tells whether the server parks idle connections here
+// (it has a poller on Linux only).
+const parkingExpected = runtime.GOOS == "linux"
 
 // connTarget is one connection to open: a channel's master or a viewer.
 type connTarget struct {
@@ -43,7 +48,7 @@ type connMeasure struct {
 	handshakes          summary
 	before, after       procStat
 	metrics             map[string]float64
-	held, left          float64
+	held, left, parked  float64
 	serverCores, genCor float64
 }
 
@@ -104,6 +109,11 @@ func measureConnections(ctx context.Context, opts Options, srv *server, n, conc,
 
 	progressf(opts, "connections: %d open, holding for %s", m.opened, hold)
 	holdFor(ctx, hold)
+	if parkingExpected {
+		// Idle connections are parked after a second of silence.
+		m.parked = srv.waitMetric(ctx, "switchboard_signaling_parked_connections", 30*time.Second,
+			func(v float64) bool { return int(v) >= m.opened })
+	}
 	if m.after, err = readProcStat(srv.pid()); err != nil {
 		return nil, err
 	}
@@ -127,6 +137,7 @@ func reportConnections(rep *Report, n int, m *connMeasure) {
 		"heap_inuse_per_connection_kib":  m.metrics["go_memstats_heap_inuse_bytes"] / float64(opened) / 1024,
 		"stack_inuse_per_connection_kib": m.metrics["go_memstats_stack_inuse_bytes"] / float64(opened) / 1024,
 		"goroutines":                     m.metrics["go_goroutines"],
+		"parked_connections":             m.parked,
 		"server_cores_while_connecting":  m.serverCores, "generator_cores_while_connecting": m.genCor,
 	}
 	rep.Tables = append(rep.Tables, Table{
@@ -146,6 +157,10 @@ func reportConnections(rep *Report, n int, m *connMeasure) {
 	rep.check("every connection opened", m.opened == n && m.failed == 0, "%d of %d opened, %d failed (first error: %s)", m.opened, n, m.failed, errText)
 	rep.check("every open connection held by the server", int(m.held) == m.opened, "server gauge %v, generator %d", m.held, m.opened)
 	rep.check("every connection released after close", m.left == 0, "server gauge %v after closing all", m.left)
+	if parkingExpected {
+		rep.check("every idle connection parked (no goroutine)", int(m.parked) == m.opened,
+			"server parked gauge %v, generator %d", m.parked, m.opened)
+	}
 }
 
 // connectionTargets creates the channels and lists the connections: per

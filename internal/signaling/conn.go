@@ -1,21 +1,23 @@
 package signaling
 
 import (
-	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 
 	"github.com/switchboard-rtc/switchboard/internal/bus"
+	"github.com/switchboard-rtc/switchboard/internal/netpark"
+	"github.com/switchboard-rtc/switchboard/internal/wsserver"
 )
 
 // closeCause is why the server closes a connection.
 type closeCause struct {
-	code   websocket.StatusCode
+	code   ws.StatusCode
 	reason string // close frame reason; at most 123 bytes
 	metric string // disconnects_total reason
 	goAway bool   // send GO_AWAY before the close frame
@@ -23,40 +25,42 @@ type closeCause struct {
 }
 
 var (
-	causeReplaced = closeCause{websocket.StatusNormalClosure,
+	causeReplaced = closeCause{ws.StatusNormalClosure,
 		"replaced by a newer connection with the same identity", "replaced", true, false}
-	causeChannelDeleted = closeCause{websocket.StatusGoingAway,
+	causeChannelDeleted = closeCause{ws.StatusGoingAway,
 		"signaling channel deleted", "channel_deleted", true, false}
-	causeShutdown = closeCause{websocket.StatusGoingAway,
+	causeShutdown = closeCause{ws.StatusGoingAway,
 		"server shutting down", "shutdown", true, false}
-	causeShutdownForced = closeCause{websocket.StatusGoingAway,
+	causeShutdownForced = closeCause{ws.StatusGoingAway,
 		"server shutting down", "shutdown", false, true}
-	causeMaxDuration = closeCause{websocket.StatusGoingAway,
+	causeMaxDuration = closeCause{ws.StatusGoingAway,
 		"maximum connection duration reached", "max_duration", true, false}
-	causeIdle = closeCause{websocket.StatusNormalClosure,
+	causeIdle = closeCause{ws.StatusNormalClosure,
 		"idle timeout", "idle_timeout", false, false}
-	causeSlowReader = closeCause{websocket.StatusPolicyViolation,
+	causeSlowReader = closeCause{ws.StatusPolicyViolation,
 		"send queue full: client is not reading fast enough", "send_queue_full", false, false}
-	causePingTimeout = closeCause{websocket.StatusGoingAway,
+	causePingTimeout = closeCause{ws.StatusGoingAway,
 		"ping timeout", "ping_timeout", false, true}
-	causeBinary = closeCause{websocket.StatusUnsupportedData,
+	causeBinary = closeCause{ws.StatusUnsupportedData,
 		"binary frames are not supported; send JSON text frames", "binary_frame", false, false}
 )
 
-// outbound is one frame waiting to be written: a delivery (env) or a frame
-// already encoded (raw).
+// outbound is one frame waiting to be written: a delivery (env), a text
+// message already encoded (raw), or a whole control frame (control).
 type outbound struct {
-	env bus.Envelope
-	raw []byte
+	env     bus.Envelope
+	raw     []byte
+	control []byte
 }
 
 // conn is one accepted WebSocket connection. It is the bus.Handler of its
 // address.
 //
-// An idle connection costs one goroutine (the reader, blocked in a read)
-// and one timer: the writer goroutine exists only while there is something
-// to write, and the keepalive, idle, GO_AWAY and duration clocks share a
-// single timer armed for whichever is due first.
+// An idle connection costs no goroutine when it can be parked (see
+// reader.go) and one timer: a reader goroutine runs only while the client
+// has sent something, the writer goroutine only while there is something
+// to write, and the keepalive, pong, idle, GO_AWAY, duration and closing
+// clocks share a single timer armed for whichever is due first.
 type conn struct {
 	hub     *Hub
 	id      uint64
@@ -64,14 +68,24 @@ type conn struct {
 	ttl     atomic.Int64 // nanoseconds; the channel's message TTL, updated live
 	sub     bus.Subscription
 	backlog []bus.Envelope // mailbox content handed over at subscribe time
-	ws      *websocket.Conn
-	netConn net.Conn       // under ws; for deadlines
-	out     *coalescer     // under the library's write buffer; nil in tests without one
-	wg      sync.WaitGroup // writer and pinger goroutines
-	timer   *time.Timer    // the connection's clocks; see onTimer
+	ws      *wsserver.Conn
+	netConn net.Conn      // the upgraded connection (usually *tls.Conn)
+	park    *netpark.Conn // the socket under netConn when it can be parked; nil otherwise
+	resume  func()        // onReadable, kept to arm the poller without allocating
+	parked  atomic.Bool   // no goroutine reads: the poller or abort will start one
+	// Owned by the reader of the moment (see readParked): whether it waits
+	// with a read deadline before parking, and when it last parked (unix
+	// nanoseconds, 0 before the first time).
+	lingering bool
+	parkedAt  int64
+	wg        sync.WaitGroup // writer goroutines
+	timer     *time.Timer    // the connection's clocks; see onTimer
+
+	// writeMu makes each network write whole: the writer's batches and
+	// the reader's last frames (a close echo) never interleave.
+	writeMu sync.Mutex
 
 	lastActivity atomic.Int64 // unix nanoseconds of the last client-initiated frame
-	pinging      atomic.Bool
 
 	// Guarded by mu: the send queue, the requests to the writer and the
 	// state of the clocks.
@@ -84,6 +98,7 @@ type conn struct {
 	writing    bool        // a writer goroutine runs (or the connection is closing)
 	finished   bool        // serve is ending: no goroutine may start
 	goAwaySent bool        // owned by the writer of the moment
+	closeSent  bool        // a close frame went out (the server's, or the echo of the client's)
 	clocks     connClocks
 
 	// Owned by the reader goroutine.
@@ -188,7 +203,7 @@ func (c *conn) requestClose(cause closeCause) {
 func (c *conn) takeQueue(spare []outbound) (q []outbound, goAway bool, cause *closeCause, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.finished || len(c.queue) == 0 && !c.goAway && c.closing == nil && !c.out.pending() {
+	if c.finished || len(c.queue) == 0 && !c.goAway && c.closing == nil {
 		c.writing = false
 		return spare, false, nil, false
 	}
@@ -209,13 +224,6 @@ func (c *conn) closeCauseOrNil() *closeCause {
 // touch records activity from the client for the idle timer.
 func (c *conn) touch() { c.lastActivity.Store(time.Now().UnixNano()) }
 
-// onPing counts a client ping as activity (spec 6.8) and lets the library
-// answer it.
-func (c *conn) onPing(context.Context, []byte) bool {
-	c.touch()
-	return true
-}
-
 // abandon undoes admit when the upgrade fails.
 func (c *conn) abandon() {
 	c.requestClose(causeShutdownForced)
@@ -223,44 +231,67 @@ func (c *conn) abandon() {
 	c.hub.unregister(c)
 }
 
-// serve runs the connection until it closes: the reader in this
-// goroutine, the writer whenever there is something to write. It stays a
-// small frame under the read loop, whose stack is what an idle
-// connection keeps; the work before and after lives in begin and end.
-func (c *conn) serve(ws *websocket.Conn) {
-	c.begin(ws)
-	c.end(c.readLoop())
+// attach takes over the upgraded connection. When the socket under it was
+// accepted by a netpark listener and the hub has a poller, the connection
+// will be parked between the client's frames.
+func (c *conn) attach(w *wsserver.Conn) {
+	c.ws, c.netConn = w, w.NetConn()
+	raw := c.netConn
+	if tc, ok := raw.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
+	if pc, ok := raw.(*netpark.Conn); ok && c.hub.poller != nil {
+		c.park = pc
+		c.resume = c.onReadable
+	}
+}
+
+// serve runs the connection: it starts the clocks and the writer for
+// waiting mail, then reads. A parked connection returns this goroutine as
+// soon as the client has nothing more to say; otherwise the goroutine
+// reads until the connection ends.
+func (c *conn) serve() {
+	c.begin()
+	if c.park == nil {
+		c.end(c.readLoop())
+		return
+	}
+	c.park.SetNonblocking(true)
+	c.readParked()
 }
 
 // begin counts the connection and starts its clocks and, when mail is
 // already waiting, its writer.
-func (c *conn) begin(ws *websocket.Conn) {
+func (c *conn) begin() {
 	h := c.hub
-	c.ws = ws
-	ws.SetReadLimit(h.cfg.ReadLimit)
 	role := c.addr.Role.String()
 	h.metrics.connects.WithLabelValues(role).Inc()
 	h.metrics.connections.WithLabelValues(role).Inc()
 	h.log.Debug("signaling connection accepted", "conn", c.id, "role", role,
-		"client_id", c.addr.ClientID, "channel", c.addr.Channel, "backlog", len(c.backlog))
+		"client_id", c.addr.ClientID, "channel", c.addr.Channel, "backlog", len(c.backlog), "parked", c.park != nil)
 	c.touch()
 	c.startClocks()
 	c.mu.Lock()
 	c.started = true
-	if len(c.backlog) > 0 || len(c.queue) > 0 || c.goAway || c.closing != nil || c.out.pending() {
+	if len(c.backlog) > 0 || len(c.queue) > 0 || c.goAway || c.closing != nil {
 		c.startWriterLocked()
 	}
 	c.mu.Unlock()
 }
 
-// kickWriter starts the writer for frames the coalescer gathered.
-func (c *conn) kickWriter() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.startWriterLocked()
+// abort drops the network connection without a close handshake. A reader
+// that is running sees the connection fail and ends it; a parked one is
+// woken for the same purpose.
+func (c *conn) abort() {
+	_ = c.netConn.Close()
+	if c.park != nil && c.parked.CompareAndSwap(true, false) {
+		c.hub.poller.Unwatch(c.park)
+		go c.readParked()
+	}
 }
 
 // end releases the connection once its reader has stopped with readErr.
+// Only the reader calls it, once.
 func (c *conn) end(readErr error) {
 	h := c.hub
 	// Queue mail for this address again as early as possible.
@@ -270,14 +301,10 @@ func (c *conn) end(readErr error) {
 	c.finished = true
 	c.mu.Unlock()
 	c.sub.Unsubscribe()
-	// Send what the library wrote last (the echo of a client's close
-	// frame), then make a writer blocked on the network give up.
-	c.out.writeThrough(time.Now().Add(h.cfg.WriteTimeout.Std()))
-	if c.netConn != nil {
-		_ = c.netConn.SetWriteDeadline(time.Now())
-	}
+	// Make a writer blocked on the network give up.
+	_ = c.netConn.SetWriteDeadline(time.Now())
 	c.wg.Wait()
-	_ = c.ws.CloseNow()
+	_ = c.netConn.Close()
 
 	reason := disconnectReason(readErr)
 	if cause := c.closeCauseOrNil(); cause != nil {
@@ -287,17 +314,23 @@ func (c *conn) end(readErr error) {
 	h.metrics.connections.WithLabelValues(role).Dec()
 	h.metrics.disconnects.WithLabelValues(reason).Inc()
 	h.unregister(c)
-	h.log.Debug("signaling connection closed", "conn", c.id, "reason", reason)
+	h.log.Debug("signaling connection closed", "conn", c.id, "reason", reason, "error", readErr)
 }
+
+// errClientClosed ends the reader when the client sent its close frame.
+var errClientClosed = errors.New("signaling: the client closed the connection")
 
 // disconnectReason names why the reader stopped when the server did not
 // ask for the close.
 func disconnectReason(err error) string {
+	var ce *wsserver.CloseError
 	switch {
-	case errors.Is(err, websocket.ErrMessageTooBig):
-		return "read_limit"
-	case websocket.CloseStatus(err) != -1:
+	case errors.Is(err, errClientClosed):
 		return "client_closed"
+	case errors.As(err, &ce) && ce.Code == ws.StatusMessageTooBig:
+		return "read_limit"
+	case errors.As(err, &ce):
+		return "protocol_error"
 	default:
 		return "connection_lost"
 	}

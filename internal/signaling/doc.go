@@ -15,14 +15,19 @@
 // It must not import the control plane, the configuration loader, the store
 // or the auth package.
 //
-// Per connection the hub runs one goroutine, the reader, started when the
-// upgrade succeeds (the HTTP handler's goroutine, whose stack grew in the
-// TLS handshake, returns). A writer goroutine runs only while the
-// connection has something to write, and a short-lived one while a server
-// ping awaits its pong; the connection's clocks share one timer. No lock is
-// held across a network write: a sender hands a message to the
-// recipient's bounded queue and returns. Frames written in one pass of the
-// writer share a TLS record and a system call.
+// An idle connection has no goroutine. Its socket is parked in a poller
+// (internal/netpark: one epoll instance for all connections on Linux) and
+// a reader goroutine is started when bytes arrive; it handles every
+// complete frame (internal/wsserver reads frames without blocking, keeping
+// a partial one) and parks the connection again when the socket is empty,
+// or, for a connection that is busy, after a short linger in Go's own
+// poller. Where sockets cannot be parked (other systems, other listeners)
+// the reader keeps its goroutine. A writer goroutine runs only while the
+// connection has something to write; server pings, pongs and the close
+// handshake go through it too, and the connection's clocks share one
+// timer. No lock is held across a network write: a sender hands a message
+// to the recipient's bounded queue and returns. Frames written in one pass
+// of the writer share a TLS record and a system call.
 //
 // Decisions the spec leaves open, as implemented here:
 //   - A channel ARN of another account than the caller's answers 404
@@ -32,7 +37,9 @@
 //     carries no extension, and clients that offered it carry on without
 //     compression.
 //   - Binary frames close the connection with 1003; frames over the read
-//     limit with 1009. Everything else that is wrong with a message (bad
+//     limit with 1009; frames that break RFC 6455 with 1002 (1007 for text
+//     that is not UTF-8), counted as disconnects "protocol_error".
+//     Everything else that is wrong with a message (bad
 //     JSON, unknown action, bad base64, missing or invalid members, size,
 //     rate) drops that message only, answered with a STATUS_RESPONSE when a
 //     correlation id can be read, silently (but counted) otherwise.

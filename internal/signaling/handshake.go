@@ -1,17 +1,15 @@
 package signaling
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"strings"
 
-	"github.com/coder/websocket"
-
 	"github.com/switchboard-rtc/switchboard/internal/bus"
 	"github.com/switchboard-rtc/switchboard/internal/httpx"
+	"github.com/switchboard-rtc/switchboard/internal/netpark"
+	"github.com/switchboard-rtc/switchboard/internal/wsserver"
 	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
 
@@ -49,64 +47,25 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	rec := &hijackRecorder{ResponseWriter: w, kick: c.kickWriter}
-	ws, err := websocket.Accept(rec, r, &websocket.AcceptOptions{
+	ws, err := wsserver.Upgrade(w, r, wsserver.UpgradeOptions{
 		Subprotocols: []string{subprotocolWSS},
-		// Browsers connect from pages of any origin and authenticate with
-		// the presigned URL, not with cookies, so the origin check brings
-		// nothing (spec 1.5).
-		InsecureSkipVerify: true,
-		CompressionMode:    websocket.CompressionDisabled,
-		OnPingReceived:     c.onPing,
+		ReadLimit:    h.cfg.ReadLimit,
+		WouldBlock:   netpark.ErrWouldBlock,
 	})
 	if err != nil {
-		// Accept has written the reply.
+		// Upgrade has written the reply. Browsers connect from pages of any
+		// origin and authenticate with the presigned URL, not with cookies,
+		// so there is no origin check (spec 1.5); compression is declined.
 		h.metrics.refusals.WithLabelValues("upgrade_failed").Inc()
 		c.abandon()
 		return
 	}
-	c.netConn, c.out = rec.conn, rec.out
-	if rec.reader != nil && !rec.pending {
-		// The library wrapped the connection in a reader for bytes read
-		// ahead; there were none, so reads can go to the connection
-		// directly (one call less on every read, and on the idle stack).
-		rec.reader.Reset(rec.conn)
-	}
+	c.attach(ws)
 	// The connection gets a goroutine of its own, and this one returns:
 	// net/http's goroutine, whose stack grew deep in the TLS handshake, and
 	// the request it parsed are freed instead of being held for hours.
-	go c.serve(ws)
+	go c.serve()
 }
-
-// hijackRecorder keeps the network connection the WebSocket library takes
-// over, so that a closing handshake can be bounded by a deadline (the
-// library's own close timeouts are fixed at several seconds), and gives
-// the library small buffers with a coalescer under the write buffer.
-type hijackRecorder struct {
-	http.ResponseWriter
-	conn    net.Conn
-	out     *coalescer
-	reader  *bufio.Reader // the read buffer handed to the library
-	pending bool          // bytes were read ahead of the upgrade
-	kick    func()        // starts the connection's writer
-}
-
-// Hijack implements http.Hijacker through http.ResponseController, which
-// also finds the Hijacker of wrapped writers.
-func (w *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err != nil {
-		return c, rw, err
-	}
-	w.conn, w.out = c, &coalescer{conn: c, kick: w.kick}
-	w.pending = rw.Reader.Buffered() > 0
-	small := smallBuffers(rw, c, w.out)
-	w.reader = small.Reader
-	return c, small, nil
-}
-
-// Unwrap exposes the wrapped writer.
-func (w *hijackRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // admit runs every check that can refuse a connection before the upgrade
 // and registers the new connection with the bus.
@@ -205,7 +164,7 @@ func (h *Hub) isClosing() bool {
 	return h.closing
 }
 
-// isUpgrade reports whether r asks for a WebSocket; websocket.Accept checks
+// isUpgrade reports whether r asks for a WebSocket; wsserver.Upgrade checks
 // the rest of the handshake.
 func isUpgrade(r *http.Request) bool {
 	for _, v := range r.Header.Values("Upgrade") {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchboard-rtc/switchboard/internal/bus/memory"
+	"github.com/switchboard-rtc/switchboard/internal/netpark"
 	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
 
@@ -77,7 +78,8 @@ func (d *testDirectory) remove(account, arn string) {
 	delete(d.channels, account+" "+arn)
 }
 
-// testEnv is a hub served by a plain httptest server.
+// testEnv is a hub served by a plain httptest server whose sockets can be
+// parked (unless the env was made with newBlockingEnv).
 type testEnv struct {
 	t   testing.TB
 	hub *Hub
@@ -99,6 +101,27 @@ func testConfig() Config {
 }
 
 func newEnv(t testing.TB, mutate func(*Config)) *testEnv {
+	t.Helper()
+	return startEnv(t, mutate, true, 0)
+}
+
+// newLingeringEnv parks connections only after parkAfter of silence.
+func newLingeringEnv(t testing.TB, mutate func(*Config), parkAfter time.Duration) *testEnv {
+	t.Helper()
+	return startEnv(t, mutate, true, parkAfter)
+}
+
+// newBlockingEnv serves the hub on an ordinary listener: every connection
+// keeps a reading goroutine, as on systems without a poller.
+func newBlockingEnv(t testing.TB, mutate func(*Config)) *testEnv {
+	t.Helper()
+	return startEnv(t, mutate, false, 0)
+}
+
+// startEnv serves a new hub; parkable connections are parked after
+// parkAfter of silence (0 in most tests: at the first moment of silence,
+// so that every test runs through parking and waking again).
+func startEnv(t testing.TB, mutate func(*Config), parkable bool, parkAfter time.Duration) *testEnv {
 	t.Helper()
 	cfg := testConfig()
 	if mutate != nil {
@@ -122,7 +145,12 @@ func newEnv(t testing.TB, mutate func(*Config)) *testEnv {
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- hub.Run(ctx) }()
-	srv := httptest.NewServer(hub)
+	hub.parkAfter = parkAfter
+	srv := httptest.NewUnstartedServer(hub)
+	if parkable {
+		srv.Listener = netpark.NewListener(srv.Listener)
+	}
+	srv.Start()
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()

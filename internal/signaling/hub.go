@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/switchboard-rtc/switchboard/internal/bus"
+	"github.com/switchboard-rtc/switchboard/internal/netpark"
 )
 
 // Authenticator verifies the SigV4 presigned URL of an upgrade request
@@ -64,6 +65,12 @@ type Hub struct {
 	log      *slog.Logger
 	now      func() time.Time
 	metrics  *metrics
+	// poller holds idle connections without a goroutine; nil when the
+	// system offers none (connections then keep a reading goroutine).
+	poller *netpark.Poller
+	// parkAfter is how long an idle connection keeps its reader before it
+	// is parked (defaultParkAfter; tests shorten it).
+	parkAfter time.Duration
 
 	connectLimits *keyedLimiter
 	alexaLimits   *keyedLimiter
@@ -96,6 +103,7 @@ func NewHub(cfg Config, deps Deps) (*Hub, error) {
 		connectLimits: newKeyedLimiter(cfg.ConnectsPerSecondPerChannel, cfg.ConnectBurstPerChannel),
 		alexaLimits:   newKeyedLimiter(cfg.AlexaOffersPerSecondPerChannel, cfg.AlexaOfferBurstPerChannel),
 		conns:         make(map[*conn]struct{}),
+		parkAfter:     defaultParkAfter,
 		stopping:      make(chan struct{}),
 		drained:       make(chan struct{}),
 	}
@@ -106,16 +114,39 @@ func NewHub(cfg Config, deps Deps) (*Hub, error) {
 	if h.now == nil {
 		h.now = time.Now
 	}
+	if p, err := netpark.NewPoller(); err == nil {
+		h.poller = p
+	} else {
+		h.log.Warn("idle connections will each keep a goroutine: no poller", "error", err)
+	}
 	reg := deps.Registerer
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	m, err := newMetrics(reg, deps.Bus)
+	m, err := newMetrics(reg, deps.Bus, h.parkedCount)
 	if err != nil {
+		h.closePoller()
 		return nil, err
 	}
 	h.metrics = m
 	return h, nil
+}
+
+// parkedCount is how many connections wait in the poller.
+func (h *Hub) parkedCount() int {
+	if h.poller == nil {
+		return 0
+	}
+	return h.poller.Len()
+}
+
+// closePoller stops the poller once no connection needs it; parked
+// connections that remain (after a forced shutdown) are woken and read on
+// their own goroutines until they end.
+func (h *Hub) closePoller() {
+	if h.poller != nil {
+		_ = h.poller.Close()
+	}
 }
 
 // Run does the hub's background work (mailbox expiry, forgetting idle rate
@@ -147,6 +178,7 @@ func (h *Hub) housekeep(ctx context.Context) {
 // closes the rest with 1001. When ctx ends first the remaining connections
 // are dropped without a close handshake and ctx's error is returned.
 func (h *Hub) Shutdown(ctx context.Context) error {
+	defer h.closePoller()
 	h.mu.Lock()
 	if !h.closing {
 		h.closing = true

@@ -32,7 +32,7 @@ type relayKey struct {
 	outcome bus.Outcome
 }
 
-func newMetrics(reg prometheus.Registerer, b bus.Bus) (*metrics, error) {
+func newMetrics(reg prometheus.Registerer, b bus.Bus, parked func() int) (*metrics, error) {
 	m := &metrics{
 		connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: metricPrefix + "connections", Help: "Open signaling WebSocket connections by role.",
@@ -64,7 +64,11 @@ func newMetrics(reg prometheus.Registerer, b bus.Bus) (*metrics, error) {
 		}, []string{"result"}),
 		relayedBy: make(map[relayKey]prometheus.Counter),
 	}
-	collectors := append(mailboxCollectors(b),
+	parkedGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: metricPrefix + "parked_connections",
+		Help: "Open connections waiting for their client with no goroutine (parked in the poller).",
+	}, func() float64 { return float64(parked()) })
+	collectors := append(mailboxCollectors(b), parkedGauge,
 		m.connections, m.connects, m.refusals, m.relayed, m.rejected, m.statusResponses,
 		m.dropped, m.disconnects, m.alexaOffers)
 	for _, c := range collectors {

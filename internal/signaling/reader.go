@@ -1,46 +1,179 @@
 package signaling
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 
 	"github.com/switchboard-rtc/switchboard/internal/bus"
+	"github.com/switchboard-rtc/switchboard/internal/netpark"
+	"github.com/switchboard-rtc/switchboard/internal/wsserver"
 	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
 
-// readLoop reads client frames until the connection ends and returns the
-// error that ended it. Reads are not bound to a context: the connection
-// ends them by closing (a context would cost a registration per read).
-func (c *conn) readLoop() error {
-	ctx := context.Background()
-	var buf bytes.Buffer
+// Reading. A connection whose socket can be parked (see attach) has no
+// goroutine while the client is silent: the poller calls onReadable when
+// bytes arrive, readParked handles every complete frame, and when the
+// socket has nothing more it arms the poller again and returns. Parking is
+// safe only at that point: the socket reported "would block" to TLS, so
+// neither TLS nor the frame reader holds a complete record or frame that
+// the socket will never announce again (a partial one stays in their
+// buffers, and the rest of it makes the socket readable). Other
+// connections keep a goroutine in readLoop.
+
+// onReadable is the poller's callback: the parked connection's socket
+// has something. It reads unless another goroutine took the reading over
+// (abort, at the same moment).
+func (c *conn) onReadable() {
+	if c.parked.CompareAndSwap(true, false) {
+		c.readParked()
+	}
+}
+
+// readParked reads and handles what the client sent, then parks the
+// connection again or ends it. Exactly one goroutine reads at a time: the
+// one that set parked from true to false, or serve's at the start.
+//
+// A reader that runs out of bytes parks the connection at once, unless the
+// connection was parked less than Hub.parkAfter ago: a busy connection
+// then waits in Go's own poller, with a read deadline parkAfter away, and
+// is parked only if its socket is empty when that deadline comes. Parking
+// costs two system calls and a goroutine start per wake-up, which a busy
+// connection would otherwise pay for every message; this way it pays them
+// at most once per parkAfter, while a quiet one (a new connection, a pong
+// every few seconds) gives its goroutine back as soon as it is done.
+func (c *conn) readParked() {
 	for {
-		typ, r, err := c.ws.Reader(ctx)
-		if err != nil {
-			return err
-		}
-		buf.Reset()
-		if _, err := buf.ReadFrom(r); err != nil {
-			return err // over the read limit the library has sent 1009
-		}
-		c.touch()
-		if c.closeCauseOrNil() != nil {
-			continue // closing: the rest is discarded
-		}
-		if typ != websocket.MessageText {
-			c.hub.metrics.rejected.WithLabelValues("binary_frame").Inc()
-			c.requestClose(causeBinary)
+		ev, err := c.ws.Next()
+		if wouldBlock(err) {
+			if (c.lingering || !c.recentlyParked()) && c.parkAgain() {
+				return
+			}
+			c.linger()
 			continue
 		}
-		c.handleFrame(ctx, buf.Bytes())
-		if buf.Cap() > 4*c.hub.cfg.MaxEventBytes {
-			buf = bytes.Buffer{} // do not keep a rare large frame's buffer
+		if err == nil {
+			err = c.handleEvent(ev)
 		}
+		if err != nil {
+			c.end(c.lastWords(err))
+			return
+		}
+	}
+}
+
+// defaultParkAfter is how long a connection with nothing to read keeps
+// its reader before it is parked.
+const defaultParkAfter = time.Second
+
+// wouldBlock reports whether a read ended for lack of bytes: the socket is
+// empty (nonblocking mode) or stayed empty until the linger deadline.
+func wouldBlock(err error) bool {
+	return errors.Is(err, netpark.ErrWouldBlock) || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// recentlyParked reports whether the connection was last parked less than
+// Hub.parkAfter ago.
+func (c *conn) recentlyParked() bool {
+	return c.parkedAt != 0 && time.Now().UnixNano()-c.parkedAt < int64(c.hub.parkAfter)
+}
+
+// linger makes the next reads wait in Go's poller for up to
+// Hub.parkAfter.
+func (c *conn) linger() {
+	c.lingering = true
+	c.park.SetNonblocking(false)
+	_ = c.netConn.SetReadDeadline(time.Now().Add(c.hub.parkAfter))
+}
+
+// parkAgain arms the poller for the connection's next bytes and reports
+// whether this goroutine may return. When the poller cannot take the
+// connection (it closed with the hub, or the connection is closing), the
+// goroutine reads on, blocking, unless abort took the reading over.
+func (c *conn) parkAgain() bool {
+	c.lingering = false
+	c.parkedAt = time.Now().UnixNano()
+	c.park.SetNonblocking(true)
+	_ = c.netConn.SetReadDeadline(time.Time{})
+	c.parked.Store(true)
+	err := c.hub.poller.Watch(c.park, c.resume)
+	if err == nil {
+		return true
+	}
+	if !c.parked.CompareAndSwap(true, false) {
+		return true // abort took over
+	}
+	c.hub.log.Debug("signaling connection read without parking", "conn", c.id, "error", err)
+	c.park.SetNonblocking(false)
+	return false
+}
+
+// readLoop reads and handles client frames until the connection ends and
+// returns the error that ended it.
+func (c *conn) readLoop() error {
+	for {
+		ev, err := c.ws.Next()
+		if err == nil {
+			err = c.handleEvent(ev)
+		}
+		if err != nil {
+			return c.lastWords(err)
+		}
+	}
+}
+
+// handleEvent acts on one frame from the client; an error ends the
+// connection.
+func (c *conn) handleEvent(ev wsserver.Event) error {
+	switch ev.Kind {
+	case wsserver.Ping:
+		c.touch() // a client ping is activity (spec 6.8)
+		c.push(outbound{control: wsserver.AppendPong(nil, ev.Payload)})
+	case wsserver.Pong:
+		c.pongReceived()
+	case wsserver.Close:
+		c.echoClose(ev.Code)
+		return errClientClosed
+	case wsserver.Binary:
+		c.touch()
+		if c.closeCauseOrNil() == nil {
+			c.hub.metrics.rejected.WithLabelValues("binary_frame").Inc()
+			c.requestClose(causeBinary)
+		}
+	case wsserver.Text:
+		c.touch()
+		if c.closeCauseOrNil() == nil { // closing: the rest is discarded
+			c.handleFrame(context.Background(), ev.Payload)
+		}
+	}
+	return nil
+}
+
+// lastWords answers a protocol error with the close frame it calls for
+// (1009 for a frame over the read limit, 1002 or 1007 for a broken one)
+// and returns err for end.
+func (c *conn) lastWords(err error) error {
+	var ce *wsserver.CloseError
+	if errors.As(err, &ce) {
+		c.writeFinal(wsserver.AppendClose(nil, ce.Code, ce.Reason))
+	}
+	return err
+}
+
+// echoClose answers the client's close frame with the same status, unless
+// the server's own close frame went first (then this one completes the
+// handshake).
+func (c *conn) echoClose(code ws.StatusCode) {
+	c.mu.Lock()
+	sent := c.closeSent
+	c.closeSent = true
+	c.mu.Unlock()
+	if !sent {
+		c.writeFinal(wsserver.AppendClose(nil, code, "")) // 1005 gives an empty body
 	}
 }
 

@@ -1,21 +1,19 @@
 package signaling
 
 import (
-	"context"
-	"errors"
+	"sync"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/switchboard-rtc/switchboard/internal/bus"
+	"github.com/switchboard-rtc/switchboard/internal/wsserver"
 )
 
 // writeLoop is the only goroutine that writes data frames to the
 // connection, and it runs only while there is something to write: it
 // writes the mailbox backlog first (on its first run), then whatever is
 // queued, carries out GO_AWAY and close requests, and ends when the queue
-// is empty. Frames written in one pass share TLS records and system calls
-// (see coalescer).
+// is empty. Frames written in one pass go out in one network write: they
+// share TLS records and system calls.
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
 	c.mu.Lock()
@@ -59,107 +57,126 @@ func (c *conn) writeLoop() {
 }
 
 // writeBatch writes GO_AWAY (when asked) and the frames of batch in one
-// pass, then releases the payloads. It returns false when the connection
-// failed; the writer then stays marked as running, so that no other
-// starts, and the reader sees the connection end.
+// network write, then releases the payloads. It returns false when the
+// connection failed; the writer then stays marked as running, so that no
+// other starts, and the reader sees the connection end.
 func (c *conn) writeBatch(buf *[]byte, batch []outbound, goAway bool) bool {
-	if len(batch) == 0 && !goAway && !c.out.pending() {
+	if len(batch) == 0 && !goAway {
 		return true
 	}
-	c.out.hold(time.Now().Add(c.hub.cfg.WriteTimeout.Std()))
-	ok := !goAway || c.write(goAwayFrame)
+	out := getWriteBuffer()
+	defer putWriteBuffer(out)
+	if goAway {
+		*out = wsserver.AppendText(*out, goAwayFrame)
+	}
+	var err error
 	for i := range batch {
-		if ok {
-			*buf = c.encode((*buf)[:0], batch[i])
-			ok = c.write(*buf)
+		if err == nil {
+			*out = c.appendFrame(*out, buf, batch[i])
+			if len(*out) >= writeChunk {
+				err = c.writeFrames(*out)
+				*out = (*out)[:0]
+			}
 		}
 		batch[i] = outbound{} // release the payload
 	}
-	if err := c.out.release(); err != nil {
-		if ok {
-			c.hub.log.Debug("signaling write failed", "conn", c.id, "error", err)
-		}
-		ok = false
+	if err == nil && len(*out) > 0 {
+		err = c.writeFrames(*out)
 	}
-	if !ok {
-		_ = c.ws.CloseNow()
+	if err != nil {
+		c.hub.log.Debug("signaling write failed", "conn", c.id, "error", err)
+		c.abort()
+		return false
 	}
 	if cap(*buf) > 4*c.hub.cfg.MaxEventBytes {
 		*buf = nil // do not keep a rare large frame's buffer
 	}
-	return ok
+	return true
 }
 
-// encode appends the frame for o to dst.
-func (c *conn) encode(dst []byte, o outbound) []byte {
-	if o.raw != nil {
-		return append(dst, o.raw...)
+// appendFrame appends the frame for o to dst; scratch holds the encoded
+// event on its way into its frame.
+func (c *conn) appendFrame(dst []byte, scratch *[]byte, o outbound) []byte {
+	switch {
+	case o.control != nil:
+		return append(dst, o.control...)
+	case o.raw != nil:
+		return wsserver.AppendText(dst, o.raw)
 	}
-	return appendEvent(dst, c.addr.Role == bus.RoleMaster, o.env)
+	*scratch = appendEvent((*scratch)[:0], c.addr.Role == bus.RoleMaster, o.env)
+	return wsserver.AppendText(dst, *scratch)
 }
 
-// write hands one text frame to the library. While the coalescer holds,
-// this only copies it; the network write and its deadline come with
-// release.
-func (c *conn) write(frame []byte) bool {
-	err := c.ws.Write(context.Background(), websocket.MessageText, frame)
-	if err != nil {
-		c.hub.log.Debug("signaling write failed", "conn", c.id, "error", err)
+// writeFrames writes whole frames to the network within the write
+// timeout. Frames written in one call share TLS records and system calls.
+func (c *conn) writeFrames(frames []byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if err := c.netConn.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout.Std())); err != nil {
+		return err
 	}
-	return err == nil
+	_, err := c.netConn.Write(frames)
+	return err
+}
+
+// writeFinal writes the last frame the reader has to say (a close echo or
+// a protocol error's close) before the connection ends. A failure does
+// not matter: the connection is ending either way.
+func (c *conn) writeFinal(frame []byte) {
+	if err := c.writeFrames(frame); err != nil {
+		c.hub.log.Debug("signaling close frame not written", "conn", c.id, "error", err)
+	}
 }
 
 // close ends the connection for cause. A graceful close sends the close
-// frame and waits for the client's; the reader goroutine receives it and
-// returns. The whole handshake is bounded by the write timeout, so that a
-// client that stopped reading cannot hold it up.
+// frame and gives the client the write timeout to answer with its own,
+// which the reader receives and which ends the connection; the closing
+// clock drops the connection if no answer comes. An abrupt close drops it
+// at once.
 func (c *conn) close(cause closeCause) {
-	h := c.hub
-	h.log.Debug("signaling connection closing", "conn", c.id, "reason", cause.metric)
+	c.hub.log.Debug("signaling connection closing", "conn", c.id, "reason", cause.metric)
 	if cause.abrupt {
-		_ = c.ws.CloseNow()
-		return
-	}
-	deadline := time.Now().Add(h.cfg.WriteTimeout.Std())
-	c.out.writeThrough(deadline)
-	if c.netConn != nil {
-		_ = c.netConn.SetDeadline(deadline)
-	}
-	_ = c.ws.Close(cause.code, cause.reason)
-}
-
-// startPing sends a server ping from a short-lived goroutine (the library's
-// Ping waits for the pong). A peer that does not answer within the pong
-// timeout is dropped.
-func (c *conn) startPing() {
-	if !c.pinging.CompareAndSwap(false, true) {
+		c.abort()
 		return
 	}
 	c.mu.Lock()
-	if c.finished {
-		c.mu.Unlock()
-		c.pinging.Store(false)
-		return
-	}
-	c.wg.Add(1)
+	sent := c.closeSent
+	c.closeSent = true
 	c.mu.Unlock()
-	go func() {
-		defer c.wg.Done()
-		defer c.pinging.Store(false)
-		pctx, cancel := context.WithTimeout(context.Background(), c.hub.cfg.PongTimeout.Std())
-		defer cancel()
-		err := c.ws.Ping(pctx)
-		// Only a missing pong counts; any other error means the connection
-		// is already ending for another reason.
-		if errors.Is(err, context.DeadlineExceeded) && c.closeCauseOrNil() == nil && !c.isFinished() {
-			c.hub.metrics.dropped.WithLabelValues(causePingTimeout.metric).Inc()
-			c.requestClose(causePingTimeout)
-		}
-	}()
+	if sent {
+		return // the client closed first and the reader answered
+	}
+	if err := c.writeFrames(wsserver.AppendClose(nil, cause.code, cause.reason)); err != nil {
+		c.abort()
+		return
+	}
+	c.armClosingClock(time.Now().Add(c.hub.cfg.WriteTimeout.Std()))
 }
 
-func (c *conn) isFinished() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.finished
+// writeChunk is how many bytes a writer gathers before it writes them
+// out: the payload of the largest TLS record.
+const writeChunk = 16 << 10
+
+// writeBuffers lends the writers their gathering buffers, so that idle
+// connections hold none.
+var writeBuffers = sync.Pool{New: func() any {
+	b := make([]byte, 0, writeChunk+4096)
+	return &b
+}}
+
+func getWriteBuffer() *[]byte {
+	b := writeBuffers.Get().(*[]byte) //nolint:forcetypeassert // the pool holds *[]byte
+	*b = (*b)[:0]
+	return b
 }
+
+// putWriteBuffer keeps ordinary buffers for reuse; a rare huge one goes.
+func putWriteBuffer(b *[]byte) {
+	if cap(*b) <= 4*writeChunk {
+		writeBuffers.Put(b)
+	}
+}
+
+// pingFrame is the server's keepalive ping; clients answer with a pong
+// carrying the same bytes.
+var pingFrame = wsserver.AppendPing(nil, []byte("switchboard"))
