@@ -2,61 +2,84 @@ package signaling
 
 import "time"
 
+// mono is a reading of the monotonic clock: nanoseconds since monoStart.
+// Connection clocks use it rather than time.Time, which takes three times
+// the memory in every one of many thousands of idle connections; like
+// time.Time's monotonic reading, it does not move when the wall clock is
+// set. Zero means "not set" (no real reading is that early).
+type mono int64
+
+var monoStart = time.Now()
+
+func monoNow() mono { return mono(time.Since(monoStart)) }
+
+// after returns the reading d after m.
+func (m mono) after(d time.Duration) mono { return m + mono(d) }
+
+// reached reports whether the clock set to m (not zero) has come at now.
+func (m mono) reached(now mono) bool { return m != 0 && now >= m }
+
 // connClocks are the deadlines of one connection, kept by a single timer:
 // the next server ping, the pong that ping awaits, GO_AWAY at max duration
 // minus grace, the close at max duration, and the end of a closing
 // handshake the server started. The idle deadline follows from
 // lastActivity. Guarded by conn.mu.
 type connClocks struct {
-	nextPing   time.Time // zero when pings are off
-	pongDue    time.Time // zero when no ping awaits its pong
-	goAwayAt   time.Time
-	expireAt   time.Time
-	closeBy    time.Time // zero unless the server's close frame awaits the client's
+	nextPing   mono // zero when pings are off
+	pongDue    mono // zero when no ping awaits its pong
+	goAwayAt   mono
+	expireAt   mono
+	closeBy    mono // zero unless the server's close frame awaits the client's
 	goAwayDone bool
 }
 
 // startClocks arms the connection's timer.
 func (c *conn) startClocks() {
 	cfg := &c.hub.cfg
-	now := time.Now()
+	now := monoNow()
 	c.mu.Lock()
 	c.clocks = connClocks{
-		goAwayAt: now.Add(cfg.MaxConnectionDuration.Std() - cfg.GoAwayGrace.Std()),
-		expireAt: now.Add(cfg.MaxConnectionDuration.Std()),
+		goAwayAt: now.after(cfg.MaxConnectionDuration.Std() - cfg.GoAwayGrace.Std()),
+		expireAt: now.after(cfg.MaxConnectionDuration.Std()),
 	}
 	if cfg.PingInterval > 0 {
-		c.clocks.nextPing = now.Add(cfg.PingInterval.Std())
+		c.clocks.nextPing = now.after(cfg.PingInterval.Std())
 	}
 	next := c.nextDeadlineLocked()
 	c.mu.Unlock()
 	// Armed in two steps so that the field is set before the timer fires.
 	c.timer = time.AfterFunc(time.Hour, c.onTimer)
-	c.timer.Reset(time.Until(next))
+	c.timer.Reset(until(next))
 }
+
+// until is the time left before m.
+func until(m mono) time.Duration { return time.Duration(m - monoNow()) }
+
+// touch records activity from the client for the idle timer.
+func (c *conn) touch() { c.lastActivity.Store(int64(monoNow())) }
 
 // idleDeadline is when the connection becomes idle unless the client
 // sends something.
-func (c *conn) idleDeadline() time.Time {
-	return time.Unix(0, c.lastActivity.Load()).Add(c.hub.cfg.IdleTimeout.Std())
+func (c *conn) idleDeadline() mono {
+	return mono(c.lastActivity.Load()).after(c.hub.cfg.IdleTimeout.Std())
 }
 
 // nextDeadlineLocked is the earliest deadline still to come. Once a close
 // is under way only the closing handshake's deadline counts.
-func (c *conn) nextDeadlineLocked() time.Time {
+func (c *conn) nextDeadlineLocked() mono {
 	if c.closing != nil {
-		if !c.clocks.closeBy.IsZero() {
+		if c.clocks.closeBy != 0 {
 			return c.clocks.closeBy
 		}
 		return c.clocks.expireAt
 	}
 	next := c.clocks.expireAt
-	for _, t := range []time.Time{c.idleDeadline(), c.clocks.nextPing, c.clocks.pongDue, c.clocks.closeBy} {
-		if !t.IsZero() && t.Before(next) {
+	for _, t := range []mono{c.idleDeadline(), c.clocks.nextPing, c.clocks.pongDue} {
+		if t != 0 && t < next {
 			next = t
 		}
 	}
-	if !c.clocks.goAwayDone && c.clocks.goAwayAt.Before(next) {
+	if !c.clocks.goAwayDone && c.clocks.goAwayAt < next {
 		next = c.clocks.goAwayAt
 	}
 	return next
@@ -66,19 +89,18 @@ func (c *conn) nextDeadlineLocked() time.Time {
 func (c *conn) pongReceived() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.clocks.pongDue = time.Time{}
+	c.clocks.pongDue = 0
 }
 
-// armClosingClock gives the client until t to answer the server's close
-// frame.
-func (c *conn) armClosingClock(t time.Time) {
+// armClosingClock gives the client d to answer the server's close frame.
+func (c *conn) armClosingClock(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.finished {
 		return
 	}
-	c.clocks.closeBy = t
-	c.timer.Reset(time.Until(c.nextDeadlineLocked()))
+	c.clocks.closeBy = monoNow().after(d)
+	c.timer.Reset(until(c.nextDeadlineLocked()))
 }
 
 // onTimer runs when a deadline has come: it sends a ping, asks for
@@ -87,16 +109,16 @@ func (c *conn) armClosingClock(t time.Time) {
 // re-arms the timer for the next deadline, unless a close has just been
 // asked for (the closing handshake arms its own).
 func (c *conn) onTimer() {
-	now := time.Now()
+	now := monoNow()
 	c.mu.Lock()
 	if c.finished {
 		c.mu.Unlock()
 		return
 	}
 	if c.closing != nil {
-		overdue := !c.clocks.closeBy.IsZero() && !now.Before(c.clocks.closeBy)
+		overdue := c.clocks.closeBy.reached(now)
 		if !overdue {
-			c.timer.Reset(time.Until(c.nextDeadlineLocked()))
+			c.timer.Reset(until(c.nextDeadlineLocked()))
 		}
 		c.mu.Unlock()
 		if overdue {
@@ -106,11 +128,11 @@ func (c *conn) onTimer() {
 	}
 	var cause *closeCause
 	switch {
-	case !now.Before(c.clocks.expireAt):
+	case c.clocks.expireAt.reached(now):
 		cause = &causeMaxDuration
-	case !now.Before(c.idleDeadline()):
+	case c.idleDeadline().reached(now):
 		cause = &causeIdle
-	case !c.clocks.pongDue.IsZero() && !now.Before(c.clocks.pongDue):
+	case c.clocks.pongDue.reached(now):
 		cause = &causePingTimeout
 	}
 	if cause != nil {
@@ -121,19 +143,19 @@ func (c *conn) onTimer() {
 		c.requestClose(*cause)
 		return
 	}
-	goAway := !c.clocks.goAwayDone && !now.Before(c.clocks.goAwayAt)
+	goAway := !c.clocks.goAwayDone && c.clocks.goAwayAt.reached(now)
 	if goAway {
 		c.clocks.goAwayDone = true
 	}
 	ping := false
-	if !c.clocks.nextPing.IsZero() && !now.Before(c.clocks.nextPing) {
-		c.clocks.nextPing = now.Add(c.hub.cfg.PingInterval.Std())
-		ping = c.clocks.pongDue.IsZero() // one ping awaits its pong at a time
+	if c.clocks.nextPing.reached(now) {
+		c.clocks.nextPing = now.after(c.hub.cfg.PingInterval.Std())
+		ping = c.clocks.pongDue == 0 // one ping awaits its pong at a time
 		if ping {
-			c.clocks.pongDue = now.Add(c.hub.cfg.PongTimeout.Std())
+			c.clocks.pongDue = now.after(c.hub.cfg.PongTimeout.Std())
 		}
 	}
-	c.timer.Reset(time.Until(c.nextDeadlineLocked()))
+	c.timer.Reset(until(c.nextDeadlineLocked()))
 	c.mu.Unlock()
 	if goAway {
 		c.requestGoAway()

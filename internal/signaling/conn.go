@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/gobwas/ws"
 
@@ -62,9 +63,12 @@ type outbound struct {
 // to write, and the keepalive, pong, idle, GO_AWAY, duration and closing
 // clocks share a single timer armed for whichever is due first.
 type conn struct {
-	hub     *Hub
-	id      uint64
-	addr    bus.Address
+	hub  *Hub
+	id   uint64
+	addr bus.Address
+	// channel keeps the one shared copy of the channel ARN that addr uses:
+	// a channel's connections would otherwise each hold their own.
+	channel unique.Handle[string]
 	ttl     atomic.Int64 // nanoseconds; the channel's message TTL, updated live
 	sub     bus.Subscription
 	backlog []bus.Envelope // mailbox content handed over at subscribe time
@@ -74,10 +78,10 @@ type conn struct {
 	resume  func()        // onReadable, kept to arm the poller without allocating
 	parked  atomic.Bool   // no goroutine reads: the poller or abort will start one
 	// Owned by the reader of the moment (see readParked): whether it waits
-	// with a read deadline before parking, and when it last parked (unix
-	// nanoseconds, 0 before the first time).
+	// with a read deadline before parking, and when it last parked (0
+	// before the first time).
 	lingering bool
-	parkedAt  int64
+	parkedAt  mono
 	wg        sync.WaitGroup // writer goroutines
 	timer     *time.Timer    // the connection's clocks; see onTimer
 
@@ -85,7 +89,7 @@ type conn struct {
 	// the reader's last frames (a close echo) never interleave.
 	writeMu sync.Mutex
 
-	lastActivity atomic.Int64 // unix nanoseconds of the last client-initiated frame
+	lastActivity atomic.Int64 // mono reading of the last client-initiated frame
 
 	// Guarded by mu: the send queue, the requests to the writer and the
 	// state of the clocks.
@@ -102,23 +106,24 @@ type conn struct {
 	clocks     connClocks
 
 	// Owned by the reader goroutine.
-	limits [3]tokenBucket // indexed by actionIndex
+	limits [3]bucket // indexed by actionIndex; the rules are the hub's
 }
 
 var _ bus.Handler = (*conn)(nil)
 
 func newConn(h *Hub, addr bus.Address, ttl time.Duration) *conn {
 	now := h.now()
-	cfg := &h.cfg
 	c := &conn{
-		hub:  h,
-		id:   h.nextID.Add(1),
-		addr: addr,
+		hub:     h,
+		id:      h.nextID.Add(1),
+		addr:    addr,
+		channel: unique.Make(addr.Channel),
 	}
+	c.addr.Channel = c.channel.Value()
 	c.ttl.Store(int64(ttl))
-	c.limits[actionIndex("SDP_OFFER")] = newTokenBucket(cfg.SDPOffersPerSecond, cfg.SDPOfferBurst, now)
-	c.limits[actionIndex("SDP_ANSWER")] = newTokenBucket(cfg.SDPAnswersPerSecond, cfg.SDPAnswerBurst, now)
-	c.limits[actionIndex("ICE_CANDIDATE")] = newTokenBucket(cfg.ICECandidatesPerSecond, cfg.ICECandidateBurst, now)
+	for i, rule := range h.messageRules {
+		c.limits[i] = rule.start(now)
+	}
 	return c
 }
 
@@ -220,9 +225,6 @@ func (c *conn) closeCauseOrNil() *closeCause {
 	defer c.mu.Unlock()
 	return c.closing
 }
-
-// touch records activity from the client for the idle timer.
-func (c *conn) touch() { c.lastActivity.Store(time.Now().UnixNano()) }
 
 // abandon undoes admit when the upgrade fails.
 func (c *conn) abandon() {

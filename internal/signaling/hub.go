@@ -72,6 +72,7 @@ type Hub struct {
 	// is parked (defaultParkAfter; tests shorten it).
 	parkAfter time.Duration
 
+	messageRules  [3]bucketRule // per-connection message rate limits, by actionIndex
 	connectLimits *keyedLimiter
 	alexaLimits   *keyedLimiter
 	nextID        atomic.Uint64
@@ -107,6 +108,9 @@ func NewHub(cfg Config, deps Deps) (*Hub, error) {
 		stopping:      make(chan struct{}),
 		drained:       make(chan struct{}),
 	}
+	h.messageRules[actionIndex("SDP_OFFER")] = bucketRule{cfg.SDPOffersPerSecond, float64(cfg.SDPOfferBurst)}
+	h.messageRules[actionIndex("SDP_ANSWER")] = bucketRule{cfg.SDPAnswersPerSecond, float64(cfg.SDPAnswerBurst)}
+	h.messageRules[actionIndex("ICE_CANDIDATE")] = bucketRule{cfg.ICECandidatesPerSecond, float64(cfg.ICECandidateBurst)}
 	if h.log == nil {
 		h.log = slog.Default()
 	}

@@ -5,29 +5,35 @@ import (
 	"time"
 )
 
-// tokenBucket is a classic token bucket: it holds up to burst tokens,
-// refills at rate per second, and each allowed event takes one token. It is
-// not safe for concurrent use; per-connection buckets belong to the
+// bucketRule is the rate (tokens per second) and burst of token buckets.
+// The rule is kept once by the owner of many buckets (the hub for every
+// connection's, a keyedLimiter for its keys), and each bucket holds only
+// its own state.
+type bucketRule struct{ rate, burst float64 }
+
+// bucket is the state of a token bucket: it holds up to burst tokens,
+// refills at rate per second, and each allowed event takes one token. It
+// is not safe for concurrent use; per-connection buckets belong to the
 // connection's reader and keyed buckets are guarded by keyedLimiter.
-type tokenBucket struct {
-	rate, burst, tokens float64
-	last                time.Time
+type bucket struct {
+	tokens float64
+	last   int64 // unix nanoseconds of the last refill, on the hub's clock
 }
 
-func newTokenBucket(rate float64, burst int, now time.Time) tokenBucket {
-	return tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
+func (r bucketRule) start(now time.Time) bucket {
+	return bucket{tokens: r.burst, last: now.UnixNano()}
 }
 
-func (b *tokenBucket) refill(now time.Time) {
-	if elapsed := now.Sub(b.last).Seconds(); elapsed > 0 {
-		b.tokens = min(b.burst, b.tokens+elapsed*b.rate)
-		b.last = now
+func (b *bucket) refill(r bucketRule, now time.Time) {
+	if elapsed := now.UnixNano() - b.last; elapsed > 0 {
+		b.tokens = min(r.burst, b.tokens+float64(elapsed)/float64(time.Second)*r.rate)
+		b.last = now.UnixNano()
 	}
 }
 
 // allow takes a token if one is available.
-func (b *tokenBucket) allow(now time.Time) bool {
-	b.refill(now)
+func (b *bucket) allow(r bucketRule, now time.Time) bool {
+	b.refill(r, now)
 	if b.tokens < 1 {
 		return false
 	}
@@ -37,24 +43,23 @@ func (b *tokenBucket) allow(now time.Time) bool {
 
 // full reports whether the bucket has refilled completely, i.e. forgetting
 // it changes nothing.
-func (b *tokenBucket) full(now time.Time) bool {
-	b.refill(now)
-	return b.tokens >= b.burst
+func (b *bucket) full(r bucketRule, now time.Time) bool {
+	b.refill(r, now)
+	return b.tokens >= r.burst
 }
 
 // keyedLimiter is a set of token buckets by key (one per channel), created
 // on first use and forgotten by sweep once they have refilled, so that its
 // memory follows recent activity only.
 type keyedLimiter struct {
-	rate  float64
-	burst int
+	rule bucketRule
 
 	mu      sync.Mutex
-	buckets map[string]*tokenBucket
+	buckets map[string]*bucket
 }
 
 func newKeyedLimiter(rate float64, burst int) *keyedLimiter {
-	return &keyedLimiter{rate: rate, burst: burst, buckets: make(map[string]*tokenBucket)}
+	return &keyedLimiter{rule: bucketRule{rate, float64(burst)}, buckets: make(map[string]*bucket)}
 }
 
 func (l *keyedLimiter) allow(key string, now time.Time) bool {
@@ -62,18 +67,18 @@ func (l *keyedLimiter) allow(key string, now time.Time) bool {
 	defer l.mu.Unlock()
 	b := l.buckets[key]
 	if b == nil {
-		nb := newTokenBucket(l.rate, l.burst, now)
+		nb := l.rule.start(now)
 		b = &nb
 		l.buckets[key] = b
 	}
-	return b.allow(now)
+	return b.allow(l.rule, now)
 }
 
 func (l *keyedLimiter) sweep(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for key, b := range l.buckets {
-		if b.full(now) {
+		if b.full(l.rule, now) {
 			delete(l.buckets, key)
 		}
 	}

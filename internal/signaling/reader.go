@@ -79,7 +79,7 @@ func wouldBlock(err error) bool {
 // recentlyParked reports whether the connection was last parked less than
 // Hub.parkAfter ago.
 func (c *conn) recentlyParked() bool {
-	return c.parkedAt != 0 && time.Now().UnixNano()-c.parkedAt < int64(c.hub.parkAfter)
+	return c.parkedAt != 0 && !c.parkedAt.after(c.hub.parkAfter).reached(monoNow())
 }
 
 // linger makes the next reads wait in Go's poller for up to
@@ -96,7 +96,7 @@ func (c *conn) linger() {
 // goroutine reads on, blocking, unless abort took the reading over.
 func (c *conn) parkAgain() bool {
 	c.lingering = false
-	c.parkedAt = time.Now().UnixNano()
+	c.parkedAt = monoNow()
 	c.park.SetNonblocking(true)
 	_ = c.netConn.SetReadDeadline(time.Time{})
 	c.parked.Store(true)
@@ -184,7 +184,7 @@ func (c *conn) handleFrame(ctx context.Context, frame []byte) {
 	if merr == nil {
 		merr = validateClientMessage(&msg, c.addr.Role, c.hub.cfg.MaxPayloadLength)
 	}
-	if merr == nil && !c.limits[actionIndex(msg.Action)].allow(c.hub.now()) {
+	if i := actionIndex(msg.Action); merr == nil && !c.limits[i].allow(c.hub.messageRules[i], c.hub.now()) {
 		merr = &messageError{
 			code:          kvsapi.CodeClientLimitExceeded,
 			reason:        "rate_limited",

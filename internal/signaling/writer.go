@@ -150,7 +150,7 @@ func (c *conn) close(cause closeCause) {
 		c.abort()
 		return
 	}
-	c.armClosingClock(time.Now().Add(c.hub.cfg.WriteTimeout.Std()))
+	c.armClosingClock(c.hub.cfg.WriteTimeout.Std())
 }
 
 // writeChunk is how many bytes a writer gathers before it writes them
