@@ -124,6 +124,11 @@ func TestNoGoroutineLeak(t *testing.T) {
 	if got := e.metric("connects_total", "role", "VIEWER"); got != 500 {
 		t.Fatalf("viewer connects = %v, want 500", got)
 	}
+	// No watch outlives its connection in the poller: only the master's
+	// remains.
+	if e.hub.poller != nil {
+		waitFor(t, "only the master parked", func() bool { return e.hub.poller.Len() == 1 })
+	}
 }
 
 // BenchmarkRelay measures viewer-to-master relaying over loopback WebSockets
