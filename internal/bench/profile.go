@@ -74,10 +74,7 @@ func (p profiler) cpu(name string, d time.Duration) func() {
 // profileSelf records this process's CPU profile for d into file. It
 // gives up quietly when a profile is already running.
 func (p profiler) profileSelf(file string, d time.Duration) {
-	if err := os.MkdirAll(p.dir, 0o755); err != nil {
-		return
-	}
-	f, err := os.Create(filepath.Join(p.dir, file))
+	f, err := p.create(file)
 	if err != nil {
 		return
 	}
@@ -107,13 +104,18 @@ func (p profiler) fetch(path, file string, timeout time.Duration) {
 		return
 	}
 	defer resp.Body.Close()
-	if err := os.MkdirAll(p.dir, 0o755); err != nil {
-		return
-	}
-	f, err := os.Create(filepath.Join(p.dir, file))
+	f, err := p.create(file)
 	if err != nil {
 		return
 	}
 	defer f.Close()
 	_, _ = io.Copy(f, resp.Body)
+}
+
+// create makes file in the profile directory.
+func (p profiler) create(file string) (*os.File, error) {
+	if err := os.MkdirAll(p.dir, 0o755); err != nil {
+		return nil, err
+	}
+	return os.Create(filepath.Join(p.dir, file))
 }
