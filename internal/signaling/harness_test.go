@@ -378,9 +378,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// refusal performs an upgrade request that must be refused and returns the
-// response with its body read.
-func refusalResponse(t *testing.T, u string, header http.Header) (*http.Response, kvsapi.ErrorBody) {
+// upgradeRequest is a WebSocket upgrade request for the ws:// URL u, for
+// tests that write it by hand.
+func upgradeRequest(t *testing.T, u string) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, strings.Replace(u, "ws://", "http://", 1), nil)
 	if err != nil {
@@ -390,6 +390,14 @@ func refusalResponse(t *testing.T, u string, header http.Header) (*http.Response
 	req.Header.Set("Upgrade", "websocket")
 	req.Header.Set("Sec-WebSocket-Version", "13")
 	req.Header.Set("Sec-WebSocket-Key", "E8Dxr/9eXfRvwYBFNyVz+Q==")
+	return req
+}
+
+// refusal performs an upgrade request that must be refused and returns the
+// response with its body read.
+func refusalResponse(t *testing.T, u string, header http.Header) (*http.Response, kvsapi.ErrorBody) {
+	t.Helper()
+	req := upgradeRequest(t, u)
 	for k, v := range header {
 		req.Header[k] = v
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -137,15 +136,7 @@ func TestRoutingWithoutPoller(t *testing.T) {
 // control every byte the client sends.
 func rawUpgrade(t *testing.T, e *testEnv, clientID string) (net.Conn, *bufio.Reader) {
 	t.Helper()
-	u := strings.Replace(e.url(testARN, clientID), "ws://", "http://", 1)
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Connection", "Upgrade")
-	req.Header.Set("Upgrade", "websocket")
-	req.Header.Set("Sec-WebSocket-Version", "13")
-	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	req := upgradeRequest(t, e.url(testARN, clientID))
 	raw, err := net.Dial("tcp", req.URL.Host)
 	if err != nil {
 		t.Fatal(err)
