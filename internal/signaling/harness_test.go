@@ -102,26 +102,40 @@ func testConfig() Config {
 
 func newEnv(t testing.TB, mutate func(*Config)) *testEnv {
 	t.Helper()
-	return startEnv(t, mutate, true, 0)
+	return startEnv(t, mutate, envOptions{parkable: true})
 }
 
 // newLingeringEnv parks connections only after parkAfter of silence.
 func newLingeringEnv(t testing.TB, mutate func(*Config), parkAfter time.Duration) *testEnv {
 	t.Helper()
-	return startEnv(t, mutate, true, parkAfter)
+	return startEnv(t, mutate, envOptions{parkable: true, parkAfter: parkAfter})
 }
 
 // newBlockingEnv serves the hub on an ordinary listener: every connection
 // keeps a reading goroutine, as on systems without a poller.
 func newBlockingEnv(t testing.TB, mutate func(*Config)) *testEnv {
 	t.Helper()
-	return startEnv(t, mutate, false, 0)
+	return startEnv(t, mutate, envOptions{})
+}
+
+// newTLSEnv serves the hub over TLS, as the server does, on sockets that
+// are parked at every moment of silence.
+func newTLSEnv(t testing.TB, mutate func(*Config)) *testEnv {
+	t.Helper()
+	return startEnv(t, mutate, envOptions{parkable: true, tls: true})
+}
+
+// envOptions shape how startEnv serves the hub.
+type envOptions struct {
+	parkable  bool          // sockets can be parked
+	parkAfter time.Duration // silence before parking
+	tls       bool          // serve HTTPS (over the parkable sockets)
 }
 
 // startEnv serves a new hub; parkable connections are parked after
-// parkAfter of silence (0 in most tests: at the first moment of silence,
-// so that every test runs through parking and waking again).
-func startEnv(t testing.TB, mutate func(*Config), parkable bool, parkAfter time.Duration) *testEnv {
+// opts.parkAfter of silence (0 in most tests: at the first moment of
+// silence, so that every test runs through parking and waking again).
+func startEnv(t testing.TB, mutate func(*Config), opts envOptions) *testEnv {
 	t.Helper()
 	cfg := testConfig()
 	if mutate != nil {
@@ -145,12 +159,16 @@ func startEnv(t testing.TB, mutate func(*Config), parkable bool, parkAfter time.
 	ctx, cancel := context.WithCancel(context.Background())
 	runDone := make(chan error, 1)
 	go func() { runDone <- hub.Run(ctx) }()
-	hub.parkAfter = parkAfter
+	hub.parkAfter = opts.parkAfter
 	srv := httptest.NewUnstartedServer(hub)
-	if parkable {
+	if opts.parkable {
 		srv.Listener = netpark.NewListener(srv.Listener)
 	}
-	srv.Start()
+	if opts.tls {
+		srv.StartTLS() // TLS over the parkable listener, as in internal/app
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer scancel()
@@ -204,6 +222,14 @@ func (e *testEnv) dial(clientID string) *client {
 func (e *testEnv) tryDial(u string, opts *websocket.DialOptions, read bool) (*client, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if e.srv.TLS != nil && (opts == nil || opts.HTTPClient == nil) {
+		withClient := websocket.DialOptions{}
+		if opts != nil {
+			withClient = *opts
+		}
+		withClient.HTTPClient = e.srv.Client() // trusts the test server's certificate
+		opts = &withClient
+	}
 	ws, resp, err := websocket.Dial(ctx, u, opts)
 	if err != nil {
 		if resp != nil {

@@ -3,6 +3,8 @@ package signaling
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"net"
 	"net/http"
 	"testing"
@@ -157,4 +159,46 @@ func rawUpgrade(t *testing.T, e *testEnv, clientID string) (net.Conn, *bufio.Rea
 func maskedFrame(op ws.OpCode, payload []byte) []byte {
 	f := ws.MaskFrameInPlaceWith(ws.NewFrame(op, true, payload), [4]byte{1, 2, 3, 4})
 	return ws.MustCompileFrame(f)
+}
+
+// TestParkedTLSConnectionsKeepWorking: over TLS, as the server runs, a
+// parked connection gives its empty TLS read buffers back (see
+// internal/tlsidle) and reads on when it wakes: small and near-limit
+// messages, both ways, over several parkings.
+func TestParkedTLSConnectionsKeepWorking(t *testing.T) {
+	e := newTLSEnv(t, func(c *Config) {
+		c.PingInterval = 0
+		c.SDPAnswerBurst = 100 // the master answers 12 offers in quick succession
+	})
+	if e.hub.poller == nil {
+		t.Skip("no poller on this system")
+	}
+	master := e.dial("")
+	ids := []string{"va", "vb", "vc"}
+	viewers := make([]*client, len(ids))
+	for i, id := range ids {
+		viewers[i] = e.dial(id)
+	}
+	allParked := func() bool { return e.metric("parked_connections") == float64(len(ids)+1) }
+	raw := make([]byte, 7000) // 9,336 base64 characters: several TLS records from the client
+	if _, err := rand.Read(raw); err != nil {
+		t.Fatal(err)
+	}
+	large := base64.StdEncoding.EncodeToString(raw)
+	for round := range 4 {
+		offer, answer := offerPayload, answerPayload
+		if round%2 == 1 {
+			offer, answer = large, large
+		}
+		waitFor(t, "every connection parked", allParked)
+		for i, v := range viewers {
+			v.send(jsMsg(kvsapi.ActionSDPOffer, offer, "", ""))
+			master.expect(toMaster(ids[i], kvsapi.ActionSDPOffer, offer))
+		}
+		waitFor(t, "every connection parked after the offers", allParked)
+		for i, v := range viewers {
+			master.send(jsMsg(kvsapi.ActionSDPAnswer, answer, ids[i], ""))
+			v.expect(toViewer(kvsapi.ActionSDPAnswer, answer))
+		}
+	}
 }

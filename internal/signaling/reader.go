@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/internal/bus"
 	"github.com/switchboard-rtc/switchboard/internal/netpark"
+	"github.com/switchboard-rtc/switchboard/internal/tlsidle"
 	"github.com/switchboard-rtc/switchboard/internal/wsserver"
 	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
@@ -99,6 +101,9 @@ func (c *conn) parkAgain() bool {
 	c.parkedAt = monoNow()
 	c.park.SetNonblocking(true)
 	_ = c.netConn.SetReadDeadline(time.Time{})
+	if tc, ok := c.netConn.(*tls.Conn); ok {
+		tlsidle.Release(tc) // a parked connection keeps no empty TLS buffers
+	}
 	c.parked.Store(true)
 	err := c.hub.poller.Watch(c.park, c.resume)
 	if err == nil {
