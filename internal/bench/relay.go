@@ -105,7 +105,12 @@ func measureRelay(ctx context.Context, opts Options, plan relayPlan, name string
 		if i < len(plan.rates) {
 			rate = plan.rates[i]
 		}
+		wait := func() {}
+		if plan.fixed {
+			wait = prof.cpu(fmt.Sprintf("relay-%.0f", rate), plan.step)
+		}
 		st := relayOnce(ctx, rig, plan, pid, rate)
+		wait()
 		run.Steps = append(run.Steps, st)
 		run.Saturation = max(run.Saturation, st.Delivered)
 		progressf(opts, "relay %s: offered %.0f/s, sent %.0f/s, delivered %.0f/s, p50 %s ms, p99 %s ms",
