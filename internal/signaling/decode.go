@@ -140,13 +140,7 @@ func validBase64(s string) bool {
 	case n%4 == 1:
 		return false
 	}
-	for i := range n {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/') {
-			return false
-		}
-	}
-	return true
+	return allBase64(s[:n])
 }
 
 // salvageCorrelationID looks for a correlationId member (any letter case)

@@ -3,7 +3,6 @@ package signaling
 import (
 	"encoding/json"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/switchboard-rtc/switchboard/internal/bus"
 	"github.com/switchboard-rtc/switchboard/kvsapi"
@@ -52,11 +51,9 @@ func appendEvent(dst []byte, withSender bool, env bus.Envelope) []byte {
 // branch only guards against envelopes that bypassed validation (for
 // example from another node).
 func appendJSONStringBody(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf {
-			quoted, _ := json.Marshal(s)
-			return append(dst, quoted[1:len(quoted)-1]...)
-		}
+	if plainPrefix(s) < len(s) {
+		quoted, _ := json.Marshal(s)
+		return append(dst, quoted[1:len(quoted)-1]...)
 	}
 	return append(dst, s...)
 }

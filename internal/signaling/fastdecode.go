@@ -69,15 +69,11 @@ func plainString(b []byte, i int) ([]byte, int, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, 0, false
 	}
-	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			return b[i+1 : j], j + 1, true
-		case c < 0x20 || c == '\\' || c >= 0x80:
-			return nil, 0, false
-		}
+	end := i + 1 + plainPrefix(b[i+1:])
+	if end < len(b) && b[end] == '"' {
+		return b[i+1 : end], end + 1, true
 	}
-	return nil, 0, false
+	return nil, 0, false // a backslash, a control or non-ASCII byte, or no closing quote
 }
 
 // clientField returns the member of m that a JSON key decodes into, as
