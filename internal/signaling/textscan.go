@@ -11,11 +11,8 @@ const (
 	highs = 0x8080808080808080 // 0x80 in every byte
 )
 
-// hasZeroByte reports whether any byte of w is zero. The expression can
-// flag the wrong byte when several are zero, but never gets "any" wrong.
-func hasZeroByte(w uint64) bool { return zeroBytes(w) != 0 }
-
-// zeroBytes is nonzero exactly when some byte of w is zero.
+// zeroBytes is nonzero exactly when some byte of w is zero. Its bits can
+// mark the wrong byte when several are zero, but never get "any" wrong.
 func zeroBytes(w uint64) uint64 { return (w - lows) &^ w & highs }
 
 // hasSpecialByte reports whether any byte of w would end or complicate a

@@ -97,17 +97,3 @@ func Release(c *tls.Conn) bool {
 	*hand = bytes.Buffer{}
 	return true
 }
-
-// heldBytes is the capacity c's read buffers keep, for tests.
-func heldBytes(c *tls.Conn) int {
-	if !found {
-		return -1
-	}
-	base := unsafe.Pointer(c)
-	lock := (*sync.Mutex)(unsafe.Add(base, fields.readLock))
-	lock.Lock()
-	defer lock.Unlock()
-	rawInput := (*bytes.Buffer)(unsafe.Add(base, fields.rawInput))
-	hand := (*bytes.Buffer)(unsafe.Add(base, fields.hand))
-	return rawInput.Cap() + hand.Cap()
-}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/switchboard-rtc/switchboard/internal/testcert"
 )
@@ -95,6 +96,20 @@ func (h *holdingConn) sendWithheld() error {
 	h.mu.Unlock()
 	_, err := h.Conn.Write(rest)
 	return err
+}
+
+// heldBytes is the capacity c's read buffers keep, for tests.
+func heldBytes(c *tls.Conn) int {
+	if !found {
+		return -1
+	}
+	base := unsafe.Pointer(c)
+	lock := (*sync.Mutex)(unsafe.Add(base, fields.readLock))
+	lock.Lock()
+	defer lock.Unlock()
+	rawInput := (*bytes.Buffer)(unsafe.Add(base, fields.rawInput))
+	hand := (*bytes.Buffer)(unsafe.Add(base, fields.hand))
+	return rawInput.Cap() + hand.Cap()
 }
 
 func readN(t *testing.T, c *tls.Conn, n int) []byte {
