@@ -26,7 +26,9 @@ const (
 	iceFailedTimeout       = 4 * time.Second
 	iceKeepaliveInterval   = time.Second
 	// iceRefreshGrace: TURN credentials are fetched again this long before
-	// their Ttl runs out, as the KVS C SDK does (spec 5.1.2).
+	// their Ttl runs out, as the KVS C SDK does (spec 5.1.2), but never
+	// earlier than half way through it, so that short lifetimes do not
+	// turn into a fetch (and a viewer's ICE restart) every second.
 	iceRefreshGrace = 30 * time.Second
 )
 
@@ -195,8 +197,43 @@ func (c *iceServerCache) get(ctx context.Context) ([]webrtc.ICEServer, error) {
 		return nil, fmt.Errorf("client: %w", ErrNoRelay)
 	}
 	c.servers = servers
-	c.expires = time.Now().Add(max(ttl-iceRefreshGrace, 0))
+	c.expires = time.Now().Add(max(ttl-iceRefreshGrace, ttl/2))
 	return c.servers, nil
+}
+
+// staleIn returns how long the cached servers stay fresh: after that, a
+// relayed path should move to new credentials before the old ones end.
+func (c *iceServerCache) staleIn() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.servers == nil {
+		return 0
+	}
+	return time.Until(c.expires)
+}
+
+// refresh gives pc the current ICE servers before an ICE restart. Our
+// TURN server ends an allocation when its credential expires, so a
+// restart that gathered with the servers pc was created with could be
+// refused a relay candidate. While the cache is fresh it returns the
+// same list, and pc is left as it is.
+func (c *iceServerCache) refresh(ctx context.Context, pc *webrtc.PeerConnection) error {
+	servers, err := c.get(ctx)
+	if err != nil {
+		return err
+	}
+	cfg := pc.GetConfiguration()
+	if slices.EqualFunc(cfg.ICEServers, servers, sameICEServer) {
+		return nil
+	}
+	cfg.ICEServers = servers
+	return pc.SetConfiguration(cfg)
+}
+
+// sameICEServer compares two ICE servers by their URLs and credentials
+// (always strings here).
+func sameICEServer(a, b webrtc.ICEServer) bool {
+	return slices.Equal(a.URLs, b.URLs) && a.Username == b.Username && a.Credential == b.Credential
 }
 
 // hasTURN reports whether any server is a TURN relay.

@@ -288,6 +288,11 @@ func (m *Master) onOffer(ctx context.Context, sig *SignalingClient, viewerID str
 	old := m.viewers[viewerID]
 	m.mu.Unlock()
 	if old != nil && old.fingerprint == fp && old.pc.SignalingState() == webrtc.SignalingStateStable {
+		// An ICE restart gathers again: with current TURN credentials,
+		// since the relay ends allocations whose credentials expired.
+		if err := m.ice.refresh(ctx, old.pc); err != nil {
+			m.log.Warn("refreshing ICE servers", "viewer", viewerID, "error", err)
+		}
 		if err := old.answer(ctx, sig, offer); err != nil {
 			m.log.Warn("answering a viewer's new offer", "viewer", viewerID, "error", err)
 			m.drop(old, "renegotiation failed")

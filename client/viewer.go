@@ -33,6 +33,9 @@ const (
 	restartTimeout = 8 * time.Second
 	// retryDelay spaces new PeerConnections after a failure.
 	retryDelay = 500 * time.Millisecond
+	// minCredentialRestart: the shortest wait before an ICE restart that
+	// renews TURN credentials, however short their lifetime.
+	minCredentialRestart = 10 * time.Second
 )
 
 // ViewerConfig configures a Viewer.
@@ -246,7 +249,7 @@ func (v *Viewer) serve(ctx context.Context, sig *SignalingClient) error {
 		case e := <-v.events:
 			v.onSessionEvent(ctx, sig, e)
 		case <-v.restarts:
-			v.restartICE(ctx, sig, false)
+			v.restartICE(ctx, sig)
 		case <-v.timer.C:
 			v.onTimer(ctx, sig)
 		}
@@ -292,7 +295,7 @@ func (v *Viewer) handle(ctx context.Context, sig *SignalingClient, ev Event) {
 	case kvsapi.MessageReconnectICEServer:
 		v.log.Info("the service asked for new ICE servers")
 		v.ice.invalidate()
-		v.restartICE(ctx, sig, true)
+		v.restartICE(ctx, sig)
 	case kvsapi.MessageStatusResponse:
 		v.log.Warn("the service refused a message", "error", ev.StatusError())
 	case EventStateChange:
@@ -345,7 +348,7 @@ func (v *Viewer) onTimer(ctx context.Context, sig *SignalingClient) {
 	case actNewSession:
 		v.newSession(ctx, sig)
 	case actRestartICE:
-		v.restartICE(ctx, sig, false)
+		v.restartICE(ctx, sig)
 	}
 }
 

@@ -205,24 +205,24 @@ func (v *Viewer) onSessionEvent(ctx context.Context, sig *SignalingClient, e ses
 			v.log.Info("ICE restart succeeded")
 		}
 		if s.pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
-			v.schedule(0, actNone)
+			v.scheduleCredentialRestart(s)
 		}
 	case e.ice == webrtc.ICEConnectionStateDisconnected:
 		v.schedule(disconnectGrace, actRestartICE)
 	case e.state == webrtc.PeerConnectionStateConnected:
 		local, remote := selectedPair(s.pc)
 		v.log.Info("connected to the master", "local", local, "remote", remote)
-		v.schedule(0, actNone)
+		v.scheduleCredentialRestart(s)
 	case e.state == webrtc.PeerConnectionStateFailed, e.state == webrtc.PeerConnectionStateClosed:
 		v.log.Info("peer connection ended; offering a new one", "state", e.state)
 		v.schedule(retryDelay, actNewSession)
 	}
 }
 
-// restartICE restarts ICE on the current PeerConnection, with fresh ICE
-// servers when refresh is set. A PeerConnection still waiting for its
-// answer is left alone.
-func (v *Viewer) restartICE(ctx context.Context, sig *SignalingClient, refresh bool) {
+// restartICE restarts ICE on the current PeerConnection, with ICE servers
+// whose TURN credentials are current. A PeerConnection still waiting for
+// its answer is left alone.
+func (v *Viewer) restartICE(ctx context.Context, sig *SignalingClient) {
 	v.mu.Lock()
 	s := v.sess
 	v.mu.Unlock()
@@ -233,22 +233,29 @@ func (v *Viewer) restartICE(ctx context.Context, sig *SignalingClient, refresh b
 		v.schedule(time.Second, actRestartICE) // try again once signaling is back
 		return
 	}
-	if refresh {
-		servers, err := v.ice.get(ctx)
-		if err == nil {
-			cfg := s.pc.GetConfiguration()
-			cfg.ICEServers = servers
-			err = s.pc.SetConfiguration(cfg)
-		}
-		if err != nil {
-			v.log.Warn("refreshing ICE servers", "error", err)
-		}
+	if err := v.ice.refresh(ctx, s.pc); err != nil {
+		v.log.Warn("refreshing ICE servers", "error", err)
 	}
 	v.log.Info("restarting ICE")
 	if err := s.offer(ctx, sig, true); err != nil {
 		v.log.Warn("ICE restart", "error", err)
 	}
 	v.schedule(restartTimeout, actNewSession)
+}
+
+// scheduleCredentialRestart clears what was pending once the session is
+// connected. When the path goes through a TURN relay it schedules an ICE
+// restart for when the TURN credentials are due for renewal: the relay
+// ends the allocation when they expire, and moving to a new one before
+// then keeps the media flowing.
+func (v *Viewer) scheduleCredentialRestart(s *viewerSession) {
+	local, remote := selectedPair(s.pc)
+	relay := webrtc.ICECandidateTypeRelay.String()
+	if local != relay && remote != relay {
+		v.schedule(0, actNone)
+		return
+	}
+	v.schedule(max(v.ice.staleIn(), minCredentialRestart), actRestartICE)
 }
 
 // signaling returns the current signaling client, which the sessions send

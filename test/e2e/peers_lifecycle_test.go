@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,4 +129,32 @@ func freeLoopbackAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// TestPeersRelayOutlivesTURNCredentials keeps a relay-forced call going
+// past the lifetime of the TURN credentials it started with (31 s, the
+// shortest allowed). The relay ends allocations whose credentials expire,
+// so the viewer restarts ICE with fresh credentials before then and the
+// master answers with fresh ones too: the same PeerConnection carries on,
+// and no allocation is cut by expiry.
+func TestPeersRelayOutlivesTURNCredentials(t *testing.T) {
+	srv := startServer(t, serverOptions{args: append(slices.Clone(turnFlags), "--turn-credential-ttl=31s")})
+	kvs := srv.goClient(t)
+	started := time.Now()
+	startMaster(t, kvs, client.MasterConfig{Channel: "ttl", CreateChannel: true, ICE: loopbackICE(true), Video: fileSource(t, "clip.ivf")})
+	viewer, _ := startViewer(t, kvs, client.ViewerConfig{Channel: "ttl", CreateChannel: true, ICE: loopbackICE(true)})
+	waitFor(t, 30*time.Second, "video", func() bool { return viewer.Stats().VideoFrames >= 30 })
+
+	// Past the first credentials' expiry, with time for a lost path to
+	// be noticed (3 s) and replaced (8 s) had the restart not happened.
+	time.Sleep(time.Until(started.Add(31*time.Second + 15*time.Second)))
+	frames := viewer.Stats().VideoFrames
+	waitFor(t, 20*time.Second, "video after the credentials expired", func() bool { return viewer.Stats().VideoFrames >= frames+30 })
+	st := viewer.Stats()
+	if st.PeerConnections != 1 || st.ICERestarts < 1 {
+		t.Fatalf("after the first TURN credentials expired: %s; want the first PeerConnection, moved by an ICE restart", describeStats(st))
+	}
+	if cut := metricValue(srv.metricsText(t), "switchboard_turn_allocation_expiries_total"); cut != 0 {
+		t.Fatalf("%v allocations ended by credential expiry, want 0", cut)
+	}
 }
