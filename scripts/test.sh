@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, vet, every test with the
-# race detector, then each fuzz target for a short while. It installs what
-# the tests need first, so it works on a fresh Debian machine with Go.
+# race detector, the browser tests, then each fuzz target for FUZZTIME
+# inputs. It installs what the tests need first (Debian's awscli, coturn and
+# chromium, and the npm packages of test/browser from their lockfile), so it
+# works on a fresh Debian machine with Go and Node.js 20 or newer, as root or
+# with sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,16 +45,15 @@ echo "== browser tests (headless Chromium driven by playwright-core)"
 bash test/browser/run.sh
 
 echo "== fuzz targets, ${FUZZTIME} each"
-fuzz() { # package target
-  go test -run '^$' -fuzz "^$2\$" -fuzztime "$FUZZTIME" "$1"
+# Every Fuzz function in the repository, found afresh on each run so that a
+# new target cannot be left out.
+fuzz_targets() { # prints "PACKAGE TARGET" lines
+  grep -r -o --include='*_test.go' --exclude-dir=node_modules '^func Fuzz[A-Za-z0-9_]*' . |
+    sed -E 's|^(.*)/[^/]*:func (Fuzz[A-Za-z0-9_]*)$|\1 \2|' | sort -u
 }
-fuzz ./sigv4 FuzzParseAuthorization
-fuzz ./sigv4 FuzzVerifyPresigned
-fuzz ./sigv4 FuzzVerifyRequest
-fuzz ./internal/controlplane FuzzOperations
-fuzz ./internal/signaling FuzzDecodeClientMessage
-fuzz ./internal/signaling FuzzDecodeFastMatchesJSON
-fuzz ./client/media FuzzReaders
-fuzz ./client/media FuzzIsKeyFrame
-fuzz ./internal/wsserver FuzzNext
+targets=$(fuzz_targets)
+[ -n "$targets" ] || { echo "no fuzz targets found"; exit 1; }
+while read -r pkg target; do
+  go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
+done <<< "$targets"
 echo "== all tests passed"

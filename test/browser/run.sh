@@ -17,7 +17,13 @@ as_root=""
 [ "$(id -u)" = 0 ] || as_root="sudo"
 
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "run.sh: Node.js 20 or newer with npm is needed (playwright-core requires it)" >&2
+  echo "== installing nodejs and npm (Debian packages)"
+  $as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq nodejs npm >/dev/null
+fi
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+if [ "$node_major" -lt 20 ]; then
+  echo "run.sh: Node.js 20 or newer is needed (playwright-core requires it); this is $(node --version)" >&2
   exit 1
 fi
 
