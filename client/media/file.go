@@ -25,7 +25,8 @@ type FileOptions struct {
 	// timestamps that keep increasing, until the context ends.
 	Loop bool
 	// FrameRate times H.264 files, which carry no timestamps;
-	// DefaultFrameRate when zero. Other formats ignore it.
+	// DefaultFrameRate when zero (see NewH264Reader for other values out
+	// of range). Other formats ignore it.
 	FrameRate float64
 }
 
@@ -109,10 +110,17 @@ func (s *FileSource) Stream(ctx context.Context, send func(Frame) error) error {
 // pace sends the frames of r at start+offset+timestamp and returns where
 // the pass ended on the stream's clock and how many frames it sent. It
 // moves *start forward when it falls more than maxLag behind.
+//
+// The stream clock only moves forward, by at least minFrameDuration per
+// frame: a frame due earlier than that is held back. Valid files never
+// come that close, but a malformed one whose timestamps stand still or
+// run backwards would otherwise be sent, and with Loop resent, as fast as
+// the CPU allows.
 func pace(ctx context.Context, r Reader, start *time.Time, offset time.Duration, send func(Frame) error) (time.Duration, int, error) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	end, n := offset, 0
+	earliest := offset // the stream time the next frame may be due at the soonest
 	for {
 		f, err := r.ReadFrame()
 		if errors.Is(err, io.EOF) {
@@ -121,7 +129,7 @@ func pace(ctx context.Context, r Reader, start *time.Time, offset time.Duration,
 		if err != nil {
 			return end, n, err
 		}
-		f.Timestamp += offset
+		f.Timestamp = max(f.Timestamp+offset, earliest)
 		due := start.Add(f.Timestamp)
 		if wait := time.Until(due); wait > 0 {
 			timer.Reset(wait)
@@ -139,7 +147,8 @@ func pace(ctx context.Context, r Reader, start *time.Time, offset time.Duration,
 		if err := send(f); err != nil {
 			return end, n, err
 		}
-		end, n = f.Timestamp+f.Duration, n+1
+		earliest = f.Timestamp + minFrameDuration
+		end, n = max(end, f.Timestamp+f.Duration, earliest), n+1
 	}
 }
 
@@ -158,7 +167,7 @@ func (s *FileSource) reader() (Reader, error) {
 
 // NewReader tells the format of r by its first bytes (IVF, Ogg, or an
 // H.264 start code) and returns a reader for it. frameRate times H.264
-// streams (DefaultFrameRate when zero).
+// streams, as NewH264Reader describes (DefaultFrameRate when zero).
 func NewReader(r *bufio.Reader, frameRate float64) (Reader, error) {
 	head, _ := r.Peek(4)
 	switch {

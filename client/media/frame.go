@@ -21,6 +21,19 @@ var (
 	ErrEmptyStream = errors.New("stream has no frames")
 )
 
+// Bounds on the timing the readers hand out, so that a malformed file or a
+// nonsense frame rate can neither flood the viewers nor overflow a
+// time.Duration.
+const (
+	// minFrameDuration is the shortest a frame may last: at most a
+	// thousand frames a second, far above any real stream.
+	minFrameDuration = time.Millisecond
+	// maxStreamTime (about 36 years) caps a timestamp or a frame interval;
+	// it leaves room in a time.Duration for the offsets a looping
+	// FileSource adds.
+	maxStreamTime = time.Duration(1) << 60
+)
+
 // Frame is one encoded video frame (a whole picture, all its RTP packets
 // put back together) or one encoded audio packet.
 type Frame struct {

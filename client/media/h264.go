@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -43,17 +44,33 @@ type H264Reader struct {
 }
 
 // NewH264Reader returns a reader of the byte stream r at frameRate frames
-// per second (DefaultFrameRate when zero or less). A stream that does not
-// begin with a start code fails at the first ReadFrame.
+// per second (DefaultFrameRate when zero, negative, infinite or NaN).
+// Frames last at least a millisecond, so rates above 1000 play at 1000.
+// A stream that does not begin with a start code fails at the first
+// ReadFrame.
 func NewH264Reader(r io.Reader, frameRate float64) (*H264Reader, error) {
 	hr, err := h264reader.NewReaderWithOptions(r, h264reader.WithIncludeSEI(true))
 	if err != nil {
 		return nil, fmt.Errorf("media: reading H.264: %w: %w", ErrUnsupportedFormat, err)
 	}
-	if frameRate <= 0 {
+	return &H264Reader{r: hr, interval: frameInterval(frameRate)}, nil
+}
+
+// frameInterval is how long one frame lasts at frameRate. The division is
+// checked in floating point first: converting an infinite or out-of-range
+// float to a time.Duration gives a meaningless (often negative) value.
+func frameInterval(frameRate float64) time.Duration {
+	if math.IsNaN(frameRate) || math.IsInf(frameRate, 0) || frameRate <= 0 {
 		frameRate = DefaultFrameRate
 	}
-	return &H264Reader{r: hr, interval: time.Duration(float64(time.Second) / frameRate)}, nil
+	interval := float64(time.Second) / frameRate
+	switch {
+	case interval < float64(minFrameDuration):
+		return minFrameDuration
+	case interval > float64(maxStreamTime):
+		return maxStreamTime
+	}
+	return time.Duration(interval)
 }
 
 // MimeType is webrtc.MimeTypeH264.
@@ -80,9 +97,18 @@ func (r *H264Reader) ReadFrame() (Frame, error) {
 		data = append(append(data, startCode...), nal.Data...)
 		hasVCL = hasVCL || isVCL(nal)
 	}
-	f := Frame{Data: data, Timestamp: time.Duration(r.count) * r.interval, Duration: r.interval, KeyFrame: hasIDR(data)}
+	f := Frame{Data: data, Timestamp: r.timestamp(), Duration: r.interval, KeyFrame: hasIDR(data)}
 	r.count++
 	return f, nil
+}
+
+// timestamp is when the current frame is due. It stops at maxStreamTime
+// rather than wrap around, which only intervals of years could reach.
+func (r *H264Reader) timestamp() time.Duration {
+	if time.Duration(r.count) > maxStreamTime/r.interval {
+		return maxStreamTime
+	}
+	return time.Duration(r.count) * r.interval
 }
 
 // nextNAL returns the NAL unit read ahead, or the next one of the stream.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -36,12 +37,15 @@ func fourCCOf(mimeType string) (string, bool) {
 }
 
 // IVFReader reads the frames of an IVF file (VP8, VP9 or AV1). Frame
-// timestamps come from the file's time base; a frame's duration is the
-// gap to the next one (the last frame keeps the previous gap).
+// timestamps come from the file's time base, counted from the first
+// frame's; a frame's duration is the gap to the next one (the last frame
+// keeps the previous gap), and at least a millisecond.
 type IVFReader struct {
 	r        io.Reader
 	mimeType string
 	num, den uint64 // a timestamp t lasts t*num/den seconds
+	origin   uint64 // the first frame's timestamp, in time-base units
+	started  bool   // origin is set
 	next     *Frame // read ahead, to know the current frame's duration
 	lastDur  time.Duration
 	err      error
@@ -104,6 +108,9 @@ func (r *IVFReader) ReadFrame() (Frame, error) {
 			cur.Duration = r.ticks(1)
 		}
 	}
+	// A time base finer than the timestamps' steps, or timestamps that
+	// stand still, would give frames that take no time to play.
+	cur.Duration = max(cur.Duration, minFrameDuration)
 	return cur, nil
 }
 
@@ -123,7 +130,20 @@ func (r *IVFReader) read() (*Frame, error) {
 		return nil, endOfStream(err)
 	}
 	pts := binary.LittleEndian.Uint64(h[4:])
-	return &Frame{Data: data, Timestamp: r.ticks(pts), KeyFrame: IsKeyFrame(r.mimeType, data)}, nil
+	return &Frame{Data: data, Timestamp: r.since(pts), KeyFrame: IsKeyFrame(r.mimeType, data)}, nil
+}
+
+// since converts pts to a time from the first frame, so that a file cut
+// out of a longer recording plays at once instead of waiting for its first
+// timestamp. A timestamp before the first one counts as the start.
+func (r *IVFReader) since(pts uint64) time.Duration {
+	if !r.started {
+		r.origin, r.started = pts, true
+	}
+	if pts <= r.origin {
+		return 0
+	}
+	return r.ticks(pts - r.origin)
 }
 
 // endOfStream treats a truncated record as the end of the stream.
@@ -134,8 +154,20 @@ func endOfStream(err error) error {
 	return fmt.Errorf("media: reading IVF frame: %w", err)
 }
 
+// ticks converts n time-base units to a duration, capped at maxStreamTime.
+// n*num needs up to 96 bits, so it is computed in 128 bits and divided
+// into whole seconds and a remainder; the remainder times 1e9 fits in 64
+// bits because it is below den, a 32-bit number.
 func (r *IVFReader) ticks(n uint64) time.Duration {
-	return time.Duration(n * r.num * uint64(time.Second) / r.den)
+	hi, lo := bits.Mul64(n, r.num)
+	if hi >= r.den {
+		return maxStreamTime // the quotient would not even fit in 64 bits
+	}
+	secs, rem := bits.Div64(hi, lo, r.den)
+	if secs >= uint64(maxStreamTime/time.Second) {
+		return maxStreamTime
+	}
+	return time.Duration(secs)*time.Second + time.Duration(rem*uint64(time.Second)/r.den)
 }
 
 // IVFWriter writes frames to an IVF file. The header is written with the

@@ -46,12 +46,12 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 	f.register(fs)
 	fs.StringVar(&f.video, "video", "", "video file to stream: .ivf (VP8, VP9, AV1) or .h264 (Annex-B)")
 	fs.StringVar(&f.audio, "audio", "", "audio file to stream: .ogg (Opus)")
-	fs.Float64Var(&f.fps, "fps", media.DefaultFrameRate, "frame rate of an H.264 file, which has no timestamps")
+	fs.Float64Var(&f.fps, "fps", media.DefaultFrameRate, "frame rate of an H.264 file, which has no timestamps (above 0, at most 1000)")
 	fs.BoolVar(&f.loop, "loop", true, "play the files again from the start when they end")
 	fs.BoolVar(&f.json, "json", false, "print status as JSON lines")
-	fs.DurationVar(&f.interval, "stats-interval", time.Second, "how often to report the viewer count when it changed")
+	fs.DurationVar(&f.interval, "stats-interval", time.Second, "how often to report the viewer count when it changed (positive)")
 	fs.Usage = func() { fmt.Fprint(stderr, masterHelp); fs.PrintDefaults() }
-	if code, ok := parseFlags(fs, &f.peerFlags, args, stderr); !ok {
+	if code, ok := parseFlags(fs, &f.peerFlags, args, stderr, f.check); !ok {
 		return code
 	}
 	s, err := f.newSession("switchboard master", stderr)
@@ -84,6 +84,22 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 	}
 	out.line("master stopped")
 	return exitOK
+}
+
+// maxFPS is the highest --fps: the media package plays no frame shorter
+// than a millisecond.
+const maxFPS = 1000
+
+// check refuses flag values the master cannot run with.
+func (f *masterFlags) check() error {
+	if err := checkStatsInterval(f.interval); err != nil {
+		return err
+	}
+	// The negated test also catches NaN, for which every comparison is false.
+	if !(f.fps > 0 && f.fps <= maxFPS) {
+		return fmt.Errorf("--fps must be above 0 and at most %d, got %v", maxFPS, f.fps)
+	}
+	return nil
 }
 
 // newMaster builds the SDK master with the command's callbacks.

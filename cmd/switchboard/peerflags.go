@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/switchboard-rtc/switchboard/client"
 )
@@ -56,9 +57,10 @@ func (f *peerFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.level, "log-level", "warn", "debug, info, warn or error")
 }
 
-// parseFlags parses args; it prints the problem and returns false with
+// parseFlags parses args, then runs check, the command's own checks of
+// its values (nil for none); it prints the problem and returns false with
 // the exit status on failure or -h.
-func parseFlags(fs *flag.FlagSet, f *peerFlags, args []string, stderr io.Writer) (int, bool) {
+func parseFlags(fs *flag.FlagSet, f *peerFlags, args []string, stderr io.Writer, check func() error) (int, bool) {
 	fs.SetOutput(stderr)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -74,7 +76,22 @@ func parseFlags(fs *flag.FlagSet, f *peerFlags, args []string, stderr io.Writer)
 		fmt.Fprintf(stderr, "%s: --channel is required\n", fs.Name())
 		return exitUsage, false
 	}
+	if check != nil {
+		if err := check(); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+			return exitUsage, false
+		}
+	}
 	return exitOK, true
+}
+
+// checkStatsInterval refuses a --stats-interval of zero or less, which
+// would reach time.NewTicker and panic once the peer has joined.
+func checkStatsInterval(every time.Duration) error {
+	if every <= 0 {
+		return fmt.Errorf("--stats-interval must be positive, got %s", every)
+	}
+	return nil
 }
 
 // session is what a peer command works with once its flags are resolved.

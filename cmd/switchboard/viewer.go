@@ -52,10 +52,10 @@ func runViewer(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.output, "output", "", "save the received video to this file (.ivf or .h264)")
 	fs.Uint64Var(&f.frames, "frames", 0, "stop after this many video frames (saved frames with --output); 0 runs until Ctrl-C")
 	fs.DurationVar(&f.duration, "duration", 0, "stop after this long; 0 runs until Ctrl-C")
-	fs.DurationVar(&f.interval, "stats-interval", time.Second, "how often to print the status")
+	fs.DurationVar(&f.interval, "stats-interval", time.Second, "how often to print the status (positive)")
 	fs.BoolVar(&f.json, "json", false, "print statistics (and messages) as JSON lines")
 	fs.Usage = func() { fmt.Fprint(stderr, viewerHelp); fs.PrintDefaults() }
-	if code, ok := parseFlags(fs, &f.peerFlags, args, stderr); !ok {
+	if code, ok := parseFlags(fs, &f.peerFlags, args, stderr, f.check); !ok {
 		return code
 	}
 	s, err := f.newSession("switchboard viewer", stderr)
@@ -101,6 +101,9 @@ func runViewer(args []string, stdout, stderr io.Writer) int {
 	}
 	return exitOK
 }
+
+// check refuses flag values the viewer cannot run with.
+func (f *viewerFlags) check() error { return checkStatsInterval(f.interval) }
 
 // newViewer builds the SDK viewer with the command's callbacks.
 func (f *viewerFlags) newViewer(s *session, out *printer, rec *recorder) (*client.Viewer, error) {
