@@ -46,9 +46,11 @@ Commands:
   bench          measure the server against baselines (see docs/benchmarks.md)
   version        print the version
 
-Run "switchboard <command> -h" for the flags of a command. Every flag can
-also be set as SWITCHBOARD_<FLAG> in the environment (dashes become
-underscores) or in a YAML file given with --config.
+Run "switchboard <command> -h" for the flags of a command. Every flag of
+serve and check-config can also be set as SWITCHBOARD_<FLAG> in the
+environment (dashes become underscores) or in a YAML file given with
+--config; master and viewer read AWS_* variables and ~/.aws like the AWS
+CLI.
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -109,12 +111,27 @@ func configFailure(err error, stderr io.Writer) int {
 	if errors.Is(err, config.ErrHelp) {
 		return 0
 	}
-	lines := strings.Split(err.Error(), "\n")
-	fmt.Fprintf(stderr, "switchboard: the configuration has %d problem(s):\n", len(lines))
-	for _, line := range lines {
-		fmt.Fprintf(stderr, "  - %s\n", line)
+	problems := configProblems(err)
+	fmt.Fprintf(stderr, "switchboard: the configuration has %d problem(s):\n", len(problems))
+	for _, p := range problems {
+		// A problem may span lines (a YAML error and its position).
+		fmt.Fprintf(stderr, "  - %s\n", strings.ReplaceAll(p, "\n", "\n    "))
 	}
 	return 2
+}
+
+// configProblems lists the problems config.Load joined together, one
+// entry a problem however many lines its text has.
+func configProblems(err error) []string {
+	joined, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []string{err.Error()}
+	}
+	var out []string
+	for _, e := range joined.Unwrap() {
+		out = append(out, configProblems(e)...)
+	}
+	return out
 }
 
 func newLogger(cfg config.Log, w io.Writer) *slog.Logger {

@@ -96,8 +96,12 @@ func runViewer(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return s.fail(stderr, f.channel, err)
 	}
-	if f.output != "" {
-		out.line("saved %d video frames to %s", rec.saved(), f.output)
+	switch saved := rec.saved(); {
+	case f.output == "":
+	case saved == 0:
+		out.line("no video frames received; nothing saved to %s", f.output)
+	default:
+		out.line("saved %d video frames to %s", saved, f.output)
 	}
 	return exitOK
 }

@@ -148,6 +148,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&opts.Profile, "profile", false, "save CPU and heap profiles of the server under test in --out")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs.Usage()
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+			return 0
+		}
 		return 2
 	}
 	name := args[0]

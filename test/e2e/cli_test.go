@@ -143,12 +143,15 @@ func TestCheckConfigReportsEveryProblem(t *testing.T) {
 			t.Fatalf("output does not name %s:\n%s", key, out)
 		}
 	}
+	if !strings.Contains(string(out), "has 5 problem(s)") {
+		t.Fatalf("want 5 problems counted:\n%s", out)
+	}
 
 	unknown := filepath.Join(t.TempDir(), "unknown.yaml")
 	_ = os.WriteFile(unknown, []byte("server:\n  adress: \":1\"\n"), 0o600)
 	out, err = exec.Command(binary, "check-config", "--config", unknown).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "adress") {
-		t.Fatalf("unknown key accepted: %v\n%s", err, out)
+	if err == nil || !strings.Contains(string(out), "adress") || !strings.Contains(string(out), "has 1 problem(s)") {
+		t.Fatalf("unknown key: %v, want one problem naming it\n%s", err, out)
 	}
 
 	good := exec.Command(binary, "check-config", "--region", "eu-west-1")
