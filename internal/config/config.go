@@ -155,7 +155,7 @@ func (c Config) Validate() error {
 		add("log.format", "must be text or json, got %q", c.Log.Format)
 	}
 	errs = append(errs, c.validateKeys()...)
-	for _, section := range []interface{ Validate() error }{c.Channels, c.Signaling, c.Console} {
+	for _, section := range []interface{ Validate() error }{c.Channels, c.Signaling, c.Turn, c.Console} {
 		if err := section.Validate(); err != nil {
 			errs = append(errs, err)
 		}

@@ -103,3 +103,49 @@ func TestRedactedHidesSecrets(t *testing.T) {
 		t.Fatal("Redacted changed the original")
 	}
 }
+
+// TestTurnConnectionCaps checks that the TURN connection caps reach the
+// turn section from the file, the environment and the flags, like the
+// other TURN settings.
+func TestTurnConnectionCaps(t *testing.T) {
+	file := writeFile(t, "turn:\n  max_tcp_connections: 500\n  max_tcp_connections_per_ip: 20\n")
+	cases := []struct {
+		name         string
+		args         []string
+		env          map[string]string
+		total, perIP int
+	}{
+		{"defaults", nil, nil, 10000, 256},
+		{"file", []string{"--config", file}, nil, 500, 20},
+		{"environment", nil, map[string]string{"SWITCHBOARD_TURN_MAX_TCP_CONNECTIONS": "7", "SWITCHBOARD_TURN_MAX_TCP_CONNECTIONS_PER_IP": "3"}, 7, 3},
+		{"flags over the file", []string{"--config", file, "--turn-max-tcp-connections", "0", "--turn-max-tcp-connections-per-ip", "9"}, nil, 0, 9},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Load("test", Source{Args: tc.args, Env: env(tc.env)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Turn.MaxTCPConnections != tc.total || cfg.Turn.MaxTCPConnectionsPerIP != tc.perIP {
+				t.Fatalf("got %d total, %d per IP", cfg.Turn.MaxTCPConnections, cfg.Turn.MaxTCPConnectionsPerIP)
+			}
+		})
+	}
+}
+
+// TestTurnProblemsAreReported checks that Load (and so check-config)
+// validates the turn section too.
+func TestTurnProblemsAreReported(t *testing.T) {
+	_, err := Load("test", Source{
+		Args: []string{"--turn-credential-ttl", "30.5s", "--turn-max-tcp-connections-per-ip", "-1"},
+		Env:  env(nil),
+	})
+	if err == nil {
+		t.Fatal("invalid turn settings accepted")
+	}
+	for _, want := range []string{"turn.credential_ttl", "30.5s", "turn.max_tcp_connections_per_ip"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems do not mention %s:\n%v", want, err)
+		}
+	}
+}

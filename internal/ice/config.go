@@ -40,7 +40,7 @@ type Config struct {
 	// operator's own media servers).
 	AllowPeers []string `yaml:"allow_peers"`
 	// CredentialTTL is how long a minted credential is valid; it is the
-	// Ttl of GetIceServerConfig (more than 30s, at most 24h).
+	// Ttl of GetIceServerConfig (from 31s to 24h).
 	CredentialTTL Duration `yaml:"credential_ttl"`
 	// BandwidthBitsPerSecond caps each allocation in each direction; 0
 	// means no cap.
@@ -51,6 +51,14 @@ type Config struct {
 	// MaxAllocationsPerChannel caps the live allocations of one signaling
 	// channel; 0 means no cap.
 	MaxAllocationsPerChannel int `yaml:"max_allocations_per_channel"`
+	// MaxTCPConnections caps the live TURN client connections over TCP,
+	// TLS and the HTTPS port together; 0 means no cap. Each holds a file
+	// descriptor, which the HTTPS listener needs too.
+	MaxTCPConnections int `yaml:"max_tcp_connections"`
+	// MaxTCPConnectionsPerIP caps those connections per client address
+	// (per /64 for IPv6, which a single host often owns whole); 0 means no
+	// cap.
+	MaxTCPConnectionsPerIP int `yaml:"max_tcp_connections_per_ip"`
 	// UDPListeners is how many sockets share the UDP port (SO_REUSEPORT),
 	// each read by its own goroutine.
 	UDPListeners int `yaml:"udp_listeners"`
@@ -81,10 +89,12 @@ const (
 	DefaultBandwidthBitsPerSecond   = 5_000_000
 	DefaultMaxAllocationsPerCred    = 20
 	DefaultMaxAllocationsPerChannel = 50
+	DefaultMaxTCPConnections        = 10000
+	DefaultMaxTCPConnectionsPerIP   = 256
 	DefaultIceServerConfigPerSecond = 5
 	DefaultIceServerConfigBurst     = 10
 	DefaultRealm                    = "switchboard"
-	minCredentialTTL                = 30 * time.Second // exclusive: clients refresh 30s before expiry
+	minCredentialTTL                = 31 * time.Second // inclusive: the Ttl is whole seconds and KVS clients need it above 30
 	maxCredentialTTL                = 24 * time.Hour
 	maxExternalURIs                 = maxEntries * maxURIsPerEntry
 	maxURILength                    = 256
@@ -106,6 +116,8 @@ func DefaultConfig() Config {
 		BandwidthBitsPerSecond:      DefaultBandwidthBitsPerSecond,
 		MaxAllocationsPerCredential: DefaultMaxAllocationsPerCred,
 		MaxAllocationsPerChannel:    DefaultMaxAllocationsPerChannel,
+		MaxTCPConnections:           DefaultMaxTCPConnections,
+		MaxTCPConnectionsPerIP:      DefaultMaxTCPConnectionsPerIP,
 		UDPListeners:                max(runtime.NumCPU(), 1),
 		GetIceServerConfigPerSecond: DefaultIceServerConfigPerSecond,
 		GetIceServerConfigBurst:     DefaultIceServerConfigBurst,
@@ -156,8 +168,9 @@ func (c Config) Validate() error {
 		}
 	}
 	ttl := time.Duration(c.CredentialTTL)
-	if ttl <= minCredentialTTL || ttl > maxCredentialTTL {
-		add("credential_ttl", "must be more than %s and at most %s, got %s", minCredentialTTL, maxCredentialTTL, ttl)
+	if ttl < minCredentialTTL || ttl > maxCredentialTTL {
+		add("credential_ttl", "must be from %s to %s (GetIceServerConfig reports whole seconds and clients need more than 30), got %s",
+			minCredentialTTL, maxCredentialTTL, ttl)
 	}
 	if c.BandwidthBitsPerSecond < 0 {
 		add("bandwidth_bits_per_second", "must be 0 (no cap) or positive, got %d", c.BandwidthBitsPerSecond)
@@ -167,6 +180,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAllocationsPerChannel < 0 {
 		add("max_allocations_per_channel", "must be 0 (no cap) or positive, got %d", c.MaxAllocationsPerChannel)
+	}
+	if c.MaxTCPConnections < 0 {
+		add("max_tcp_connections", "must be 0 (no cap) or positive, got %d", c.MaxTCPConnections)
+	}
+	if c.MaxTCPConnectionsPerIP < 0 {
+		add("max_tcp_connections_per_ip", "must be 0 (no cap) or positive, got %d", c.MaxTCPConnectionsPerIP)
 	}
 	if c.UDPListeners < 1 || c.UDPListeners > maxUDPListeners {
 		add("udp_listeners", "must be from 1 to %d, got %d", maxUDPListeners, c.UDPListeners)

@@ -23,6 +23,7 @@ func TestDefaultConfigIsValidAndSafe(t *testing.T) {
 		{"5 Mbps", cfg.BandwidthBitsPerSecond == 5_000_000},
 		{"50 per channel", cfg.MaxAllocationsPerChannel == 50},
 		{"per credential capped", cfg.MaxAllocationsPerCredential > 0},
+		{"TCP connections capped", cfg.MaxTCPConnections == 10000 && cfg.MaxTCPConnectionsPerIP == 256},
 		{"no allow-list", len(cfg.AllowPeers) == 0},
 		{"https port off", !cfg.OnHTTPSPort},
 		{"udp listeners", cfg.UDPListeners >= 1},
@@ -76,7 +77,12 @@ func TestValidateCases(t *testing.T) {
 		mutate  func(*Config)
 		wantKey string // "" for valid
 	}{
-		{"ttl just above 30s", func(c *Config) { c.CredentialTTL = Duration(31 * time.Second) }, ""},
+		{"ttl 31s, the minimum", func(c *Config) { c.CredentialTTL = Duration(31 * time.Second) }, ""},
+		{"ttl 30.5s would be reported as 30", func(c *Config) { c.CredentialTTL = Duration(30500 * time.Millisecond) }, "turn.credential_ttl"},
+		{"ttl just under 31s", func(c *Config) { c.CredentialTTL = Duration(31*time.Second - time.Nanosecond) }, "turn.credential_ttl"},
+		{"no connection caps", withCaps(0, 0), ""},
+		{"negative connection cap", withCaps(-1, 10), "turn.max_tcp_connections"},
+		{"negative per-IP connection cap", withCaps(100, -1), "turn.max_tcp_connections_per_ip"},
 		{"ttl one day", func(c *Config) { c.CredentialTTL = Duration(24 * time.Hour) }, ""},
 		{"ttl over a day", func(c *Config) { c.CredentialTTL = Duration(25 * time.Hour) }, "turn.credential_ttl"},
 		{"no relay port range", func(c *Config) { c.RelayPortMin, c.RelayPortMax = 0, 0 }, ""},
@@ -110,6 +116,17 @@ func TestValidateCases(t *testing.T) {
 				t.Fatalf("want an error naming %s, got %v", tc.wantKey, err)
 			}
 		})
+	}
+}
+
+// TestCredentialTTLMinimumMessage checks that a refused credential_ttl
+// names the limit and the value given.
+func TestCredentialTTLMinimumMessage(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.CredentialTTL = Duration(30500 * time.Millisecond)
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "31s") || !strings.Contains(err.Error(), "got 30.5s") {
+		t.Fatalf("want an error naming 31s and 30.5s, got %v", err)
 	}
 }
 

@@ -17,7 +17,8 @@ import (
 const ALPNProtocol = "stun.turn"
 
 // defaultHandshakeTimeout bounds a TLS handshake plus the first bytes a
-// client must send before the connection is classified.
+// client must send before the connection is classified, and then the wait
+// for a TURN connection's first complete message.
 const defaultHandshakeTimeout = 10 * time.Second
 
 // stunMagicCookie is at bytes 4 to 8 of every STUN message (RFC 5389).
@@ -161,9 +162,13 @@ func (l *splitListener) toHTTP(c net.Conn) {
 }
 
 // pushHTTPSTURN hands a TURN connection found on the HTTPS port to the
-// embedded server.
+// embedded server, within the connection caps.
 func (s *Service) pushHTTPSTURN(c net.Conn) {
-	s.httpsQueue.push(s.conns.add(c), s.handshakeTimeout)
+	release, ok := s.admitStream(c, transportHTTPS)
+	if !ok {
+		return
+	}
+	s.httpsQueue.push(s.serveStream(c, release), s.handshakeTimeout)
 }
 
 // prefixConn replays bytes already read before reading on.

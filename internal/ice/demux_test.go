@@ -17,7 +17,7 @@ type splitHarness struct {
 	addr string
 }
 
-func startSplit(t *testing.T) *splitHarness {
+func startSplit(t *testing.T, mutators ...func(*Config)) *splitHarness {
 	t.Helper()
 	tlsCfg, pool := testCert(t)
 	tlsCfg.NextProtos = append(tlsCfg.NextProtos, ALPNProtocol)
@@ -25,7 +25,8 @@ func startSplit(t *testing.T) *splitHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := startService(t, testConfig(loopbackAllowed, func(c *Config) { c.OnHTTPSPort = true }), func(d *Deps) {
+	mutators = append([]func(*Config){loopbackAllowed, func(c *Config) { c.OnHTTPSPort = true }}, mutators...)
+	h := startService(t, testConfig(mutators...), func(d *Deps) {
 		d.TLS, d.PublicHost = tlsCfg, raw.Addr().String()
 	}, func(s *Service) { s.handshakeTimeout = time.Second })
 	h.pool = pool

@@ -136,17 +136,19 @@ func newConnSet(t *tracker) *connSet {
 	return &connSet{track: t, conns: map[*trackedConn]struct{}{}}
 }
 
-// add tracks c; after closeAll it closes c instead.
-func (s *connSet) add(c net.Conn) net.Conn {
-	tc := &trackedConn{Conn: c, set: s}
+// add tracks c, whose close calls release; after closeAll it closes c
+// instead.
+func (s *connSet) add(c net.Conn, release func()) net.Conn {
+	tc := &trackedConn{Conn: c, set: s, release: release}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
-		_ = c.Close()
+		s.mu.Unlock()
+		_ = tc.Close()
 		return tc
 	}
 	tc.done = s.track.start()
 	s.conns[tc] = struct{}{}
+	s.mu.Unlock()
 	return tc
 }
 
@@ -165,12 +167,14 @@ func (s *connSet) closeAll() {
 }
 
 // trackedConn is a TURN connection; pion closes it when its read loop
-// ends, which is when Run counts it finished.
+// ends, which is when Run counts it finished and its connection slot is
+// given back.
 type trackedConn struct {
 	net.Conn
-	set  *connSet
-	done func()
-	once sync.Once
+	set     *connSet
+	done    func()
+	release func()
+	once    sync.Once
 }
 
 // Close closes the connection and marks it finished.
@@ -183,6 +187,7 @@ func (c *trackedConn) Close() error {
 		if c.done != nil {
 			c.done()
 		}
+		c.release()
 	})
 	return err
 }

@@ -62,7 +62,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"relay", "direction"}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_turn_refusals_total",
-			Help: "Relay refusals by reason: peer_<class> (peer policy), quota_credential, quota_channel, bandwidth (datagrams dropped over the cap), send_error (datagrams a UDP relay socket failed to send).",
+			Help: "Relay refusals by reason: peer_<class> (peer policy), quota_credential, quota_channel, bandwidth (datagrams dropped over the cap), send_error (datagrams a UDP relay socket failed to send), conn_limit and conn_limit_per_ip (TCP, TLS and HTTPS-port connections refused by the connection caps).",
 		}, []string{"reason"}),
 		credFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_turn_credential_failures_total",

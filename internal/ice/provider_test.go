@@ -124,6 +124,30 @@ func checkShape(t *testing.T, servers []kvsapi.IceServer) {
 	}
 }
 
+// TestMinimumCredentialTTLIsReportedAbove30 checks both sides of the
+// minimum: the shortest TTL accepted is reported as Ttl 31, and one that
+// would be reported as 30 (30.5s truncated) cannot be configured.
+func TestMinimumCredentialTTLIsReportedAbove30(t *testing.T) {
+	cfg := DefaultConfig()
+	withCredentialTTL(31 * time.Second)(&cfg)
+	svc := newProvider(t, cfg, Deps{PublicHost: "h.example"})
+	servers, err := svc.IceServers(context.Background(), principal(), activeChannel(testARN), "viewer-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkShape(t, servers)
+	for _, s := range servers {
+		if s.Ttl != 31 {
+			t.Errorf("entry %v has Ttl %d, want 31", s.Uris, s.Ttl)
+		}
+	}
+	withCredentialTTL(30*time.Second + 500*time.Millisecond)(&cfg)
+	_, err = New(cfg, Deps{Secrets: &memSecrets{}})
+	if err == nil || !strings.Contains(err.Error(), "turn.credential_ttl") {
+		t.Fatalf("New with a 30.5s TTL: %v", err)
+	}
+}
+
 func TestIceServersCredentialIsScopedAndVerifiable(t *testing.T) {
 	secrets := &memSecrets{}
 	clock := newFakeClock()

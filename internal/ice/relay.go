@@ -110,21 +110,28 @@ func (r *relays) family(network string) error {
 	return nil
 }
 
-// candidatePorts returns the ports to try: 0 (system's choice) when no
-// range is configured, else random ports of the range.
-func (r *relays) candidatePorts(requested int) []int {
+// candidatePorts returns the ports to try: a requested port, else 0
+// (system's choice) when no range is configured, else random ports of the
+// range. A requested port must lie in the range: pion asks for the port
+// after a reserved even one (EVEN-PORT, RESERVATION-TOKEN), which can be
+// one past the range the operator opened in the firewall.
+func (r *relays) candidatePorts(requested int) ([]int, error) {
+	ranged := r.portMin != 0 || r.portMax != 0
 	if requested != 0 {
-		return []int{requested}
+		if ranged && (requested < r.portMin || requested > r.portMax) {
+			return nil, fmt.Errorf("%w: port %d requested, outside %d-%d", ErrNoRelayPort, requested, r.portMin, r.portMax)
+		}
+		return []int{requested}, nil
 	}
-	if r.portMin == 0 && r.portMax == 0 {
-		return []int{0, 0, 0}
+	if !ranged {
+		return []int{0, 0, 0}, nil
 	}
 	size := r.portMax - r.portMin + 1
 	ports := make([]int, min(size, 64))
 	for i := range ports {
 		ports[i] = r.portMin + rand.IntN(size) //nolint:gosec // port choice needs no cryptographic randomness
 	}
-	return ports
+	return ports, nil
 }
 
 func (r *relays) bindHost() string {
@@ -186,8 +193,12 @@ func (r *relays) acquire(cred credential) (func(), error) {
 }
 
 func (r *relays) listenUDP(network string, requested int) (net.PacketConn, *net.UDPAddr, error) {
+	ports, err := r.candidatePorts(requested)
+	if err != nil {
+		return nil, nil, err
+	}
 	var lastErr error
-	for _, port := range r.candidatePorts(requested) {
+	for _, port := range ports {
 		conn, err := net.ListenPacket(network, net.JoinHostPort(r.bindHost(), strconv.Itoa(port)))
 		if err != nil {
 			lastErr = err
@@ -224,9 +235,13 @@ func (a *allocator) AllocateListener(conf turn.AllocateListenerConfig) (net.List
 // listenTCP binds a relay listener with SO_REUSEPORT (Connect dials from
 // the same port), making sure no other relay of ours holds that port.
 func (r *relays) listenTCP(network string, requested int) (net.Listener, uint16, error) {
+	ports, err := r.candidatePorts(requested)
+	if err != nil {
+		return nil, 0, err
+	}
 	lc := net.ListenConfig{Control: reusePortControl}
 	var lastErr error
-	for _, port := range r.candidatePorts(requested) {
+	for _, port := range ports {
 		ln, err := lc.Listen(context.Background(), network, net.JoinHostPort(r.bindHost(), strconv.Itoa(port)))
 		if err != nil {
 			lastErr = err

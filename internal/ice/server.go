@@ -2,6 +2,7 @@ package ice
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -60,7 +61,7 @@ func (s *Service) start(ctx context.Context, secret []byte) (_ *running, err err
 			return nil, fmt.Errorf("ice: turn.tcp_addr: %w", err)
 		}
 		addrs.TCP = ln.Addr()
-		listeners = append(listeners, s.listenerConfig(ln, transportTCP, s.conns.add))
+		listeners = append(listeners, s.listenerConfig(ln, transportTCP, s.acceptTCP))
 	}
 	if s.cfg.TLSAddr != "" {
 		raw, err := net.Listen("tcp", s.cfg.TLSAddr)
@@ -139,7 +140,8 @@ func (s *Service) serverConfig(secret []byte, packets []turn.PacketConnConfig, l
 }
 
 // serveTLS accepts TURN/TLS connections and completes their handshake
-// before queueing them for pion.
+// before queueing them for pion. The connection caps apply from the
+// accept, so that stalled handshakes count too.
 func (r *running) serveTLS(ctx context.Context, raw net.Listener, queue *connQueue) {
 	cfg := r.svc.deps.TLS.Clone()
 	// No ALPN list: a TURN client offering any protocol (or none) is served.
@@ -148,18 +150,29 @@ func (r *running) serveTLS(ctx context.Context, raw net.Listener, queue *connQue
 	go func() {
 		defer r.handlers.Done()
 		acceptLoop(raw, r.svc.log, func(c net.Conn) {
+			release, ok := r.svc.admitStream(c, transportTLS)
+			if !ok {
+				return
+			}
 			r.handlers.Add(1)
 			go func() {
 				defer r.handlers.Done()
-				tc, err := handshakeTLS(ctx, c, cfg, r.svc.handshakeTimeout)
-				if err != nil {
-					r.svc.log.Debug("turn: TLS handshake failed", "client", c.RemoteAddr().String(), "err", err)
-					return
-				}
-				queue.push(r.svc.conns.add(tc), r.svc.handshakeTimeout)
+				r.handshakeAndQueue(ctx, c, cfg, queue, release)
 			}()
 		})
 	}()
+}
+
+// handshakeAndQueue completes the TLS handshake of an admitted connection
+// and hands it to pion; a failed handshake gives the slot back.
+func (r *running) handshakeAndQueue(ctx context.Context, c net.Conn, cfg *tls.Config, queue *connQueue, release func()) {
+	tc, err := handshakeTLS(ctx, c, cfg, r.svc.handshakeTimeout)
+	if err != nil {
+		release()
+		r.svc.log.Debug("turn: TLS handshake failed", "client", c.RemoteAddr().String(), "err", err)
+		return
+	}
+	queue.push(r.svc.serveStream(tc, release), r.svc.handshakeTimeout)
 }
 
 // authHandler verifies TURN REST usernames: well formed, not expired, and
@@ -254,22 +267,29 @@ func closeListeners(packets []turn.PacketConnConfig, listeners []turn.ListenerCo
 }
 
 // trackedListener marks pion's accept loop ended when Accept fails, and
-// wraps accepted connections (to track them) when wrap is set.
+// passes accepted connections through wrap when it is set.
 type trackedListener struct {
 	net.Listener
 	done func()
+	// wrap admits and prepares a connection; nil means it refused (and
+	// closed) it. pion ends its accept loop on any Accept error, so a
+	// refusal must not become one.
 	wrap func(net.Conn) net.Conn
 }
 
-// Accept returns the next connection, tracked when wrap is set.
+// Accept returns the next connection wrap admits.
 func (l *trackedListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		l.done()
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			l.done()
+			return nil, err
+		}
+		if l.wrap == nil {
+			return c, nil
+		}
+		if c = l.wrap(c); c != nil {
+			return c, nil
+		}
 	}
-	if l.wrap != nil {
-		c = l.wrap(c)
-	}
-	return c, nil
 }

@@ -68,9 +68,14 @@ type Service struct {
 	// httpsQueue receives the TURN connections SplitTURN finds on the
 	// HTTPS port; nil unless on_https_port and the embedded relay are on.
 	httpsQueue *connQueue
-	// handshakeTimeout bounds TLS handshakes and the classification of
-	// HTTPS-port connections.
+	// handshakeTimeout bounds TLS handshakes, the classification of
+	// HTTPS-port connections and the wait for the first message of a
+	// stream connection.
 	handshakeTimeout time.Duration
+	// streamIdle closes a stream connection silent for that long.
+	streamIdle time.Duration
+	// streams caps the live stream connections.
+	streams *streamCaps
 
 	secretMu   sync.Mutex
 	hmacSecret []byte
@@ -123,6 +128,8 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		relayIP:          relayIP,
 		ready:            make(chan struct{}),
 		handshakeTimeout: defaultHandshakeTimeout,
+		streamIdle:       defaultStreamIdle,
+		streams:          newStreamCaps(cfg.MaxTCPConnections, cfg.MaxTCPConnectionsPerIP),
 		stopped:          make(chan struct{}),
 	}
 	s.policy.relay = relayIP

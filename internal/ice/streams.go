@@ -1,0 +1,234 @@
+package ice
+
+import (
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// pion reads TURN connections over TCP, TLS and the HTTPS port (stream
+// connections) with no deadline and accepts as many as arrive. The types
+// here bound both: a connection must send its first message within the
+// handshake timeout and is then closed after a long silence, and the
+// number of live connections is capped in total and per source.
+
+const (
+	// maxAllocationLifetime mirrors pion v5.1.0 (internal/server): a
+	// requested LIFETIME of an hour or more is replaced by the 10-minute
+	// default, so a client with a live allocation sends a Refresh at least
+	// once an hour.
+	maxAllocationLifetime = time.Hour
+	// defaultStreamIdle closes a stream connection that neither sent nor
+	// received anything for that long. It exceeds the longest allocation
+	// lifetime by a margin, so that it cannot end a live allocation:
+	// before the allocation could expire, its client must send a Refresh.
+	defaultStreamIdle = maxAllocationLifetime + 5*time.Minute
+	// deadlineSteps: the idle deadline is pushed back at most once per
+	// idle/deadlineSteps, so a busy connection does not reset a timer on
+	// every read. A connection is thus never closed before 63/64 of the
+	// idle timeout of silence (more than 1h03m by default).
+	deadlineSteps = 64
+	// stunHeaderSize is the size of a STUN message header (RFC 5389).
+	stunHeaderSize = 20
+	// channelHeaderSize is the size of a ChannelData header (RFC 5766).
+	channelHeaderSize = 4
+	// minFrameBytes is how many bytes pion waits for before it frames a
+	// stream's first message.
+	minFrameBytes = 9
+)
+
+// Reasons a stream connection is refused.
+const (
+	reasonConnLimit      = "conn_limit"
+	reasonConnLimitPerIP = "conn_limit_per_ip"
+)
+
+// streamCaps counts live stream connections in total and per source. A
+// slot is taken when the connection is accepted (before a TLS handshake)
+// and given back when it closes.
+type streamCaps struct {
+	total int // 0: no cap
+	perIP int // 0: no cap
+
+	mu       sync.Mutex
+	live     int
+	bySource map[netip.Addr]int
+}
+
+func newStreamCaps(total, perIP int) *streamCaps {
+	return &streamCaps{total: total, perIP: perIP, bySource: map[netip.Addr]int{}}
+}
+
+// admit takes a slot for a connection from remote and returns the function
+// that gives it back (safe to call more than once), or the reason it does
+// not fit.
+func (c *streamCaps) admit(remote net.Addr) (release func(), reason string) {
+	src := sourceKey(remote)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.total > 0 && c.live >= c.total:
+		return nil, reasonConnLimit
+	case c.perIP > 0 && c.bySource[src] >= c.perIP:
+		return nil, reasonConnLimitPerIP
+	}
+	c.live++
+	c.bySource[src]++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.live--
+			if c.bySource[src] <= 1 {
+				delete(c.bySource, src)
+			} else {
+				c.bySource[src]--
+			}
+		})
+	}, ""
+}
+
+// sourceKey is what the per-source cap counts by: the IPv4 address, or
+// the /64 of an IPv6 address, since one host commonly holds a whole /64
+// and could otherwise open connections from as many addresses as it likes.
+func sourceKey(remote net.Addr) netip.Addr {
+	ap, ok := addrPortOf(remote)
+	if !ok {
+		return netip.Addr{}
+	}
+	ip := ap.Addr().Unmap()
+	if ip.Is6() {
+		return netip.PrefixFrom(ip.WithZone(""), 64).Masked().Addr()
+	}
+	return ip
+}
+
+// admitStream takes a slot for c; when none is left it counts the
+// refusal, closes c and returns false.
+func (s *Service) admitStream(c net.Conn, transport string) (release func(), ok bool) {
+	release, reason := s.streams.admit(c.RemoteAddr())
+	if reason != "" {
+		s.relays.refuse(reason, "client", addrString(c.RemoteAddr()), "transport", transport)
+		_ = c.Close()
+		return nil, false
+	}
+	return release, true
+}
+
+// serveStream prepares an admitted connection for pion: deadlines, then
+// tracking (its close gives the slot back).
+func (s *Service) serveStream(c net.Conn, release func()) net.Conn {
+	return s.conns.add(newDeadlineConn(c, s.handshakeTimeout, s.streamIdle), release)
+}
+
+// acceptTCP admits and prepares a TURN/TCP connection; nil when refused.
+func (s *Service) acceptTCP(c net.Conn) net.Conn {
+	release, ok := s.admitStream(c, transportTCP)
+	if !ok {
+		return nil
+	}
+	return s.serveStream(c, release)
+}
+
+// deadlineConn keeps a read deadline on a stream connection: first the
+// time allowed for its first complete message, then an idle timeout
+// pushed back by every read and write. When it passes, pion's read fails
+// and pion closes the connection (deleting its allocation, if any). Writes
+// count as activity so that an RFC 6062 data connection that only carries
+// peer data to the client stays open.
+type deadlineConn struct {
+	net.Conn
+	idle     time.Duration
+	first    firstMessage // used by the one reader only
+	started  atomic.Bool  // the first message is complete
+	extended atomic.Int64 // when the deadline was last pushed back (Unix ns)
+}
+
+func newDeadlineConn(c net.Conn, firstWithin, idle time.Duration) *deadlineConn {
+	_ = c.SetReadDeadline(time.Now().Add(firstWithin))
+	return &deadlineConn{Conn: c, idle: idle}
+}
+
+// Read reads and records the activity.
+func (c *deadlineConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.received(p[:n])
+	}
+	return n, err
+}
+
+// Write writes and, once the first message is in, records the activity.
+func (c *deadlineConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if n > 0 && c.started.Load() {
+		c.touch()
+	}
+	return n, err
+}
+
+func (c *deadlineConn) received(b []byte) {
+	if c.started.Load() {
+		c.touch()
+		return
+	}
+	if c.first.feed(b) {
+		c.started.Store(true)
+		c.extend(time.Now())
+	}
+}
+
+// touch pushes the idle deadline back unless that was done less than
+// idle/deadlineSteps ago.
+func (c *deadlineConn) touch() {
+	now := time.Now()
+	if now.UnixNano()-c.extended.Load() >= int64(c.idle/deadlineSteps) {
+		c.extend(now)
+	}
+}
+
+func (c *deadlineConn) extend(now time.Time) {
+	c.extended.Store(now.UnixNano())
+	_ = c.Conn.SetReadDeadline(now.Add(c.idle))
+}
+
+// firstMessage tells when the first TURN message of a stream is complete.
+// It follows pion v5.1.0's framing of streams (consumeSingleTURNFrame),
+// which it sees through the same reads pion makes: at least 9 bytes, then
+// a STUN message when 20 bytes are in and carry the magic cookie, else
+// ChannelData when the first two bits are 01 (its body padded to 4 bytes),
+// else no TURN at all, which pion drops once it holds 20 bytes.
+type firstMessage struct {
+	head [stunHeaderSize]byte
+	seen int
+}
+
+// feed records bytes read and reports whether the first message is
+// complete.
+func (f *firstMessage) feed(b []byte) bool {
+	if f.seen < len(f.head) {
+		copy(f.head[f.seen:], b)
+	}
+	f.seen += len(b)
+	size, ok := f.size()
+	return ok && f.seen >= size
+}
+
+// size is the length of the first message, header included, once the
+// bytes seen decide it.
+func (f *firstMessage) size() (int, bool) {
+	length := int(binary.BigEndian.Uint16(f.head[2:4]))
+	switch {
+	case f.seen < minFrameBytes:
+		return 0, false
+	case f.seen >= stunHeaderSize && binary.BigEndian.Uint32(f.head[4:8]) == stunMagicCookie:
+		return stunHeaderSize + length, true
+	case f.head[0]>>6 == 1:
+		return channelHeaderSize + (length+3)&^3, true
+	}
+	return 0, false
+}

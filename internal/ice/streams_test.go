@@ -1,0 +1,429 @@
+package ice
+
+import (
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/stun/v4"
+
+	"github.com/switchboard-rtc/switchboard/internal/ice/icetest"
+)
+
+// closeWait is how long a test waits for the server to drop a connection
+// whose configured timeout is a fraction of a second: generous, so that a
+// loaded machine cannot fail the test, and far below the defaults, so
+// that only the timeout under test can have closed it.
+const closeWait = 10 * time.Second
+
+// withHandshake and withIdle shorten the service's timeouts.
+func withHandshake(d time.Duration) func(*Service) {
+	return func(s *Service) { s.handshakeTimeout = d }
+}
+func withIdle(d time.Duration) func(*Service) { return func(s *Service) { s.streamIdle = d } }
+
+func withCaps(total, perIP int) func(*Config) {
+	return func(c *Config) { c.MaxTCPConnections, c.MaxTCPConnectionsPerIP = total, perIP }
+}
+
+// expectClosed fails unless the server closes c within closeWait. Bytes
+// the server sends first are skipped.
+func expectClosed(t *testing.T, c net.Conn, what string) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(closeWait))
+	buf := make([]byte, 512)
+	for {
+		_, err := c.Read(buf)
+		var ne net.Error
+		switch {
+		case err == nil:
+			continue
+		case errors.As(err, &ne) && ne.Timeout():
+			t.Fatalf("%s: still open after %s", what, closeWait)
+		}
+		return
+	}
+}
+
+// expectOpen fails unless a Binding request on c is answered.
+func expectOpen(t *testing.T, c net.Conn, what string) {
+	t.Helper()
+	raw := &rawTURN{t: t, conn: c, stream: true}
+	req := stun.MustBuild(stun.TransactionID, stun.BindingRequest, stun.Fingerprint)
+	if _, err := c.Write(req.Raw); err != nil {
+		t.Fatalf("%s: write: %v", what, err)
+	}
+	res, err := raw.read(closeWait)
+	if err != nil {
+		t.Fatalf("%s: no Binding response: %v", what, err)
+	}
+	if res.Type != stun.BindingSuccess || res.TransactionID != req.TransactionID {
+		t.Fatalf("%s: got %v, want a Binding success", what, res.Type)
+	}
+}
+
+// dialFrom opens a TCP connection from a chosen loopback address (Linux
+// routes all of 127.0.0.0/8 to lo), so that one test can act as several
+// client IPs.
+func dialFrom(t *testing.T, src string, dst net.Addr) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: closeWait}
+	c, err := d.Dial("tcp", dst.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+func dialTLS(t *testing.T, addr string, cfg *tls.Config) *tls.Conn {
+	t.Helper()
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: closeWait}, "tcp", addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// stunHeader is a STUN Binding request header announcing a body of n
+// bytes.
+func stunHeader(n uint16) []byte {
+	h := make([]byte, stunHeaderSize)
+	binary.BigEndian.PutUint16(h[0:2], uint16(stun.MethodBinding))
+	binary.BigEndian.PutUint16(h[2:4], n)
+	binary.BigEndian.PutUint32(h[4:8], stunMagicCookie)
+	return h
+}
+
+// TestStreamFirstMessageDeadline checks that a TURN connection that never
+// completes a first message is closed once the handshake timeout passes:
+// over TCP, over TLS after its handshake, and on the HTTPS port. The idle
+// timeout stays at its default of over an hour, so a connection wrongly
+// taken as started would stay open and fail the test.
+func TestStreamFirstMessageDeadline(t *testing.T) {
+	h := startService(t, testConfig(), withHandshake(300*time.Millisecond))
+	addrs := h.svc.Addrs()
+	t.Run("tcp silent", func(t *testing.T) {
+		expectClosed(t, dialFrom(t, "127.0.0.1", addrs.TCP), "a silent TCP connection")
+	})
+	t.Run("tcp partial header", func(t *testing.T) {
+		c := dialFrom(t, "127.0.0.1", addrs.TCP)
+		_, _ = c.Write(stunHeader(8)[:3])
+		expectClosed(t, c, "a TCP connection that sent 3 bytes")
+	})
+	t.Run("tcp header without its body", func(t *testing.T) {
+		c := dialFrom(t, "127.0.0.1", addrs.TCP)
+		_, _ = c.Write(stunHeader(64))
+		expectClosed(t, c, "a TCP connection that sent a header announcing 64 more bytes")
+	})
+	t.Run("tls silent after the handshake", func(t *testing.T) {
+		expectClosed(t, dialTLS(t, addrs.TLS.String(), &tls.Config{RootCAs: h.pool}), "a silent TLS connection")
+	})
+	s := startSplit(t)
+	t.Run("https port silent after ALPN stun.turn", func(t *testing.T) {
+		c := dialTLS(t, s.addr, &tls.Config{RootCAs: s.pool, NextProtos: []string{ALPNProtocol}})
+		expectClosed(t, c, "a silent TURN connection on the HTTPS port")
+	})
+	t.Run("https port header without its body", func(t *testing.T) {
+		c := dialTLS(t, s.addr, &tls.Config{RootCAs: s.pool})
+		_, _ = c.Write(stunHeader(64))
+		expectClosed(t, c, "a TURN connection on the HTTPS port that sent a header only")
+	})
+}
+
+// TestStreamIdleTimeout checks the second stage: after a complete first
+// message the connection lives until it has been silent for the idle
+// timeout. The first-message deadline is longer than the test waits, so
+// only the idle timeout can close it.
+func TestStreamIdleTimeout(t *testing.T) {
+	h := startService(t, testConfig(), withHandshake(time.Minute), withIdle(300*time.Millisecond))
+	addrs := h.svc.Addrs()
+	t.Run("tcp", func(t *testing.T) {
+		c := dialFrom(t, "127.0.0.1", addrs.TCP)
+		expectOpen(t, c, "a TCP connection")
+		expectClosed(t, c, "an idle TCP connection")
+	})
+	t.Run("tls", func(t *testing.T) {
+		c := dialTLS(t, addrs.TLS.String(), &tls.Config{RootCAs: h.pool})
+		expectOpen(t, c, "a TLS connection")
+		expectClosed(t, c, "an idle TLS connection")
+	})
+	waitFor(t, closeWait, "connection slots to be given back", func() bool { return h.svc.streams.liveCount() == 0 })
+}
+
+// liveCount returns the number of connections holding a slot.
+func (c *streamCaps) liveCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.live
+}
+
+// TestStreamFirstMessageLiftsDeadline runs pion TURN clients over TCP and
+// TLS with a first-message deadline of 200ms, waits well past it, then
+// relays: the deadline must have been lifted by the Allocate.
+func TestStreamFirstMessageLiftsDeadline(t *testing.T) {
+	h := startService(t, testConfig(loopbackAllowed), withHandshake(200*time.Millisecond))
+	addrs := h.svc.Addrs()
+	user, pass := h.credentials(t, testARN, "patient")
+	for _, tc := range []struct {
+		network string
+		server  net.Addr
+	}{{"tcp", addrs.TCP}, {"tls", addrs.TLS}} {
+		t.Run(tc.network, func(t *testing.T) {
+			client := icetest.TURNClient(t, tc.network, tc.server.String(), &tls.Config{RootCAs: h.pool}, user, pass, pionLoggers{log: testLogger(t)})
+			relay, err := client.Allocate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer relay.Close()
+			time.Sleep(time.Second) // five first-message deadlines
+			peer := newUDPPeer(t, true)
+			if _, err := relay.WriteTo([]byte("still here"), peer.addr()); err != nil {
+				t.Fatal(err)
+			}
+			_ = relay.SetReadDeadline(time.Now().Add(closeWait))
+			buf := make([]byte, 64)
+			n, _, err := relay.ReadFrom(buf)
+			if err != nil || string(buf[:n]) != "still here" {
+				t.Fatalf("echo through the relay: %q %v", buf[:n], err)
+			}
+		})
+	}
+}
+
+// TestStreamConnectionCaps fills the per-IP cap from 127.0.0.1 and the
+// total cap from 127.0.0.2, over TCP and TLS, and checks that refusals are
+// counted per reason and that a closed connection frees its slot.
+func TestStreamConnectionCaps(t *testing.T) {
+	h := startService(t, testConfig(withCaps(3, 2)))
+	addrs := h.svc.Addrs()
+	first := dialFrom(t, "127.0.0.1", addrs.TCP)
+	expectOpen(t, first, "1st connection from 127.0.0.1")
+	expectOpen(t, dialTLS(t, addrs.TLS.String(), &tls.Config{RootCAs: h.pool}), "2nd connection from 127.0.0.1 (TLS)")
+	expectClosed(t, dialFrom(t, "127.0.0.1", addrs.TCP), "3rd connection from 127.0.0.1")
+	if _, err := tls.DialWithDialer(&net.Dialer{Timeout: closeWait}, "tcp", addrs.TLS.String(), &tls.Config{RootCAs: h.pool}); err == nil {
+		t.Fatal("a TLS handshake over the per-IP cap succeeded")
+	}
+	expectOpen(t, dialFrom(t, "127.0.0.2", addrs.TCP), "1st connection from 127.0.0.2")
+	expectClosed(t, dialFrom(t, "127.0.0.3", addrs.TCP), "a connection over the total cap")
+
+	if got := h.counter(t, "switchboard_turn_refusals_total", "reason", reasonConnLimitPerIP); got != 2 {
+		t.Errorf("%v per-IP refusals counted, want 2", got)
+	}
+	if got := h.counter(t, "switchboard_turn_refusals_total", "reason", reasonConnLimit); got != 1 {
+		t.Errorf("%v total-cap refusals counted, want 1", got)
+	}
+	_ = first.Close()
+	waitFor(t, closeWait, "the closed connection's slot", func() bool { return h.svc.streams.liveCount() == 2 })
+	expectOpen(t, dialFrom(t, "127.0.0.1", addrs.TCP), "a connection after one closed")
+}
+
+// TestStreamConnectionCapsOnHTTPSPort checks that TURN connections found on
+// the HTTPS port count against the caps, and HTTPS requests do not.
+func TestStreamConnectionCapsOnHTTPSPort(t *testing.T) {
+	s := startSplit(t, withCaps(0, 1))
+	turnTLS := &tls.Config{RootCAs: s.pool, NextProtos: []string{ALPNProtocol}}
+	expectOpen(t, dialTLS(t, s.addr, turnTLS), "1st TURN connection on the HTTPS port")
+	expectClosed(t, dialTLS(t, s.addr, turnTLS), "2nd TURN connection on the HTTPS port")
+	if got := s.counter(t, "switchboard_turn_refusals_total", "reason", reasonConnLimitPerIP); got != 1 {
+		t.Errorf("%v per-IP refusals counted, want 1", got)
+	}
+	web := dialTLS(t, s.addr, &tls.Config{RootCAs: s.pool, NextProtos: []string{"http/1.1"}})
+	if _, err := web.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = web.SetReadDeadline(time.Now().Add(closeWait))
+	if _, err := web.Read(make([]byte, 64)); err != nil {
+		t.Fatalf("an HTTPS request over the TURN cap: %v", err)
+	}
+}
+
+func TestStreamCapsCount(t *testing.T) {
+	caps := newStreamCaps(3, 2)
+	a := &net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 1}
+	b := &net.TCPAddr{IP: net.ParseIP("192.0.2.2"), Port: 1}
+	r1, reason := caps.admit(a)
+	if reason != "" {
+		t.Fatal(reason)
+	}
+	if _, reason := caps.admit(a); reason != "" {
+		t.Fatal(reason)
+	}
+	if _, reason := caps.admit(a); reason != reasonConnLimitPerIP {
+		t.Fatalf("3rd from one IP: %q", reason)
+	}
+	if _, reason := caps.admit(b); reason != "" {
+		t.Fatal(reason)
+	}
+	if _, reason := caps.admit(b); reason != reasonConnLimit {
+		t.Fatalf("4th in total: %q", reason)
+	}
+	r1()
+	r1() // a second release gives nothing more back
+	if got := caps.liveCount(); got != 2 {
+		t.Fatalf("%d live after one release, want 2", got)
+	}
+	if _, reason := caps.admit(b); reason != "" {
+		t.Fatalf("after a release: %q", reason)
+	}
+	if _, reason := newStreamCaps(0, 0).admit(a); reason != "" {
+		t.Fatalf("no caps: %q", reason)
+	}
+}
+
+func TestSourceKey(t *testing.T) {
+	key := func(s string) netip.Addr { return sourceKey(net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s))) }
+	cases := []struct{ a, b string }{
+		{"[::ffff:192.0.2.1]:1", "192.0.2.1:2"},
+		{"[2001:db8:1:2::1]:1", "[2001:db8:1:2:ffff::9]:2"},
+		{"[fe80::1%eth0]:1", "[fe80::2]:2"},
+	}
+	for _, c := range cases {
+		if key(c.a) != key(c.b) {
+			t.Errorf("%s and %s count apart: %v, %v", c.a, c.b, key(c.a), key(c.b))
+		}
+	}
+	if key("[2001:db8:1:2::1]:1") == key("[2001:db8:1:3::1]:1") {
+		t.Error("two IPv6 /64s count together")
+	}
+	if key("192.0.2.1:1") == key("192.0.2.2:1") {
+		t.Error("two IPv4 addresses count together")
+	}
+}
+
+// TestFirstMessageFraming feeds first messages in chunks, as pion would
+// read them, and checks that the message is complete exactly when pion
+// would have framed it.
+func TestFirstMessageFraming(t *testing.T) {
+	channel := func(n uint16) []byte { return []byte{0x40, 0x00, byte(n >> 8), byte(n)} }
+	withCookie := func(b []byte) []byte {
+		b = append(b, make([]byte, 16)...)
+		binary.BigEndian.PutUint32(b[4:8], stunMagicCookie)
+		return b
+	}
+	cases := []struct {
+		name   string
+		msg    []byte
+		chunks []int // read sizes
+		done   int   // index of the chunk that completes it, the last one; -1: never
+	}{
+		{"STUN, no attributes, one byte at a time", stunHeader(0), ones(20), 19},
+		{"STUN with a body in two reads", stunHeader(100), []int{20, 100}, 1},
+		{"STUN header without its body", stunHeader(100), []int{20, 50}, -1},
+		{"ChannelData padded to 4", channel(5), []int{4, 8}, 1},
+		{"short ChannelData waits for 9 bytes, as pion does", channel(0), []int{4, 4, 1}, 2},
+		{"ChannelData header with a cookie is STUN once 20 bytes are in", withCookie(channel(40)), []int{20, 30, 10}, 2},
+		{"no TURN", []byte{0x80, 0, 0, 0}, []int{4, 20, 100}, -1},
+		{"STUN-like bytes without the cookie", []byte{0, 1, 0, 0}, []int{4, 20, 100}, -1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			msg := append(append([]byte{}, c.msg...), make([]byte, 200)...)
+			var f firstMessage
+			at := 0
+			for i, n := range c.chunks {
+				if done := f.feed(msg[at : at+n]); done != (i == c.done) {
+					t.Fatalf("after chunk %d (%d bytes in all): done=%v", i, at+n, done)
+				}
+				at += n
+			}
+		})
+	}
+}
+
+func ones(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = 1
+	}
+	return out
+}
+
+// deadlineRecorder is a net.Conn whose reads return scripted bytes and
+// whose read deadlines are recorded.
+type deadlineRecorder struct {
+	net.Conn
+	mu       sync.Mutex
+	deadline time.Time
+	next     []byte
+}
+
+func (c *deadlineRecorder) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	return nil
+}
+
+func (c *deadlineRecorder) Read(p []byte) (int, error) { return copy(p, c.next), nil }
+func (c *deadlineRecorder) Write(p []byte) (int, error) {
+	return len(p), nil
+}
+
+func (c *deadlineRecorder) get() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.deadline
+}
+
+// within fails unless the recorded deadline lies in [from+d, to+d].
+func (c *deadlineRecorder) within(t *testing.T, what string, from, to time.Time, d time.Duration) {
+	t.Helper()
+	if got := c.get(); got.Before(from.Add(d)) || got.After(to.Add(d)) {
+		t.Fatalf("%s: deadline %v, want between %v and %v", what, got, from.Add(d), to.Add(d))
+	}
+}
+
+// TestDeadlineConnStages drives deadlineConn by hand: the first-message
+// deadline holds through a partial message and writes, the complete
+// message switches to the idle deadline, and later reads and writes push
+// it back, though not more than once per idle/deadlineSteps.
+func TestDeadlineConnStages(t *testing.T) {
+	const first, idle = time.Minute, 6400 * time.Millisecond
+	const step = idle / deadlineSteps // 100ms
+	raw := &deadlineRecorder{}
+	before := time.Now()
+	c := newDeadlineConn(raw, first, idle)
+	raw.within(t, "at accept", before, time.Now(), first)
+	initial := raw.get()
+
+	msg := stunHeader(4)
+	buf := make([]byte, 64)
+	raw.next = msg[:10]
+	_, _ = c.Read(buf)
+	_, _ = c.Write([]byte("a reply before the first message is complete"))
+	if raw.get() != initial {
+		t.Fatal("a partial first message or a write moved the first-message deadline")
+	}
+	raw.next = append(msg[10:], 0, 0, 0, 0)
+	before = time.Now()
+	_, _ = c.Read(buf)
+	raw.within(t, "after the first message", before, time.Now(), idle)
+
+	started := raw.get()
+	raw.next = []byte{1}
+	_, _ = c.Read(buf)
+	// Only meaningful when this ran within one step; a stalled machine
+	// skips it rather than fail.
+	if time.Since(before) < step && raw.get() != started {
+		t.Fatal("a read right after an extension moved the deadline again")
+	}
+	for _, op := range []struct {
+		name string
+		do   func()
+	}{
+		{"read", func() { _, _ = c.Read(buf) }},
+		{"write", func() { _, _ = c.Write([]byte("x")) }},
+	} {
+		time.Sleep(2 * step)
+		before = time.Now()
+		op.do()
+		raw.within(t, "after a later "+op.name, before, time.Now(), idle)
+	}
+}
