@@ -41,6 +41,11 @@ type App struct {
 	log    *slog.Logger
 	stdout io.Writer
 
+	// bodyReadTimeout bounds how long a REST request body may take to
+	// arrive; zero means controlplane.DefaultBodyReadTimeout. There is no
+	// configuration key for it; tests shorten it.
+	bodyReadTimeout time.Duration
+
 	mu    sync.Mutex
 	addr  net.Addr
 	ready chan struct{}
@@ -81,8 +86,8 @@ func (a *App) Addr() net.Addr {
 // down gracefully within the configured timeout. It returns after every
 // goroutine it started has ended.
 func (a *App) Run(ctx context.Context) error {
-	if err := os.MkdirAll(a.cfg.Server.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	if err := makeDataDir(a.cfg.Server.DataDir); err != nil {
+		return err
 	}
 	st, err := bolt.Open(filepath.Join(a.cfg.Server.DataDir, "switchboard.db"), bolt.Options{Logger: a.log})
 	if err != nil {
@@ -213,15 +218,16 @@ func (a *App) build(st store.Store, source auth.CredentialSource, publicHost str
 		return nil, fmt.Errorf("turn: %w", err)
 	}
 	api, err := controlplane.New(controlplane.Options{
-		Channels:     channels,
-		Auth:         authn,
-		Endpoints:    controlplane.Endpoints{HTTPS: "https://" + publicHost, WSS: "wss://" + publicHost},
-		IceServers:   relay,
-		Alexa:        hub,
-		Presence:     hub,
-		MaxBodyBytes: a.cfg.Server.MaxBodyBytes,
-		Logger:       a.log,
-		Registerer:   reg,
+		Channels:        channels,
+		Auth:            authn,
+		Endpoints:       controlplane.Endpoints{HTTPS: "https://" + publicHost, WSS: "wss://" + publicHost},
+		IceServers:      relay,
+		Alexa:           hub,
+		Presence:        hub,
+		MaxBodyBytes:    a.cfg.Server.MaxBodyBytes,
+		BodyReadTimeout: a.bodyReadTimeout,
+		Logger:          a.log,
+		Registerer:      reg,
 	})
 	if err != nil {
 		return nil, err

@@ -88,19 +88,15 @@ func (s *Service) Create(ctx context.Context, account string, in CreateInput) (s
 	if err != nil {
 		return store.Channel{}, err
 	}
-	created := s.now().UTC().Truncate(time.Millisecond)
 	ch := store.Channel{
 		Account:    account,
 		Name:       in.Name,
-		ARN:        kvsapi.NewChannelARN(s.region, account, in.Name, created).String(),
 		Type:       kvsapi.ChannelTypeSingleMaster,
 		Status:     kvsapi.ChannelStatusActive,
-		CreatedAt:  created,
 		MessageTTL: ttl,
-		Version:    NewVersion(),
 		Tags:       tags,
 	}
-	err = s.store.CreateChannel(ctx, ch, s.cfg.MaxPerAccount)
+	ch, err = s.insert(ctx, ch)
 	switch {
 	case errors.Is(err, store.ErrExists):
 		return store.Channel{}, kvsapi.Errorf(kvsapi.CodeResourceInUse, "A signaling channel named %q already exists in this account", in.Name)
@@ -112,6 +108,42 @@ func (s *Service) Create(ctx context.Context, account string, in CreateInput) (s
 	}
 	s.log.InfoContext(ctx, "channel created", "account", account, "channel", in.Name)
 	return ch, nil
+}
+
+// createAttempts bounds how often insert retries after the store found the
+// creation time too early. One retry is enough unless other deletes and
+// re-creations of the same name keep overtaking this one.
+const createAttempts = 4
+
+// insert stores ch with a creation time, version and ARN of its own.
+//
+// The ARN ends in the creation time in milliseconds, so a channel deleted
+// and created again under the same name within one millisecond, or after
+// the clock stepped back, would get the deleted channel's ARN, and clients
+// holding that ARN would reach the new channel (spec 3.5 wants a new one).
+// The store therefore remembers, in the delete's own transaction, when the
+// deleted channel was created, and refuses an earlier or equal creation
+// time (store.CreatedTooEarlyError). We then move the time to 1 ms after
+// the deleted channel's and try again. A process-wide monotonic clock would
+// not survive restarts or serve several servers sharing one store; the
+// record in the store does both, costs nothing on the common path, and only
+// skews CreationTime by a few milliseconds when it applies.
+func (s *Service) insert(ctx context.Context, ch store.Channel) (store.Channel, error) {
+	created := s.now().UTC().Truncate(time.Millisecond)
+	for attempt := 1; ; attempt++ {
+		ch.CreatedAt = created
+		ch.ARN = kvsapi.NewChannelARN(s.region, ch.Account, ch.Name, created).String()
+		ch.Version = NewVersion()
+		err := s.store.CreateChannel(ctx, ch, s.cfg.MaxPerAccount)
+		var early *store.CreatedTooEarlyError
+		if !errors.As(err, &early) || attempt == createAttempts {
+			return ch, err
+		}
+		created = s.now().UTC().Truncate(time.Millisecond)
+		if floor := early.Deleted.UTC().Truncate(time.Millisecond).Add(time.Millisecond); created.Before(floor) {
+			created = floor
+		}
+	}
 }
 
 // Selector names a channel by name, ARN, or both.

@@ -1,11 +1,11 @@
 package controlplane
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -31,7 +31,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method != http.MethodPost:
 		err = kvsapi.Errorf(kvsapi.CodeUnknownOperation, "%s takes POST, got %s", name, r.Method)
 	default:
-		out, err = a.run(r, op)
+		out, err = a.run(w, r, op)
 	}
 	var code kvsapi.ErrorCode
 	if err != nil {
@@ -43,8 +43,8 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.observe(r, requestID, name, code, err, time.Since(start))
 }
 
-func (a *API) run(r *http.Request, op operation) (any, error) {
-	body, err := a.readBody(r)
+func (a *API) run(w http.ResponseWriter, r *http.Request, op operation) (any, error) {
+	body, err := a.readBody(w, r)
 	if err != nil {
 		return nil, err
 	}
@@ -55,18 +55,56 @@ func (a *API) run(r *http.Request, op operation) (any, error) {
 	return op.run(auth.WithPrincipal(r.Context(), p), p, body)
 }
 
-func (a *API) readBody(r *http.Request) ([]byte, error) {
+// readBody reads the body within the size limit and within bodyTimeout.
+// The server has no overall ReadTimeout, as that would also cut WebSocket
+// connections, so without a deadline here a client that declares a length
+// and then trickles its body would hold a connection, a goroutine and a
+// growing buffer for ever, before its signature is even checked.
+func (a *API) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > a.maxBody {
 		return nil, tooLarge(a.maxBody)
 	}
+	rc := http.NewResponseController(w)
+	// A writer without a connection (a test recorder) cannot take a
+	// deadline; it has no slow client either.
+	limited := rc.SetReadDeadline(time.Now().Add(a.bodyTimeout)) == nil
 	body, err := io.ReadAll(io.LimitReader(r.Body, a.maxBody+1))
-	if err != nil {
+	switch {
+	case err != nil && isTimeout(err):
+		return nil, a.tooSlow(w, r, len(body))
+	case err != nil:
 		return nil, kvsapi.Errorf(kvsapi.CodeSerialization, "Could not read the request body: %v", err)
-	}
-	if int64(len(body)) > a.maxBody {
+	case int64(len(body)) > a.maxBody:
 		return nil, tooLarge(a.maxBody)
 	}
+	if limited {
+		// The deadline is for the body: lift it once the body is complete,
+		// so that nothing later in a long request (SendAlexaOfferToMaster
+		// waits for the master) can run into it. After a refusal it stays,
+		// to bound net/http's discarding of the unread rest of the body.
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	return body, nil
+}
+
+// tooSlow is the reply to a body that missed its deadline. Over HTTP/1.x
+// the connection cannot carry another request, as the rest of the body may
+// still come, so the reply says it will be closed; HTTP/2 just resets the
+// stream.
+func (a *API) tooSlow(w http.ResponseWriter, r *http.Request, got int) error {
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
+	received := fmt.Sprintf("%d bytes received", got)
+	if r.ContentLength >= 0 {
+		received = fmt.Sprintf("%d of %d bytes received", got, r.ContentLength)
+	}
+	return kvsapi.Errorf(kvsapi.CodeSerialization, "The request body did not arrive within %s (%s)", a.bodyTimeout, received)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 func tooLarge(limit int64) error {
@@ -96,40 +134,6 @@ func statusOf(code kvsapi.ErrorCode) int {
 		return http.StatusOK
 	}
 	return code.Status
-}
-
-// decode reads a JSON object body into v. An empty body counts as {};
-// unknown members are ignored, as AWS clients add members over time.
-func decode(body []byte, v any) error {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
-		return nil
-	}
-	if body[0] != '{' {
-		return kvsapi.Errorf(kvsapi.CodeSerialization, "The request body must be a JSON object")
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return kvsapi.Errorf(kvsapi.CodeSerialization, "%s must be of type %s, got a JSON %s", typeErr.Field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)
-		}
-		return kvsapi.Errorf(kvsapi.CodeSerialization, "The request body is not valid JSON: %v", err)
-	}
-	return nil
-}
-
-func jsonKind(goKind string) string {
-	switch goKind {
-	case "int", "int64", "float64":
-		return "number"
-	case "string":
-		return "string"
-	case "slice":
-		return "list"
-	case "struct", "map", "ptr":
-		return "object"
-	}
-	return goKind
 }
 
 // required reports a missing required member.

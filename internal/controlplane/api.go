@@ -14,6 +14,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -62,7 +63,16 @@ type Options struct {
 	MaxBodyBytes int64
 	Logger       *slog.Logger
 	Registerer   prometheus.Registerer
+
+	// BodyReadTimeout bounds how long a request body may take to arrive
+	// once the headers are in; zero means DefaultBodyReadTimeout.
+	BodyReadTimeout time.Duration
 }
+
+// DefaultBodyReadTimeout is generous for the small bodies of this API
+// (well under 10 KiB) even on a poor mobile link, and short enough that
+// connections held open by slow senders do not pile up.
+const DefaultBodyReadTimeout = 20 * time.Second
 
 // API is the REST surface. It is an http.Handler for POST requests to the
 // operation paths.
@@ -77,6 +87,9 @@ type API struct {
 	log        *slog.Logger
 	metrics    *metrics
 	operations map[string]operation
+
+	// bodyTimeout bounds the reading of a request body.
+	bodyTimeout time.Duration
 }
 
 // operation is one REST operation.
@@ -105,6 +118,10 @@ func New(opts Options) (*API, error) {
 		maxBody:   opts.MaxBodyBytes,
 		log:       log.With("component", "controlplane"),
 		metrics:   m,
+	}
+	a.bodyTimeout = opts.BodyReadTimeout
+	if a.bodyTimeout <= 0 {
+		a.bodyTimeout = DefaultBodyReadTimeout
 	}
 	a.operations = map[string]operation{
 		kvsapi.PathCreateSignalingChannel:            {"CreateSignalingChannel", a.createSignalingChannel},

@@ -2,6 +2,7 @@ package devtls
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -158,10 +159,16 @@ func (e *ensurer) ensureLeaf(ca *authority) (*x509.Certificate, bool, error) {
 }
 
 // prepareDir creates the directory with mode 0700, or tightens the mode of
-// an existing one that others can enter.
+// an existing one that others can enter. A new directory's parent is
+// synced: the files renamed into it are durable only if it is, and losing
+// it in a crash would mean a new CA that no client trusts yet.
 func (e *ensurer) prepareDir() error {
+	_, statErr := os.Stat(e.dir)
 	if err := os.MkdirAll(e.dir, dirMode); err != nil {
 		return fileErr("create directory", e.dir, err)
+	}
+	if errors.Is(statErr, fs.ErrNotExist) {
+		syncDir(filepath.Dir(filepath.Clean(e.dir)))
 	}
 	fi, err := os.Stat(e.dir)
 	if err != nil {

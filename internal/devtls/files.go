@@ -92,10 +92,11 @@ func fillAndClose(f *os.File, data []byte, perm fs.FileMode) error {
 	return err
 }
 
-// syncDir makes a rename in dir durable where the platform allows it. It is
-// best effort: some systems cannot sync a directory, and the rename itself
-// has already succeeded.
-func syncDir(dir string) {
+// syncDir makes a rename or a new entry in dir durable where the platform
+// allows it. It is best effort: some systems cannot sync a directory, and
+// the change itself has already succeeded. A variable so that tests can
+// watch it.
+var syncDir = func(dir string) {
 	d, err := os.Open(dir)
 	if err != nil {
 		return

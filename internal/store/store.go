@@ -13,6 +13,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -28,7 +29,30 @@ var (
 	ErrLimitExceeded = errors.New("store: channel limit exceeded")
 	// ErrClosed means the store was closed.
 	ErrClosed = errors.New("store: closed")
+	// ErrCreatedTooEarly means a new channel's CreatedAt is not strictly
+	// after that of the last deleted channel with the same account and
+	// name. Backends report it as a *CreatedTooEarlyError.
+	ErrCreatedTooEarly = errors.New("store: creation time not after that of a deleted channel of the same name")
 )
+
+// CreatedTooEarlyError is how CreateChannel reports ErrCreatedTooEarly. It
+// carries the time a new attempt has to exceed, so that the caller can
+// retry once instead of guessing.
+type CreatedTooEarlyError struct {
+	Account string
+	Name    string
+	// Deleted is the CreatedAt of the last deleted channel of that account
+	// and name.
+	Deleted time.Time
+}
+
+func (e *CreatedTooEarlyError) Error() string {
+	return fmt.Sprintf("store: channel %s/%s: creation time must be after %s, when a deleted channel of that name was created",
+		e.Account, e.Name, e.Deleted.UTC().Format(time.RFC3339Nano))
+}
+
+// Unwrap makes errors.Is(err, ErrCreatedTooEarly) hold.
+func (e *CreatedTooEarlyError) Unwrap() error { return ErrCreatedTooEarly }
 
 // Channel is the stored form of a signaling channel. The pair (Account,
 // Name) is its key.
@@ -77,8 +101,17 @@ type Store interface {
 	// CreateChannel stores a new channel. It fails with ErrExists when the
 	// account already has a channel of that name, and with ErrLimitExceeded
 	// when maxPerAccount > 0 and the account already has that many channels.
-	// The check and the write are one atomic step. When both apply,
-	// ErrExists is reported.
+	//
+	// It also fails with a *CreatedTooEarlyError (ErrCreatedTooEarly) when
+	// ch.CreatedAt is not strictly after the CreatedAt that DeleteChannel
+	// last recorded for the same account and name. Callers derive channel
+	// identities (ARNs) from the creation time, so this keeps a re-created
+	// channel from taking a deleted one's identity, even after a restart or
+	// a step back of the wall clock.
+	//
+	// The checks and the write are one atomic step. When several apply,
+	// ErrExists is reported first, then ErrLimitExceeded, then
+	// ErrCreatedTooEarly.
 	CreateChannel(ctx context.Context, ch Channel, maxPerAccount int) error
 
 	// GetChannel returns the channel or ErrNotFound.
@@ -112,6 +145,11 @@ type Store interface {
 	// error nothing is removed and the error is returned unchanged. It
 	// returns the removed channel, or ErrNotFound. Like mutate, check may be
 	// called more than once, must be quick, and must not call the store.
+	//
+	// In the same atomic step it records the removed channel's CreatedAt
+	// for its account and name, durably, for CreateChannel's check. A
+	// backend may forget that record once the name is in use again, since
+	// the next delete records a later time.
 	DeleteChannel(ctx context.Context, account, name string, check func(Channel) error) (Channel, error)
 
 	// Secret returns the secret stored under name, or, when there is none,

@@ -39,6 +39,7 @@ var (
 	bucketMeta     = []byte("meta")
 	bucketAccounts = []byte("accounts")
 	bucketSecrets  = []byte("secrets")
+	bucketDeleted  = []byte("deleted")
 	keySchema      = []byte("schema")
 )
 

@@ -220,7 +220,9 @@ func TestCountMatchesKeys(t *testing.T) {
 	ctx := t.Context()
 	for i := range 60 {
 		acct := fmt.Sprint(i % 3)
-		_ = s.CreateChannel(ctx, store.Channel{Account: acct, Name: fmt.Sprintf("c%d", i%25)}, 15)
+		// Later each time, so that re-creating a deleted name is allowed.
+		created := time.UnixMilli(int64(i))
+		_ = s.CreateChannel(ctx, store.Channel{Account: acct, Name: fmt.Sprintf("c%d", i%25), CreatedAt: created}, 15)
 		if i%4 == 0 {
 			_, _ = s.DeleteChannel(ctx, acct, fmt.Sprintf("c%d", (i+7)%25), func(store.Channel) error { return nil })
 		}
@@ -268,5 +270,68 @@ func TestOpenFailsClearly(t *testing.T) {
 				t.Errorf("error %q does not name the file", err)
 			}
 		})
+	}
+}
+
+// TestDeletionRecordSurvivesReopen: the creation time of a deleted channel
+// still bars an earlier or equal one after the file is closed and opened
+// again, and the record goes once the name is in use again.
+func TestDeletionRecordSurvivesReopen(t *testing.T) {
+	s, path := openTemp(t, Options{})
+	ch := store.Channel{Account: "1", Name: "cam", CreatedAt: time.UnixMilli(1_700_000_000_000)}
+	if err := s.CreateChannel(t.Context(), ch, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteChannel(t.Context(), "1", "cam", func(store.Channel) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.CreateChannel(t.Context(), ch, 0); !errors.Is(err, store.ErrCreatedTooEarly) {
+		t.Fatalf("CreateChannel after reopen = %v, want ErrCreatedTooEarly", err)
+	}
+	ch.CreatedAt = ch.CreatedAt.Add(time.Millisecond)
+	if err := s.CreateChannel(t.Context(), ch, 0); err != nil {
+		t.Fatalf("CreateChannel 1 ms later: %v", err)
+	}
+	err = s.db.View(func(tx *bbolt.Tx) error {
+		if b := tx.Bucket(bucketDeleted); b != nil && b.Bucket([]byte("1")) != nil {
+			t.Error("the deletion record outlived the re-creation of its name")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFileWithoutDeletedBucket: a file written before the deleted bucket
+// existed still takes creates and deletes.
+func TestFileWithoutDeletedBucket(t *testing.T) {
+	s, _ := openTemp(t, Options{})
+	ch := store.Channel{Account: "1", Name: "cam", CreatedAt: time.UnixMilli(5)}
+	if err := s.CreateChannel(t.Context(), ch, 0); err != nil {
+		t.Fatal(err)
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketDeleted) == nil {
+			return nil
+		}
+		return tx.DeleteBucket(bucketDeleted)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteChannel(t.Context(), "1", "cam", func(store.Channel) error { return nil }); err != nil {
+		t.Fatalf("DeleteChannel: %v", err)
+	}
+	if err := s.CreateChannel(t.Context(), ch, 0); !errors.Is(err, store.ErrCreatedTooEarly) {
+		t.Fatalf("CreateChannel = %v, want ErrCreatedTooEarly", err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"time"
 
 	"go.etcd.io/bbolt"
 
@@ -31,7 +32,9 @@ func notFound(account, name string) error {
 }
 
 // CreateChannel stores a new channel, refusing a duplicate name
-// (store.ErrExists) or one channel too many (store.ErrLimitExceeded).
+// (store.ErrExists), one channel too many (store.ErrLimitExceeded) or a
+// creation time not after that of a deleted channel of the same name
+// (store.ErrCreatedTooEarly).
 func (s *Store) CreateChannel(ctx context.Context, ch store.Channel, maxPerAccount int) error {
 	if err := s.ready(ctx); err != nil {
 		return err
@@ -44,14 +47,14 @@ func (s *Store) CreateChannel(ctx context.Context, ch store.Channel, maxPerAccou
 		return fmt.Errorf("bolt: create channel: %w", err)
 	}
 	_, err = s.runBatched(ctx, "create channel", func(tx *bbolt.Tx) (result, error) {
-		return insertChannel(tx, ch.Account, []byte(ch.Name), val, maxPerAccount)
+		return insertChannel(tx, ch.Account, []byte(ch.Name), ch.CreatedAt, val, maxPerAccount)
 	})
 	return err
 }
 
 // insertChannel is one run of a create: it puts a new channel in its
 // account bucket and counts it.
-func insertChannel(tx *bbolt.Tx, account string, key, val []byte, maxPerAccount int) (result, error) {
+func insertChannel(tx *bbolt.Tx, account string, key []byte, created time.Time, val []byte, maxPerAccount int) (result, error) {
 	b := accountBucket(tx, account)
 	var count uint64
 	if b != nil {
@@ -62,6 +65,12 @@ func insertChannel(tx *bbolt.Tx, account string, key, val []byte, maxPerAccount 
 	}
 	if maxPerAccount > 0 && count >= uint64(maxPerAccount) {
 		return refused(fmt.Errorf("bolt: account %s has %d channels: %w", account, count, store.ErrLimitExceeded)), nil
+	}
+	if early, err := checkAfterDeleted(tx, account, key, created); early != nil || err != nil {
+		return refused(early), err
+	}
+	if err := forgetDeleted(tx, account, key); err != nil {
+		return result{}, err
 	}
 	if b == nil {
 		var err error

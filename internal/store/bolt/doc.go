@@ -27,6 +27,10 @@
 //	                      "createdAt", "messageTtl", "version", "tags"}
 //	    bucket sequence = number of channels in the account
 //	secrets   (bucket)  <name> -> raw secret bytes
+//	deleted   (bucket, made by the first delete)
+//	  <account> (bucket, while it holds a record)
+//	    <channel name> -> CreatedAt (RFC 3339, UTC) of the last deleted
+//	                      channel of that name, until the name is used again
 //
 // Keys are the raw bytes of the account and the channel name, so listing a
 // page is a cursor seek followed by a short walk in name order, and accounts
@@ -34,6 +38,14 @@
 // count lives in the account bucket's sequence, which bbolt keeps in the
 // bucket header: reading and updating it is O(1), unlike bucket statistics,
 // which walk every page. An account bucket is removed with its last channel.
+//
+// The deleted bucket lets CreateChannel refuse a creation time that is not
+// after that of a deleted channel of the same name (the caller's ARNs are
+// built from it). Its records are written in the delete's transaction and
+// removed when the name is created again, so it only holds names that were
+// used and are now free. It is optional on read: files from before it
+// existed open unchanged under schema 1, and a build that does not know it
+// leaves it alone.
 //
 // The record's "v" field versions the value encoding; the meta "schema" key
 // versions the bucket layout. Open refuses files with a newer schema than it

@@ -90,8 +90,9 @@ func (s *Store) DeleteChannel(ctx context.Context, account, name string, check f
 	})
 }
 
-// applyDelete is one run of a delete. The account bucket goes when its
-// last channel does.
+// applyDelete is one run of a delete. It records the channel's creation
+// time for the next create of the name, and the account bucket goes when
+// its last channel does.
 func applyDelete(tx *bbolt.Tx, account, name string, check func(store.Channel) error) (result, error) {
 	cur, err := readChannel(tx, account, name)
 	if errors.Is(err, store.ErrNotFound) {
@@ -106,6 +107,9 @@ func applyDelete(tx *bbolt.Tx, account, name string, check func(store.Channel) e
 	b := accountBucket(tx, account)
 	if err := b.Delete([]byte(name)); err != nil {
 		return result{}, fmt.Errorf("bolt: delete channel %s/%s: %w", account, name, err)
+	}
+	if err := recordDeleted(tx, account, []byte(name), cur.CreatedAt); err != nil {
+		return result{}, err
 	}
 	left := b.Sequence() - 1
 	if left == 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/switchboard-rtc/switchboard/internal/store"
 )
@@ -69,7 +70,7 @@ func testDelete(t *testing.T, open opener) {
 		if _, err := s.DeleteChannel(t.Context(), "111111111111", "cam", func(store.Channel) error { return nil }); err != nil {
 			t.Fatalf("DeleteChannel: %v", err)
 		}
-		again := sample("111111111111", "cam")
+		again := later(sample("111111111111", "cam"), time.Millisecond)
 		again.ARN, again.Version, again.Tags = "arn-2", "v-again", map[string]string{"second": "life"}
 		if err := s.CreateChannel(t.Context(), again, 1); err != nil {
 			t.Fatalf("CreateChannel after delete: %v", err)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-rtc/switchboard/internal/store"
 )
@@ -207,7 +208,7 @@ func testCount(t *testing.T, open opener) {
 			}
 		}, map[string]int{"111111111111": 0, "222222222222": 1}},
 		{"created again", func(t *testing.T) {
-			mustCreate(t, s, sample("111111111111", "a"))
+			mustCreate(t, s, later(sample("111111111111", "a"), time.Second))
 		}, map[string]int{"111111111111": 1}},
 	}
 	for _, st := range steps {

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"NoAliasing", testNoAliasing},
 		{"Delete", testDelete},
 		{"DeleteConcurrent", testDeleteConcurrent},
+		{"CreateAfterDelete", testCreateAfterDelete},
 		{"Secret", testSecret},
 		{"SecretConcurrent", testSecretConcurrent},
 		{"Ping", testPing},

@@ -1,0 +1,166 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/config"
+	"github.com/switchboard-rtc/switchboard/kvsapi"
+)
+
+// startApp runs a whole server on a loopback port with the given body read
+// timeout and returns its address. It stops when the test ends.
+func startApp(t *testing.T, bodyTimeout time.Duration) string {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Server.Addr = "127.0.0.1:0"
+	cfg.Server.DataDir = t.TempDir()
+	cfg.Server.Region = "us-west-2"
+	cfg.Server.AccountID = "111122223333"
+	cfg.Server.ShutdownTimeout = config.Duration(5 * time.Second)
+	cfg.Turn.Enabled = false
+	cfg.Console.Enabled = false
+	a := New(cfg, Options{})
+	a.bodyReadTimeout = bodyTimeout
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	select {
+	case <-a.Ready():
+		return a.Addr().String()
+	case err := <-done:
+		t.Fatalf("server stopped before serving: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server not ready after 30s")
+	}
+	return ""
+}
+
+// wantSlowBodyError checks a reply to a body that missed its deadline.
+func wantSlowBodyError(t *testing.T, resp *http.Response, want string) {
+	t.Helper()
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var body kvsapi.ErrorBody
+	if err := json.Unmarshal(raw, &body); err != nil {
+		t.Fatalf("reply %d %q is not in the AWS error shape: %v", resp.StatusCode, raw, err)
+	}
+	if resp.StatusCode != http.StatusBadRequest || body.Type != "SerializationException" ||
+		resp.Header.Get("x-amzn-ErrorType") != "SerializationException" || resp.Header.Get("x-amzn-RequestId") == "" {
+		t.Errorf("reply %d %v %s, want 400 SerializationException", resp.StatusCode, resp.Header, raw)
+	}
+	if !strings.Contains(body.Message, want) {
+		t.Errorf("message %q does not say %q", body.Message, want)
+	}
+}
+
+// TestSlowRequestBodyIsCutOff: a client that declares a Content-Length and
+// then sends its body too slowly gets an error within the body timeout and
+// loses the connection, instead of holding it open for ever before its
+// signature is even checked.
+func TestSlowRequestBodyIsCutOff(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	addr := startApp(t, timeout)
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	_, err = io.WriteString(conn, "POST /describeSignalingChannel HTTP/1.1\r\nHost: "+addr+
+		"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no reply to a stalled body after %s: %v", time.Since(start).Round(time.Millisecond), err)
+	}
+	if took := time.Since(start); took < timeout || took > 5*time.Second {
+		t.Errorf("reply after %s, want soon after %s", took, timeout)
+	}
+	if !resp.Close {
+		t.Error("reply does not say the connection will be closed")
+	}
+	wantSlowBodyError(t, resp, "did not arrive within 300ms (1 of 100 bytes received)")
+	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Errorf("connection still open after the reply: %v", err)
+	}
+}
+
+// TestSlowRequestBodyIsCutOffHTTP2: the same over HTTP/2, where only the
+// stream is refused.
+func TestSlowRequestBodyIsCutOffHTTP2(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	addr := startApp(t, timeout)
+	client := &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{InsecureSkipVerify: true},
+			ForceAttemptHTTP2: true,
+		},
+	}
+	defer client.CloseIdleConnections()
+	body, stall := io.Pipe()
+	defer stall.Close()
+	go func() { _, _ = io.WriteString(stall, "{") }()
+	req, err := http.NewRequest(http.MethodPost, "https://"+addr+"/describeSignalingChannel", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = 100
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("no reply to a stalled body: %v", err)
+	}
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("spoke %s, want HTTP/2", resp.Proto)
+	}
+	wantSlowBodyError(t, resp, "did not arrive within 300ms (1 of 100 bytes received)")
+}
+
+// TestBodyInTimeIsServed: a body that arrives within the timeout is read
+// as before (here it is refused for its missing signature, the next step).
+func TestBodyInTimeIsServed(t *testing.T) {
+	addr := startApp(t, 300*time.Millisecond)
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	for i := range 2 {
+		_, err = io.WriteString(conn, "POST /describeSignalingChannel HTTP/1.1\r\nHost: "+addr+
+			"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if got := resp.Header.Get("x-amzn-ErrorType"); got != "MissingAuthenticationTokenException" {
+			t.Errorf("request %d: %d %s, want MissingAuthenticationTokenException", i, resp.StatusCode, got)
+		}
+		time.Sleep(600 * time.Millisecond) // past the body timeout, on a kept-alive connection
+	}
+}

@@ -1,0 +1,145 @@
+package channel
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/store/bolt"
+	"github.com/switchboard-rtc/switchboard/kvsapi"
+)
+
+const testAccount = "111122223333"
+
+// stoppedClock is a clock that moves only when told to.
+type stoppedClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *stoppedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *stoppedClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// openService opens a bolt store at path and a service on it.
+func openService(t *testing.T, path string, now func() time.Time) (*Service, *bolt.Store) {
+	t.Helper()
+	st, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return NewService(Options{Store: st, Region: "us-west-2", Config: DefaultConfig(), Now: now}), st
+}
+
+// recreate deletes the channel with arn and creates one of the same name.
+func recreate(t *testing.T, s *Service, arn, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := s.Delete(ctx, testAccount, arn, nil); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	ch, err := s.Create(ctx, testAccount, CreateInput{Name: name})
+	if err != nil {
+		t.Fatalf("Create again: %v", err)
+	}
+	return ch.ARN
+}
+
+// wantGone checks that a deleted channel's ARN no longer resolves.
+func wantGone(t *testing.T, s *Service, arn string) {
+	t.Helper()
+	_, err := s.ByARN(context.Background(), testAccount, "ChannelARN", arn)
+	if !kvsapi.HasCode(err, kvsapi.CodeResourceNotFound) {
+		t.Errorf("ARN %s of a deleted channel: %v, want ResourceNotFoundException", arn, err)
+	}
+}
+
+// TestRecreateInSameMillisecondGetsNewARN: with a clock that does not move,
+// every re-creation still gets its own creation time and ARN (spec 3.5).
+func TestRecreateInSameMillisecondGetsNewARN(t *testing.T) {
+	start := time.UnixMilli(1_795_335_108_104).UTC()
+	clock := &stoppedClock{now: start}
+	s, _ := openService(t, filepath.Join(t.TempDir(), "db"), clock.Now)
+	ch, err := s.Create(context.Background(), testAccount, CreateInput{Name: "cam"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := ch.ARN
+	for i := 1; i <= 3; i++ {
+		next := recreate(t, s, arn, "cam")
+		if next == arn {
+			t.Fatalf("re-creation %d reused the ARN %s", i, arn)
+		}
+		wantGone(t, s, arn)
+		got, err := s.Resolve(context.Background(), testAccount, Selector{ARN: &next})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := start.Add(time.Duration(i) * time.Millisecond); !got.CreatedAt.Equal(want) {
+			t.Errorf("re-creation %d: CreatedAt %v, want %v", i, got.CreatedAt, want)
+		}
+		arn = next
+	}
+}
+
+// TestRecreateAfterRestartWithClockBehind: the guard is durable, so neither
+// a restart nor a clock that stepped back hands out a deleted ARN again.
+func TestRecreateAfterRestartWithClockBehind(t *testing.T) {
+	start := time.UnixMilli(1_795_335_108_104).UTC()
+	clock := &stoppedClock{now: start}
+	path := filepath.Join(t.TempDir(), "db")
+	s, st := openService(t, path, clock.Now)
+	ch, err := s.Create(context.Background(), testAccount, CreateInput{Name: "cam"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Delete(context.Background(), testAccount, ch.ARN, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	clock.Set(start.Add(-time.Hour))
+	s, _ = openService(t, path, clock.Now)
+	again, err := s.Create(context.Background(), testAccount, CreateInput{Name: "cam"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ARN == ch.ARN {
+		t.Fatalf("re-creation after restart reused the ARN %s", ch.ARN)
+	}
+	if want := start.Add(time.Millisecond); !again.CreatedAt.Equal(want) {
+		t.Errorf("CreatedAt %v, want %v", again.CreatedAt, want)
+	}
+	wantGone(t, s, ch.ARN)
+}
+
+// TestRecreateLoopNeverReusesARN is the reviewer's reproduction with the
+// real clock: fast delete and create cycles never repeat an ARN.
+func TestRecreateLoopNeverReusesARN(t *testing.T) {
+	s, _ := openService(t, filepath.Join(t.TempDir(), "db"), nil)
+	ch, err := s.Create(context.Background(), testAccount, CreateInput{Name: "cam"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{ch.ARN: true}
+	arn := ch.ARN
+	for range 200 {
+		arn = recreate(t, s, arn, "cam")
+		if seen[arn] {
+			t.Fatalf("ARN %s handed out twice", arn)
+		}
+		seen[arn] = true
+	}
+}
