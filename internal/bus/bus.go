@@ -121,6 +121,13 @@ type SubscribeOptions struct {
 	// Uncounted keeps the subscription out of viewer counts (MaxViewers and
 	// Presence); used for server-side pseudo viewers such as Alexa offers.
 	Uncounted bool
+	// Deferred holds the address (with the takeover, the limits and
+	// Presence as usual) but leaves its mailbox in the bus: Subscribe
+	// returns no backlog, and envelopes for the address are queued as if
+	// it were unheld until Subscription.Activate. A subscriber whose
+	// setup can still fail after Subscribe (a WebSocket upgrade) uses it,
+	// so that failing loses no mail: the envelopes simply stay queued.
+	Deferred bool
 }
 
 // PublishOptions tune one Publish call.
@@ -179,6 +186,14 @@ type Stats struct {
 
 // Subscription is a registered recipient.
 type Subscription interface {
+	// Activate ends the deferral of a Deferred subscription: it returns
+	// the envelopes waiting in the mailbox, oldest first (they leave it),
+	// and from then on new envelopes go to Handler.Deliver, all after the
+	// returned ones. It returns nothing when the subscription was not
+	// deferred, was already activated, or no longer holds its address
+	// (its handler was told why, or it unsubscribed). Errors: ErrClosed,
+	// or a backend failure.
+	Activate(ctx context.Context) ([]Envelope, error)
 	// Unsubscribe releases the address if this subscription still holds
 	// it; mail for the address is queued again from then on. It is
 	// idempotent and safe after Displaced or ChannelClosed.

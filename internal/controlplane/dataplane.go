@@ -188,12 +188,13 @@ func (a *API) sendAlexaOfferToMaster(ctx context.Context, p auth.Principal, body
 	return kvsapi.SendAlexaOfferToMasterOutput{Answer: answer}, nil
 }
 
+// validateOfferPayload checks the payload's form. Its size is the
+// signaling hub's to check, against the configured limits it applies to
+// WebSocket messages too (signaling.max_payload_length, max_event_bytes).
 func validateOfferPayload(payload string) error {
 	switch {
 	case payload == "":
 		return kvsapi.Errorf(kvsapi.CodeInvalidArgument, "MessagePayload must not be empty")
-	case len(payload) > kvsapi.MaxMessagePayloadLength:
-		return kvsapi.Errorf(kvsapi.CodeInvalidArgument, "MessagePayload must be at most %d characters, got %d", kvsapi.MaxMessagePayloadLength, len(payload))
 	case strings.Trim(payload, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != "":
 		return kvsapi.Errorf(kvsapi.CodeInvalidArgument, "MessagePayload must be base64 text ([a-zA-Z0-9+/=]+)")
 	}

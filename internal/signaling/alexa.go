@@ -43,14 +43,9 @@ func (h *Hub) sendAlexaOffer(ctx context.Context, account, channelARN, senderCli
 	if err := kvsapi.ValidateClientID("SenderClientId", senderClientID); err != nil {
 		return "", err
 	}
-	switch {
-	case payload == "":
-		return "", kvsapi.Errorf(kvsapi.CodeInvalidArgument, "MessagePayload must not be empty")
-	case len(payload) > kvsapi.MaxMessagePayloadLength:
-		return "", kvsapi.Errorf(kvsapi.CodeInvalidArgument, "MessagePayload must be at most %d characters, got %d",
-			kvsapi.MaxMessagePayloadLength, len(payload))
-	case !validBase64(payload):
-		return "", kvsapi.Errorf(kvsapi.CodeInvalidArgument, "MessagePayload must match the pattern [a-zA-Z0-9+/=]+ (base64)")
+	offer := bus.Envelope{Type: kvsapi.ActionSDPOffer, SenderClientID: senderClientID, Payload: payload}
+	if err := h.checkAlexaOffer(offer); err != nil {
+		return "", err
 	}
 	if arn.Account != account {
 		return "", kvsapi.Errorf(kvsapi.CodeResourceNotFound, kvsapi.ChannelNotFoundMessage)
@@ -62,14 +57,41 @@ func (h *Hub) sendAlexaOffer(ctx context.Context, account, channelARN, senderCli
 	if info.ARN == "" {
 		info.ARN = channelARN
 	}
+	// Spec 8 sets two quotas: per channel and per account.
 	if !h.alexaLimits.allow(channelKey(account, info.ARN), h.now()) {
-		return "", kvsapi.Errorf(kvsapi.CodeClientLimitExceeded,
-			"Too many SendAlexaOfferToMaster calls for this channel (limit %g per second).", h.cfg.AlexaOffersPerSecondPerChannel)
+		return "", kvsapi.Errorf(kvsapi.CodeClientLimitExceeded, "%s",
+			h.alexaLimits.refusal("SendAlexaOfferToMaster calls for this channel"))
 	}
-	return h.exchangeAlexaOffer(ctx, info, account, senderClientID, payload)
+	if !h.alexaAccounts.allow(account, h.now()) {
+		return "", kvsapi.Errorf(kvsapi.CodeClientLimitExceeded, "%s",
+			h.alexaAccounts.refusal("SendAlexaOfferToMaster calls for this account"))
+	}
+	return h.exchangeAlexaOffer(ctx, info, account, offer)
 }
 
-func (h *Hub) exchangeAlexaOffer(ctx context.Context, info ChannelInfo, account, senderClientID, payload string) (string, error) {
+// checkAlexaOffer checks the offer's payload. The configured payload
+// length and event size apply as to a WebSocket message, with the same
+// texts (see validateClientMessage and relay): a KVS C SDK master must be
+// able to read what it is sent.
+func (h *Hub) checkAlexaOffer(offer bus.Envelope) error {
+	const member = "MessagePayload"
+	p := offer.Payload
+	switch {
+	case p == "":
+		return kvsapi.Errorf(kvsapi.CodeInvalidArgument, "MessagePayload must not be empty")
+	case len(p) > h.cfg.MaxPayloadLength:
+		return kvsapi.Errorf(kvsapi.CodeInvalidArgument, "%s", payloadTooLarge(member, h.cfg.MaxPayloadLength, len(p)))
+	case !validBase64(p):
+		return kvsapi.Errorf(kvsapi.CodeInvalidArgument, "MessagePayload must match the pattern [a-zA-Z0-9+/=]+ (base64)")
+	}
+	if text := h.checkEventSize(bus.RoleMaster, offer, member); text != "" {
+		return kvsapi.Errorf(kvsapi.CodeInvalidArgument, "%s", text)
+	}
+	return nil
+}
+
+func (h *Hub) exchangeAlexaOffer(ctx context.Context, info ChannelInfo, account string, offer bus.Envelope) (string, error) {
+	senderClientID := offer.SenderClientID
 	w := &alexaWaiter{answer: make(chan string, 1), done: make(chan struct{})}
 	sub, _, err := h.bus.Subscribe(ctx, bus.ViewerOf(account, info.ARN, senderClientID), w,
 		bus.SubscribeOptions{NoTakeover: true, Uncounted: true})
@@ -84,16 +106,19 @@ func (h *Hub) exchangeAlexaOffer(ctx context.Context, info ChannelInfo, account,
 	}
 	defer sub.Unsubscribe()
 
-	offer := bus.Envelope{Type: kvsapi.ActionSDPOffer, SenderClientID: senderClientID, Payload: payload}
+	// The offer is published under the TTL just looked up. An update
+	// racing this call may count as coming after it: it concerns this one
+	// message, not every message of a connection for an hour (see
+	// conn.setTTL).
 	if _, err := h.bus.Publish(ctx, bus.MasterOf(account, info.ARN), offer, h.publishOptions(info.MessageTTL)); err != nil {
 		if errors.Is(err, bus.ErrMailboxFull) {
-			return "", kvsapi.Errorf(kvsapi.CodeClientLimitExceeded, "The master is not connected and the channel's message queue is full.")
+			return "", kvsapi.Errorf(kvsapi.CodeClientLimitExceeded, "%s", h.mailboxFull("master"))
 		}
 		return "", err
 	}
-	timeout := h.cfg.AlexaAnswerTimeout.Std()
+	timeout, setting := h.cfg.AlexaAnswerTimeout.Std(), "signaling.alexa_answer_timeout"
 	if timeout <= 0 {
-		timeout = info.MessageTTL
+		timeout, setting = info.MessageTTL, "the channel's MessageTtlSeconds"
 	}
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
@@ -110,7 +135,7 @@ func (h *Hub) exchangeAlexaOffer(ctx context.Context, info ChannelInfo, account,
 		if p, _ := h.bus.Presence(ctx, account, info.ARN); !p.Master {
 			return "", kvsapi.Errorf(kvsapi.CodeResourceNotFound, "master not connected")
 		}
-		return "", kvsapi.Errorf(kvsapi.CodeResourceNotFound, "master did not answer within %s", timeout)
+		return "", kvsapi.Errorf(kvsapi.CodeResourceNotFound, "master did not answer within %s (%s)", timeout, setting)
 	}
 }
 

@@ -2,7 +2,10 @@ package signaling
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,5 +133,72 @@ func TestSendAlexaOfferRateLimit(t *testing.T) {
 	}
 	if r := waitAlexa(t, sendAlexa(e, context.Background(), "a2")); !kvsapi.HasCode(r.err, kvsapi.CodeClientLimitExceeded) {
 		t.Fatalf("second call: %v, want ClientLimitExceededException", r.err)
+	}
+}
+
+// TestSendAlexaOfferPayloadLimits: SendAlexaOffer refuses what a
+// WebSocket message would be refused for, with the same message: a
+// payload over signaling.max_payload_length, and an offer whose event
+// would be over signaling.max_event_bytes (the KVS C SDK's frame). The
+// master receives nothing.
+func TestSendAlexaOfferPayloadLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name, sender, payload, reason string
+		mutate                        func(*Config)
+	}{
+		{"over max_payload_length", "alexa-1", strings.Repeat("QUJD", 2475), "payload_too_large",
+			func(c *Config) { c.MaxPayloadLength = 9800 }},
+		{"event over max_event_bytes", strings.Repeat("a", 256), strings.Repeat("QUJD", 2500), "event_too_large", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, func(c *Config) {
+				c.AlexaAnswerTimeout = Duration(200 * time.Millisecond)
+				if tc.mutate != nil {
+					tc.mutate(c)
+				}
+			})
+			master := e.dial("")
+			_, err := e.hub.SendAlexaOffer(context.Background(), testAccount, testARN, tc.sender, tc.payload)
+			if !kvsapi.HasCode(err, kvsapi.CodeInvalidArgument) {
+				t.Fatalf("SendAlexaOffer = %v, want InvalidArgumentException", err)
+			}
+			// The same offer sent by a viewer with the same id.
+			viewer := e.dial(tc.sender)
+			viewer.send(jsMsg(kvsapi.ActionSDPOffer, tc.payload, "", "c1"))
+			var ev struct{ StatusResponse kvsapi.StatusResponse }
+			frame := viewer.next()
+			if err := json.Unmarshal([]byte(frame), &ev); err != nil {
+				t.Fatalf("not a STATUS_RESPONSE: %s", frame)
+			}
+			if got, want := err.(*kvsapi.Error).Message, ev.StatusResponse.Description; !strings.EqualFold(got, want) {
+				t.Fatalf("SendAlexaOffer says %q, a WebSocket message %q", got, want)
+			}
+			if got := e.metric("messages_rejected_total", "reason", tc.reason); got != 1 {
+				t.Fatalf("messages_rejected_total{%s} = %v, want 1", tc.reason, got)
+			}
+			// The master's first frame is this marker: no offer came before.
+			viewer.send(jsMsg(kvsapi.ActionICECandidate, "bWFya2Vy", "", ""))
+			master.expect(toMaster(tc.sender, kvsapi.ActionICECandidate, "bWFya2Vy"))
+		})
+	}
+}
+
+// TestSendAlexaOfferAccountRateLimit: besides the per-channel quota,
+// SendAlexaOfferToMaster has one per account (spec 8, 100 per second).
+func TestSendAlexaOfferAccountRateLimit(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.AlexaOffersPerSecondPerAccount = 0.001 // no refill during the test
+		c.AlexaOfferBurstPerAccount = 2
+		c.AlexaAnswerTimeout = Duration(50 * time.Millisecond)
+	})
+	ctx := context.Background()
+	for i, arn := range []string{testARN, otherARN} { // within each channel's quota
+		if _, err := e.hub.SendAlexaOffer(ctx, testAccount, arn, "a"+strconv.Itoa(i), alexaOffer); !kvsapi.HasCode(err, kvsapi.CodeResourceNotFound) {
+			t.Fatalf("call %d: %v, want ResourceNotFoundException (no master)", i, err)
+		}
+	}
+	_, err := e.hub.SendAlexaOffer(ctx, testAccount, testARN, "a2", alexaOffer)
+	if !kvsapi.HasCode(err, kvsapi.CodeClientLimitExceeded) || !strings.Contains(err.Error(), "signaling.alexa_offers_per_second_per_account") {
+		t.Fatalf("third call of the account: %v, want ClientLimitExceededException naming the setting", err)
 	}
 }

@@ -32,14 +32,20 @@ type Config struct {
 	ICECandidatesPerSecond float64 `yaml:"ice_candidates_per_second"`
 	ICECandidateBurst      int     `yaml:"ice_candidate_burst"`
 
-	// ConnectsPerSecondPerChannel limits new connections to one channel
-	// (AWS 3 per second), counted on this node.
+	// ConnectsPerSecondPerChannel limits new connections to one channel,
+	// for masters and viewers separately (AWS ConnectAsMaster and
+	// ConnectAsViewer, 3 per second each), counted on this node.
 	ConnectsPerSecondPerChannel float64 `yaml:"connects_per_second_per_channel"`
 	ConnectBurstPerChannel      int     `yaml:"connect_burst_per_channel"`
 	// AlexaOffersPerSecondPerChannel limits SendAlexaOfferToMaster (AWS 5
 	// per second per channel).
 	AlexaOffersPerSecondPerChannel float64 `yaml:"alexa_offers_per_second_per_channel"`
 	AlexaOfferBurstPerChannel      int     `yaml:"alexa_offer_burst_per_channel"`
+	// AlexaOffersPerSecondPerAccount limits SendAlexaOfferToMaster across
+	// all the channels of one account (AWS 100 per second), counted on
+	// this node.
+	AlexaOffersPerSecondPerAccount float64 `yaml:"alexa_offers_per_second_per_account"`
+	AlexaOfferBurstPerAccount      int     `yaml:"alexa_offer_burst_per_account"`
 
 	// IdleTimeout closes a connection from which nothing has been received
 	// for that long. Data frames and pings from the client count; pongs
@@ -110,6 +116,8 @@ func DefaultConfig() Config {
 		ConnectBurstPerChannel:         10,
 		AlexaOffersPerSecondPerChannel: 5,
 		AlexaOfferBurstPerChannel:      5,
+		AlexaOffersPerSecondPerAccount: 100,
+		AlexaOfferBurstPerAccount:      100,
 		IdleTimeout:                    Duration(10 * time.Minute),
 		MaxConnectionDuration:          Duration(time.Hour),
 		GoAwayGrace:                    Duration(time.Minute),
@@ -154,11 +162,13 @@ func (c Config) Validate() error {
 	positiveRate("ice_candidates_per_second", c.ICECandidatesPerSecond)
 	positiveRate("connects_per_second_per_channel", c.ConnectsPerSecondPerChannel)
 	positiveRate("alexa_offers_per_second_per_channel", c.AlexaOffersPerSecondPerChannel)
+	positiveRate("alexa_offers_per_second_per_account", c.AlexaOffersPerSecondPerAccount)
 	atLeast("sdp_offer_burst", int64(c.SDPOfferBurst), 1)
 	atLeast("sdp_answer_burst", int64(c.SDPAnswerBurst), 1)
 	atLeast("ice_candidate_burst", int64(c.ICECandidateBurst), 1)
 	atLeast("connect_burst_per_channel", int64(c.ConnectBurstPerChannel), 1)
 	atLeast("alexa_offer_burst_per_channel", int64(c.AlexaOfferBurstPerChannel), 1)
+	atLeast("alexa_offer_burst_per_account", int64(c.AlexaOfferBurstPerAccount), 1)
 	atLeast("send_queue_length", int64(c.SendQueueLength), 1)
 	atLeast("mailbox_max_messages_per_channel", int64(c.MailboxMaxMessagesPerChannel), 1)
 	atLeast("mailbox_max_bytes_per_channel", c.MailboxMaxBytesPerChannel, int64(c.MaxEventBytes))

@@ -17,7 +17,8 @@ func TestDefaultConfigValid(t *testing.T) {
 	// AWS figures (spec 8).
 	if cfg.MaxViewersPerChannel != 10 || cfg.MaxPayloadLength != 10000 || cfg.MaxEventBytes != 10240 ||
 		cfg.SDPOffersPerSecond != 5 || cfg.SDPAnswersPerSecond != 5 || cfg.ICECandidatesPerSecond != 20 ||
-		cfg.ConnectsPerSecondPerChannel != 3 || cfg.IdleTimeout.Std() != 10*time.Minute ||
+		cfg.ConnectsPerSecondPerChannel != 3 || cfg.AlexaOffersPerSecondPerChannel != 5 ||
+		cfg.AlexaOffersPerSecondPerAccount != 100 || cfg.IdleTimeout.Std() != 10*time.Minute ||
 		cfg.MaxConnectionDuration.Std() != time.Hour || cfg.GoAwayGrace.Std() != time.Minute {
 		t.Fatalf("defaults differ from the AWS figures: %+v", cfg)
 	}

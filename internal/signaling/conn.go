@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"net"
@@ -44,6 +45,8 @@ var (
 		"ping timeout", "ping_timeout", false, true}
 	causeBinary = closeCause{ws.StatusUnsupportedData,
 		"binary frames are not supported; send JSON text frames", "binary_frame", false, false}
+	causeBusError = closeCause{ws.StatusInternalServerError,
+		"messages cannot be relayed; reconnect", "bus_error", false, false}
 )
 
 // outbound is one frame waiting to be written: a delivery (env), a text
@@ -69,9 +72,9 @@ type conn struct {
 	// channel keeps the one shared copy of the channel ARN that addr uses:
 	// a channel's connections would otherwise each hold their own.
 	channel unique.Handle[string]
-	ttl     atomic.Int64 // nanoseconds; the channel's message TTL, updated live
+	ttl     atomic.Int64 // nanoseconds; the channel's message TTL, updated live (see setTTL)
 	sub     bus.Subscription
-	backlog []bus.Envelope // mailbox content handed over at subscribe time
+	backlog []bus.Envelope // mailbox content handed over by activate
 	ws      *wsserver.Conn
 	netConn net.Conn      // the upgraded connection (usually *tls.Conn)
 	park    *netpark.Conn // the socket under netConn when it can be parked; nil otherwise
@@ -111,7 +114,10 @@ type conn struct {
 
 var _ bus.Handler = (*conn)(nil)
 
-func newConn(h *Hub, addr bus.Address, ttl time.Duration) *conn {
+// ttlUnknown is a connection's TTL before its channel was looked up.
+const ttlUnknown = -1
+
+func newConn(h *Hub, addr bus.Address) *conn {
 	now := h.now()
 	c := &conn{
 		hub:     h,
@@ -120,11 +126,21 @@ func newConn(h *Hub, addr bus.Address, ttl time.Duration) *conn {
 		channel: unique.Make(addr.Channel),
 	}
 	c.addr.Channel = c.channel.Value()
-	c.ttl.Store(int64(ttl))
+	c.ttl.Store(ttlUnknown)
 	for i, rule := range h.messageRules {
 		c.limits[i] = rule.start(now)
 	}
 	return c
+}
+
+// setTTL applies the TTL the channel lookup found, unless
+// Hub.UpdateChannelTTL set one meanwhile. The connection is registered
+// before the lookup, and an update stores the new TTL before it calls the
+// hub; so an update whose call came before the registration is read by
+// the lookup, and one whose call came after has set the connection's TTL,
+// which the lookup's answer, possibly older, must not overwrite.
+func (c *conn) setTTL(ttl time.Duration) {
+	c.ttl.CompareAndSwap(ttlUnknown, int64(ttl))
 }
 
 func actionIndex(action string) int {
@@ -226,7 +242,8 @@ func (c *conn) closeCauseOrNil() *closeCause {
 	return c.closing
 }
 
-// abandon undoes admit when the upgrade fails.
+// abandon undoes admit when the upgrade fails. The subscription was never
+// activated, so the mail for the address is still in the bus.
 func (c *conn) abandon() {
 	c.requestClose(causeShutdownForced)
 	c.sub.Unsubscribe()
@@ -246,6 +263,21 @@ func (c *conn) attach(w *wsserver.Conn) {
 		c.park = pc
 		c.resume = c.onReadable
 	}
+}
+
+// activate hands the address's mailbox over to the upgraded connection;
+// from then on the bus delivers to it. A connection the bus cannot serve
+// is closed.
+func (c *conn) activate(ctx context.Context) {
+	backlog, err := c.sub.Activate(ctx)
+	if err != nil {
+		c.hub.log.Warn("signaling mailbox handover failed", "conn", c.id, "error", err)
+		c.requestClose(causeBusError)
+		return
+	}
+	c.mu.Lock()
+	c.backlog = backlog
+	c.mu.Unlock()
 }
 
 // serve runs the connection: it starts the clocks and the writer for

@@ -94,8 +94,7 @@ func validateClientMessage(msg *kvsapi.ClientMessage, role bus.Role, maxPayload 
 	case p == "":
 		return invalidMessage("missing_payload", corr, "messagePayload is required")
 	case len(p) > maxPayload:
-		return invalidMessage("payload_too_large", corr,
-			"messagePayload must be at most %d characters, got %d", maxPayload, len(p))
+		return invalidMessage("payload_too_large", corr, "%s", payloadTooLarge("messagePayload", maxPayload, len(p)))
 	case !validBase64(p):
 		return invalidMessage("invalid_payload", corr, "messagePayload must be base64 text")
 	}

@@ -46,4 +46,9 @@
 //   - A connection whose identity is taken over receives GO_AWAY and is
 //     closed; see Config.TakeoverHoldDown for how a loop between two
 //     clients with one identity is prevented.
+//   - A request that is not a valid WebSocket handshake is refused like
+//     any other (AWS error shape; 400, or 426 for another WebSocket
+//     version) before it can take an identity over. The mailbox is
+//     handed to a connection only once its upgrade succeeded, so a
+//     failed upgrade leaves the mail in the bus.
 package signaling

@@ -1,6 +1,8 @@
 package signaling
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -167,5 +169,101 @@ func TestConnectRateLimit(t *testing.T) {
 	}
 	if got := e.metric("refusals_total", "reason", "connect_rate"); got != 1 {
 		t.Fatalf("connect_rate refusals = %v", got)
+	}
+}
+
+// TestLimitMessagesNameTheSetting: every refusal by a configured limit
+// names the limit's value and its setting (signaling.<key>), and stays
+// far below the 1,024 bytes a KVS C SDK peer accepts in a description.
+func TestLimitMessagesNameTheSetting(t *testing.T) {
+	// statusOf sends frame with correlation id "c" and returns the
+	// description of the STATUS_RESPONSE.
+	statusOf := func(t *testing.T, c *client, frame string) string {
+		t.Helper()
+		c.send(frame)
+		var ev struct{ StatusResponse kvsapi.StatusResponse }
+		f := c.next()
+		if err := json.Unmarshal([]byte(f), &ev); err != nil || ev.StatusResponse.CorrelationID != "c" {
+			t.Fatalf("not the STATUS_RESPONSE of c: %s", f)
+		}
+		return ev.StatusResponse.Description
+	}
+	refusedWith := func(t *testing.T, e *testEnv, clientID string) string {
+		t.Helper()
+		_, body := refusalResponse(t, e.url(testARN, clientID), nil)
+		return body.Message
+	}
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		refuse func(t *testing.T, e *testEnv) string
+		want   []string
+	}{
+		{"connect rate", func(c *Config) { c.ConnectsPerSecondPerChannel, c.ConnectBurstPerChannel = 0.25, 1 },
+			func(t *testing.T, e *testEnv) string { e.dial("v1"); return refusedWith(t, e, "v2") },
+			[]string{"0.25", "signaling.connects_per_second_per_channel", "burst 1", "signaling.connect_burst_per_channel"}},
+		{"viewer limit", func(c *Config) { c.MaxViewersPerChannel = 2 },
+			func(t *testing.T, e *testEnv) string { e.dial("v1"); e.dial("v2"); return refusedWith(t, e, "v3") },
+			[]string{"2", "signaling.max_viewers_per_channel"}},
+		{"takeover hold-down", func(c *Config) { c.TakeoverHoldDown = Duration(42 * time.Second) },
+			func(t *testing.T, e *testEnv) string { e.dial("v1"); e.dial("v1"); return refusedWith(t, e, "v1") },
+			[]string{"42s", "signaling.takeover_hold_down"}},
+		{"message rate", func(c *Config) { c.SDPOffersPerSecond, c.SDPOfferBurst = 0.5, 1 },
+			func(t *testing.T, e *testEnv) string {
+				v := e.dial("v1")
+				v.send(jsMsg(kvsapi.ActionSDPOffer, offerPayload, "", ""))
+				return statusOf(t, v, jsMsg(kvsapi.ActionSDPOffer, offerPayload, "", "c"))
+			},
+			[]string{"0.5", "signaling.sdp_offers_per_second", "burst 1", "signaling.sdp_offer_burst"}},
+		{"mailbox", func(c *Config) { c.MailboxMaxMessagesPerChannel = 1 },
+			func(t *testing.T, e *testEnv) string {
+				v := e.dial("v1")
+				v.send(jsMsg(kvsapi.ActionSDPOffer, offerPayload, "", ""))
+				return statusOf(t, v, jsMsg(kvsapi.ActionICECandidate, candPayload, "", "c"))
+			},
+			[]string{"1 message", "signaling.mailbox_max_messages_per_channel", "4194304 bytes", "signaling.mailbox_max_bytes_per_channel"}},
+		{"payload length", func(c *Config) { c.MaxPayloadLength = 9800 },
+			func(t *testing.T, e *testEnv) string {
+				return statusOf(t, e.dial("v1"), jsMsg(kvsapi.ActionSDPOffer, strings.Repeat("QUJD", 2475), "", "c"))
+			},
+			[]string{"9800", "signaling.max_payload_length"}},
+		{"event size", func(c *Config) { c.MaxEventBytes = 2000 },
+			func(t *testing.T, e *testEnv) string {
+				return statusOf(t, e.dial("v1"), jsMsg(kvsapi.ActionSDPOffer, strings.Repeat("QUJD", 500), "", "c"))
+			},
+			[]string{"2000", "signaling.max_event_bytes"}},
+		{"Alexa offers per channel", func(c *Config) {
+			c.AlexaOffersPerSecondPerChannel, c.AlexaOfferBurstPerChannel = 0.125, 1
+			c.AlexaAnswerTimeout = Duration(10 * time.Millisecond)
+		},
+			func(t *testing.T, e *testEnv) string {
+				_, _ = e.hub.SendAlexaOffer(context.Background(), testAccount, testARN, "a1", alexaOffer)
+				_, err := e.hub.SendAlexaOffer(context.Background(), testAccount, testARN, "a2", alexaOffer)
+				return apiMessage(err)
+			},
+			[]string{"0.125", "signaling.alexa_offers_per_second_per_channel", "burst 1", "signaling.alexa_offer_burst_per_channel"}},
+		{"Alexa offers per account", func(c *Config) {
+			c.AlexaOffersPerSecondPerAccount, c.AlexaOfferBurstPerAccount = 0.125, 1
+			c.AlexaAnswerTimeout = Duration(10 * time.Millisecond)
+		},
+			func(t *testing.T, e *testEnv) string {
+				_, _ = e.hub.SendAlexaOffer(context.Background(), testAccount, testARN, "a1", alexaOffer)
+				_, err := e.hub.SendAlexaOffer(context.Background(), testAccount, otherARN, "a2", alexaOffer)
+				return apiMessage(err)
+			},
+			[]string{"0.125", "signaling.alexa_offers_per_second_per_account", "burst 1", "signaling.alexa_offer_burst_per_account"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := tc.refuse(t, newEnv(t, tc.mutate))
+			for _, w := range tc.want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("message %q does not contain %q", msg, w)
+				}
+			}
+			if len(msg) > 300 {
+				t.Errorf("message is %d bytes long: %q", len(msg), msg)
+			}
+		})
 	}
 }

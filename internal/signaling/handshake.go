@@ -38,13 +38,7 @@ func refuse(reason string, code kvsapi.ErrorCode, format string, args ...any) *r
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, ref := h.admit(r)
 	if ref != nil {
-		h.metrics.refusals.WithLabelValues(ref.reason).Inc()
-		code := httpx.WriteError(w, r, ref.err)
-		if code == kvsapi.CodeInternalFailure {
-			h.log.Error("signaling handshake failed", "reason", ref.reason, "error", ref.err)
-		} else {
-			h.log.Debug("signaling connection refused", "reason", ref.reason, "error", ref.err)
-		}
+		h.writeRefusal(w, r, ref)
 		return
 	}
 	ws, err := wsserver.Upgrade(w, r, wsserver.UpgradeOptions{
@@ -53,90 +47,148 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WouldBlock:   netpark.ErrWouldBlock,
 	})
 	if err != nil {
-		// Upgrade has written the reply. Browsers connect from pages of any
-		// origin and authenticate with the presigned URL, not with cookies,
-		// so there is no origin check (spec 1.5); compression is declined.
+		// Upgrade has written the reply. admit made its request checks
+		// (wsserver.CheckRequest), so the hijack or the 101 reply failed. Browsers connect from
+		// pages of any origin and authenticate with the presigned URL, not
+		// with cookies, so there is no origin check (spec 1.5); compression
+		// is declined.
 		h.metrics.refusals.WithLabelValues("upgrade_failed").Inc()
 		c.abandon()
 		return
 	}
 	c.attach(ws)
+	c.activate(r.Context())
 	// The connection gets a goroutine of its own, and this one returns:
 	// net/http's goroutine, whose stack grew deep in the TLS handshake, and
 	// the request it parsed are freed instead of being held for hours.
 	go c.serve()
 }
 
+// writeRefusal answers a refused handshake, counts and logs it.
+func (h *Hub) writeRefusal(w http.ResponseWriter, r *http.Request, ref *refusal) {
+	h.metrics.refusals.WithLabelValues(ref.reason).Inc()
+	// A 426 (another WebSocket version) must name the one we speak.
+	wsserver.SetRefusalHeaders(w.Header(), httpx.AsAPIError(ref.err).Code.Status)
+	code := httpx.WriteError(w, r, ref.err)
+	if code == kvsapi.CodeInternalFailure {
+		h.log.Error("signaling handshake failed", "reason", ref.reason, "error", ref.err)
+	} else {
+		h.log.Debug("signaling connection refused", "reason", ref.reason, "error", ref.err)
+	}
+}
+
 // admit runs every check that can refuse a connection before the upgrade
-// and registers the new connection with the bus.
+// and registers the new connection, and its deferred subscription, with
+// the bus. The request is checked as wsserver.Upgrade will check it
+// before anything else: a handshake that Upgrade would refuse must not
+// take its identity over from a live connection.
 func (h *Hub) admit(r *http.Request) (*conn, *refusal) {
 	if h.isClosing() {
 		return nil, refuse("shutting_down", kvsapi.CodeServiceUnavailable, "The server is shutting down; reconnect shortly.")
 	}
-	if !isUpgrade(r) {
-		return nil, refuse("not_websocket", kvsapi.CodeInvalidArgument, "This endpoint accepts WebSocket upgrade requests only.")
+	if status, reason := wsserver.CheckRequest(r); status != 0 {
+		return nil, badHandshake(status, reason)
 	}
-	account, err := h.auth.AuthenticatePresigned(r)
-	if err != nil {
-		return nil, &refusal{reason: "auth", err: err}
+	addr, ref := h.identify(r)
+	if ref != nil {
+		return nil, ref
 	}
-	q := r.URL.Query()
-	arnText := q.Get(kvsapi.QueryChannelARN)
-	arn, err := kvsapi.ParseChannelARN(kvsapi.QueryChannelARN, arnText)
-	if err != nil {
-		return nil, &refusal{reason: "invalid_channel_arn", err: err}
-	}
-	role, clientID := bus.RoleMaster, ""
-	if q.Has(kvsapi.QueryClientID) {
-		// A copy: the value may share memory with the whole request line,
-		// which the connection would then keep alive.
-		role, clientID = bus.RoleViewer, strings.Clone(q.Get(kvsapi.QueryClientID))
-		if err := kvsapi.ValidateClientID(kvsapi.QueryClientID, clientID); err != nil {
-			return nil, &refusal{reason: "invalid_client_id", err: err}
-		}
-	}
-	if arn.Account != account {
-		// Another account's channel looks exactly like a missing one.
-		return nil, refuse("channel_not_found", kvsapi.CodeResourceNotFound, kvsapi.ChannelNotFoundMessage)
-	}
-	info, err := h.channels.LookupChannel(r.Context(), account, arnText)
-	if err != nil {
-		return nil, lookupRefusal(err)
-	}
-	if info.ARN == "" {
-		info.ARN = arnText
-	}
-	if !h.connectLimits.allow(channelKey(account, info.ARN), h.now()) {
-		return nil, refuse("connect_rate", kvsapi.CodeClientLimitExceeded,
-			"Too many connections to this channel per second (limit %g); retry later.", h.cfg.ConnectsPerSecondPerChannel)
-	}
-	c := newConn(h, bus.Address{Account: account, Channel: info.ARN, Role: role, ClientID: clientID}, info.MessageTTL)
+	c := newConn(h, addr)
+	// Registered before the channel lookup, so that a TTL update racing
+	// this connect reaches it (see setTTL).
 	if !h.register(c) {
 		return nil, refuse("shutting_down", kvsapi.CodeServiceUnavailable, "The server is shutting down; reconnect shortly.")
 	}
-	if ref := h.subscribe(r.Context(), c); ref != nil {
+	if ref := h.enter(r.Context(), c); ref != nil {
 		h.unregister(c)
 		return nil, ref
 	}
 	return c, nil
 }
 
+// badHandshake refuses a request that is not a valid WebSocket upgrade,
+// with the status wsserver gives it (400, or 426 for another version).
+func badHandshake(status int, reason string) *refusal {
+	code := kvsapi.CodeInvalidArgument
+	code.Status = status
+	return &refusal{reason: "not_websocket",
+		err: kvsapi.Errorf(code, "This endpoint accepts WebSocket upgrade requests only: %s.", reason)}
+}
+
+// identify authenticates the presigned URL and returns the address the
+// connection asks for. The channel is named by the ARN of the URL, the
+// one UpdateChannelTTL and CloseChannel are given.
+func (h *Hub) identify(r *http.Request) (bus.Address, *refusal) {
+	account, err := h.auth.AuthenticatePresigned(r)
+	if err != nil {
+		return bus.Address{}, &refusal{reason: "auth", err: err}
+	}
+	q := r.URL.Query()
+	arnText := q.Get(kvsapi.QueryChannelARN)
+	arn, err := kvsapi.ParseChannelARN(kvsapi.QueryChannelARN, arnText)
+	if err != nil {
+		return bus.Address{}, &refusal{reason: "invalid_channel_arn", err: err}
+	}
+	addr := bus.MasterOf(account, arnText)
+	if q.Has(kvsapi.QueryClientID) {
+		// A copy: the value may share memory with the whole request line,
+		// which the connection would then keep alive.
+		addr = bus.ViewerOf(account, arnText, strings.Clone(q.Get(kvsapi.QueryClientID)))
+		if err := kvsapi.ValidateClientID(kvsapi.QueryClientID, addr.ClientID); err != nil {
+			return bus.Address{}, &refusal{reason: "invalid_client_id", err: err}
+		}
+	}
+	if arn.Account != account {
+		// Another account's channel looks exactly like a missing one.
+		return bus.Address{}, refuse("channel_not_found", kvsapi.CodeResourceNotFound, kvsapi.ChannelNotFoundMessage)
+	}
+	return addr, nil
+}
+
+// enter looks the registered connection's channel up, applies the
+// connect rate of its role and subscribes it.
+func (h *Hub) enter(ctx context.Context, c *conn) *refusal {
+	info, err := h.channels.LookupChannel(ctx, c.addr.Account, c.addr.Channel)
+	if err != nil {
+		return lookupRefusal(err)
+	}
+	c.setTTL(info.MessageTTL)
+	if !h.connectLimits.allow(connectKey(c.addr), h.now()) {
+		return refuse("connect_rate", kvsapi.CodeClientLimitExceeded, "%s",
+			h.connectLimits.refusal(c.addr.Role.String()+" connections to this channel"))
+	}
+	return h.subscribe(ctx, c)
+}
+
+// connectKey names a channel and a role in the connect limiter: AWS
+// counts ConnectAsMaster and ConnectAsViewer separately (spec 8), so
+// viewers connecting cannot lock the master out.
+func connectKey(addr bus.Address) string {
+	return channelKey(addr.Account, addr.Channel) + "\x00" + addr.Role.String()
+}
+
+// subscribe takes the connection's address. The subscription is deferred:
+// the mailbox stays in the bus until activate, so that a failed upgrade
+// loses none of it.
 func (h *Hub) subscribe(ctx context.Context, c *conn) *refusal {
-	sub, backlog, err := h.bus.Subscribe(ctx, c.addr, c, bus.SubscribeOptions{
+	sub, _, err := h.bus.Subscribe(ctx, c.addr, c, bus.SubscribeOptions{
 		MaxViewers: h.cfg.MaxViewersPerChannel,
 		HoldDown:   h.cfg.TakeoverHoldDown.Std(),
+		Deferred:   true,
 	})
 	switch {
 	case err == nil:
-		c.sub, c.backlog = sub, backlog
+		c.sub = sub
 		return nil
 	case errors.Is(err, bus.ErrViewerLimit):
 		return refuse("viewer_limit", kvsapi.CodeClientLimitExceeded,
-			"The channel already has the maximum of %d connected viewers.", h.cfg.MaxViewersPerChannel)
+			"The channel already has the maximum of %d connected viewers (signaling.max_viewers_per_channel).",
+			h.cfg.MaxViewersPerChannel)
 	case errors.Is(err, bus.ErrHeldDown):
 		return refuse("takeover_hold_down", kvsapi.CodeClientLimitExceeded,
-			"Another connection with this identity took over less than %s ago and is still connected; "+
-				"two clients seem to share one identity. Retry later or use a distinct client id.", h.cfg.TakeoverHoldDown)
+			"Another connection with this identity took over less than %s ago (signaling.takeover_hold_down) "+
+				"and is still connected; two clients seem to share one identity. Retry later or use a distinct client id.",
+			h.cfg.TakeoverHoldDown)
 	case errors.Is(err, bus.ErrChannelClosed):
 		return refuse("channel_not_found", kvsapi.CodeResourceNotFound, kvsapi.ChannelNotFoundMessage)
 	default:
@@ -162,17 +214,4 @@ func (h *Hub) isClosing() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.closing
-}
-
-// isUpgrade reports whether r asks for a WebSocket; wsserver.Upgrade checks
-// the rest of the handshake.
-func isUpgrade(r *http.Request) bool {
-	for _, v := range r.Header.Values("Upgrade") {
-		for _, tok := range strings.Split(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), "websocket") {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -392,6 +392,34 @@ func (e *testEnv) metric(name string, labels ...string) float64 {
 	return 0
 }
 
+// hasConn reports whether clientID ("" for the master) has a local
+// connection on testARN.
+func (e *testEnv) hasConn(clientID string) bool {
+	e.hub.mu.Lock()
+	defer e.hub.mu.Unlock()
+	for c := range e.hub.conns {
+		if c.addr.Channel == testARN && c.addr.ClientID == clientID {
+			return true
+		}
+	}
+	return false
+}
+
+// connTTL returns the message TTL of the local connection of clientID
+// ("" for the master) on testARN, failing the test when there is none.
+func (e *testEnv) connTTL(clientID string) time.Duration {
+	e.t.Helper()
+	e.hub.mu.Lock()
+	defer e.hub.mu.Unlock()
+	for c := range e.hub.conns {
+		if c.addr.Channel == testARN && c.addr.ClientID == clientID {
+			return time.Duration(c.ttl.Load())
+		}
+	}
+	e.t.Fatalf("no connection of %q", clientID)
+	return 0
+}
+
 // waitFor polls cond until it holds or a deadline passes (convention 11).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()

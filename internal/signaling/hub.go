@@ -28,6 +28,9 @@ type Authenticator interface {
 // deleted or not-ACTIVE channels give a *kvsapi.Error with
 // kvsapi.CodeResourceNotFound. A channel ARN of another account must look
 // not-found too (the hub checks the ARN's account itself before asking).
+// A channel is found only by its exact ARN: connections are known by the
+// ARN they asked for, which is the one UpdateChannelTTL and CloseChannel
+// are called with.
 type ChannelDirectory interface {
 	LookupChannel(ctx context.Context, account, channelARN string) (ChannelInfo, error)
 }
@@ -37,8 +40,8 @@ type ChannelInfo struct {
 	ARN, Name string
 	// MessageTTL is how long messages for an absent recipient are kept
 	// (MessageTtlSeconds). It is read when a connection is accepted and
-	// applies to the messages that connection sends, until
-	// UpdateChannelTTL changes it.
+	// applies to the messages that connection sends, unless
+	// UpdateChannelTTL changes it (even during the lookup).
 	MessageTTL time.Duration
 }
 
@@ -72,9 +75,11 @@ type Hub struct {
 	// is parked (defaultParkAfter; tests shorten it).
 	parkAfter time.Duration
 
-	messageRules  [3]bucketRule // per-connection message rate limits, by actionIndex
-	connectLimits *keyedLimiter
-	alexaLimits   *keyedLimiter
+	messageRules  [3]bucketRule   // per-connection message rate limits, by actionIndex
+	messageKeys   [3]rateSettings // their settings, by actionIndex
+	connectLimits *keyedLimiter   // by channel and role
+	alexaLimits   *keyedLimiter   // by channel
+	alexaAccounts *keyedLimiter   // by account
 	nextID        atomic.Uint64
 
 	mu        sync.Mutex
@@ -95,22 +100,29 @@ func NewHub(cfg Config, deps Deps) (*Hub, error) {
 		return nil, errors.New("signaling: Deps.Authenticator, Deps.Channels and Deps.Bus are required")
 	}
 	h := &Hub{
-		cfg:           cfg,
-		auth:          deps.Authenticator,
-		channels:      deps.Channels,
-		bus:           deps.Bus,
-		log:           deps.Logger,
-		now:           deps.Now,
-		connectLimits: newKeyedLimiter(cfg.ConnectsPerSecondPerChannel, cfg.ConnectBurstPerChannel),
-		alexaLimits:   newKeyedLimiter(cfg.AlexaOffersPerSecondPerChannel, cfg.AlexaOfferBurstPerChannel),
-		conns:         make(map[*conn]struct{}),
-		parkAfter:     defaultParkAfter,
-		stopping:      make(chan struct{}),
-		drained:       make(chan struct{}),
+		cfg:      cfg,
+		auth:     deps.Authenticator,
+		channels: deps.Channels,
+		bus:      deps.Bus,
+		log:      deps.Logger,
+		now:      deps.Now,
+		connectLimits: newKeyedLimiter(cfg.ConnectsPerSecondPerChannel, cfg.ConnectBurstPerChannel,
+			rateSettings{"connects_per_second_per_channel", "connect_burst_per_channel"}),
+		alexaLimits: newKeyedLimiter(cfg.AlexaOffersPerSecondPerChannel, cfg.AlexaOfferBurstPerChannel,
+			rateSettings{"alexa_offers_per_second_per_channel", "alexa_offer_burst_per_channel"}),
+		alexaAccounts: newKeyedLimiter(cfg.AlexaOffersPerSecondPerAccount, cfg.AlexaOfferBurstPerAccount,
+			rateSettings{"alexa_offers_per_second_per_account", "alexa_offer_burst_per_account"}),
+		conns:     make(map[*conn]struct{}),
+		parkAfter: defaultParkAfter,
+		stopping:  make(chan struct{}),
+		drained:   make(chan struct{}),
 	}
 	h.messageRules[actionIndex("SDP_OFFER")] = bucketRule{cfg.SDPOffersPerSecond, float64(cfg.SDPOfferBurst)}
 	h.messageRules[actionIndex("SDP_ANSWER")] = bucketRule{cfg.SDPAnswersPerSecond, float64(cfg.SDPAnswerBurst)}
 	h.messageRules[actionIndex("ICE_CANDIDATE")] = bucketRule{cfg.ICECandidatesPerSecond, float64(cfg.ICECandidateBurst)}
+	h.messageKeys[actionIndex("SDP_OFFER")] = rateSettings{"sdp_offers_per_second", "sdp_offer_burst"}
+	h.messageKeys[actionIndex("SDP_ANSWER")] = rateSettings{"sdp_answers_per_second", "sdp_answer_burst"}
+	h.messageKeys[actionIndex("ICE_CANDIDATE")] = rateSettings{"ice_candidates_per_second", "ice_candidate_burst"}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -175,6 +187,7 @@ func (h *Hub) housekeep(ctx context.Context) {
 	now := h.now()
 	h.connectLimits.sweep(now)
 	h.alexaLimits.sweep(now)
+	h.alexaAccounts.sweep(now)
 }
 
 // Shutdown stops accepting connections, sends GO_AWAY to every connection,
@@ -300,7 +313,9 @@ func (h *Hub) connectionCount() int {
 
 // UpdateChannelTTL applies a channel's new message TTL to the connections
 // of this node: messages accepted from now on are kept that long, messages
-// already queued keep the TTL they were accepted with (spec 3.4).
+// already queued keep the TTL they were accepted with (spec 3.4). Call it
+// after the new TTL is stored, so that a connection being accepted either
+// reads it or is reached here (see conn.setTTL).
 func (h *Hub) UpdateChannelTTL(account, channelARN string, ttl time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -1,9 +1,22 @@
 package signaling
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
+
+// rateSettings are the configuration keys of a rate limit's rate and
+// burst, for the messages that refuse what it limits.
+type rateSettings struct{ rate, burst string }
+
+// refusal describes a refusal by rule: what was refused, the rate and
+// burst, and the settings that hold them (short: it may be a
+// STATUS_RESPONSE description, at most 1,024 bytes for a C SDK peer).
+func (r bucketRule) refusal(what string, keys rateSettings) string {
+	return fmt.Sprintf("Too many %s (limit %g per second, burst %g: signaling.%s, signaling.%s); retry later.",
+		what, r.rate, r.burst, keys.rate, keys.burst)
+}
 
 // bucketRule is the rate (tokens per second) and burst of token buckets.
 // The rule is kept once by the owner of many buckets (the hub for every
@@ -53,14 +66,18 @@ func (b *bucket) full(r bucketRule, now time.Time) bool {
 // memory follows recent activity only.
 type keyedLimiter struct {
 	rule bucketRule
+	keys rateSettings
 
 	mu      sync.Mutex
 	buckets map[string]*bucket
 }
 
-func newKeyedLimiter(rate float64, burst int) *keyedLimiter {
-	return &keyedLimiter{rule: bucketRule{rate, float64(burst)}, buckets: make(map[string]*bucket)}
+func newKeyedLimiter(rate float64, burst int, keys rateSettings) *keyedLimiter {
+	return &keyedLimiter{rule: bucketRule{rate, float64(burst)}, keys: keys, buckets: make(map[string]*bucket)}
 }
+
+// refusal describes a refusal of what by this limiter.
+func (l *keyedLimiter) refusal(what string) string { return l.rule.refusal(what, l.keys) }
 
 func (l *keyedLimiter) allow(key string, now time.Time) bool {
 	l.mu.Lock()

@@ -193,7 +193,7 @@ func (c *conn) handleFrame(ctx context.Context, frame []byte) {
 		merr = &messageError{
 			code:          kvsapi.CodeClientLimitExceeded,
 			reason:        "rate_limited",
-			description:   "Too many " + msg.Action + " messages on this connection; slow down.",
+			description:   c.hub.messageRules[i].refusal(msg.Action+" messages on this connection", c.hub.messageKeys[i]),
 			correlationID: msg.CorrelationID,
 		}
 	}
@@ -218,17 +218,15 @@ func (c *conn) relay(ctx context.Context, msg *kvsapi.ClientMessage) *messageErr
 		to = bus.MasterOf(c.addr.Account, c.addr.Channel)
 		env.SenderClientID = c.addr.ClientID
 	}
-	if n := eventSize(to.Role == bus.RoleMaster, env); n > h.cfg.MaxEventBytes {
-		return invalidMessage("event_too_large", msg.CorrelationID,
-			"the delivered message would be %d bytes, over the %d-byte limit of KVS SDK peers; send a smaller messagePayload",
-			n, h.cfg.MaxEventBytes)
+	if text := h.checkEventSize(to.Role, env, "messagePayload"); text != "" {
+		return invalidMessage("event_too_large", msg.CorrelationID, "%s", text)
 	}
 	outcome, err := h.bus.Publish(ctx, to, env, h.publishOptions(time.Duration(c.ttl.Load())))
 	switch {
 	case err == nil:
 	case errors.Is(err, bus.ErrMailboxFull):
 		return &messageError{code: kvsapi.CodeClientLimitExceeded, reason: "mailbox_full", correlationID: msg.CorrelationID,
-			description: "The recipient is not connected and the channel's message queue is full; retry later."}
+			description: h.mailboxFull("recipient")}
 	case errors.Is(err, bus.ErrChannelClosed):
 		return &messageError{code: kvsapi.CodeResourceNotFound, reason: "channel_closed", correlationID: msg.CorrelationID,
 			description: kvsapi.ChannelNotFoundMessage}

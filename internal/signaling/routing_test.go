@@ -133,15 +133,22 @@ func TestMailboxExpiry(t *testing.T) {
 }
 
 // TestUpdateChannelTTL: a TTL changed while connections are open applies
-// to the messages they send afterwards.
+// to the messages they send afterwards, and only on its channel.
 func TestUpdateChannelTTL(t *testing.T) {
 	e := newEnv(t, nil) // the channel's TTL starts long
 	viewer := e.dial("v1")
 	e.hub.UpdateChannelTTL(testAccount, testARN, 300*time.Millisecond)
 	viewer.send(jsMsg(kvsapi.ActionSDPOffer, offerPayload, "", ""))
 	waitFor(t, "expiry under the new TTL", func() bool { return e.metric("mailbox_expired_total") == 1 })
+	// Back to a TTL no test run outlasts, then an update of another
+	// channel, which must leave this one's alone.
+	e.hub.UpdateChannelTTL(testAccount, testARN, time.Hour)
 	e.hub.UpdateChannelTTL(testAccount, "arn:aws:kinesisvideo:us-west-2:111122223333:channel/other/1", time.Millisecond)
+	if got := e.connTTL("v1"); got != time.Hour {
+		t.Fatalf("viewer's TTL = %v after another channel's update, want 1h", got)
+	}
 	viewer.send(jsMsg(kvsapi.ActionICECandidate, candPayload, "", ""))
+	waitFor(t, "candidate queued", func() bool { return e.metric("mailbox_messages") == 1 })
 	master := e.dial("")
 	master.expect(toMaster("v1", kvsapi.ActionICECandidate, candPayload))
 }

@@ -112,6 +112,18 @@ func heldBytes(c *tls.Conn) int {
 	return rawInput.Cap() + hand.Cap()
 }
 
+// rawBytes is how many received bytes c's record buffer holds.
+func rawBytes(c *tls.Conn) int {
+	if !found {
+		return -1
+	}
+	base := unsafe.Pointer(c)
+	lock := (*sync.Mutex)(unsafe.Add(base, fields.readLock))
+	lock.Lock()
+	defer lock.Unlock()
+	return (*bytes.Buffer)(unsafe.Add(base, fields.rawInput)).Len()
+}
+
 func readN(t *testing.T, c *tls.Conn, n int) []byte {
 	t.Helper()
 	if err := c.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
@@ -197,13 +209,22 @@ func TestReleaseKeepsAHalfReceivedRecord(t *testing.T) {
 	write(t, p.client, []byte("a message cut in two"))
 
 	// The server reads the first part of the record and times out
-	// waiting for the rest, which stays in its record buffer.
-	if err := p.server.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
+	// waiting for the rest, which stays in its record buffer. A read can
+	// also time out before the first part arrived, or before it was even
+	// tried (a deadline already past when it starts), so the server reads
+	// until the record buffer holds the part.
 	buf := make([]byte, 64)
-	if n, err := p.server.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("read %d bytes, %v; want a timeout with the record incomplete", n, err)
+	deadline := time.Now().Add(10 * time.Second)
+	for rawBytes(p.server) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the first part of the record never reached the server's record buffer")
+		}
+		if err := p.server.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := p.server.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("read %d bytes, %v; want a timeout with the record incomplete", n, err)
+		}
 	}
 	if Release(p.server) {
 		t.Fatal("Release dropped the first part of a record")

@@ -37,10 +37,8 @@ const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 // http.Server had set on the connection stay set: clearing or moving them is
 // the caller's business.
 func Upgrade(w http.ResponseWriter, r *http.Request, opts UpgradeOptions) (*Conn, error) {
-	if status, reason := refuse(r); status != 0 {
-		if status == http.StatusUpgradeRequired {
-			w.Header().Set("Sec-WebSocket-Version", "13")
-		}
+	if status, reason := CheckRequest(r); status != 0 {
+		SetRefusalHeaders(w.Header(), status)
 		http.Error(w, "WebSocket upgrade refused: "+reason, status)
 		return nil, fmt.Errorf("%w: %s", ErrBadHandshake, reason)
 	}
@@ -69,9 +67,12 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts UpgradeOptions) (*Conn
 	return newConn(nc, readAhead(brw.Reader), subprotocol, opts), nil
 }
 
-// refuse returns the status and reason for refusing r, or 0 if r is a
-// valid upgrade request.
-func refuse(r *http.Request) (int, string) {
+// CheckRequest returns the status and reason to refuse r with, or 0 and
+// "" when r is a valid WebSocket upgrade request. It makes the checks
+// Upgrade makes, so that a caller can run them before it commits to
+// anything (for example, registers the client), and answer a refusal in
+// its own format with the same status and SetRefusalHeaders.
+func CheckRequest(r *http.Request) (status int, reason string) {
 	switch {
 	case r.Method != http.MethodGet:
 		return http.StatusBadRequest, "method is not GET"
@@ -87,6 +88,15 @@ func refuse(r *http.Request) (int, string) {
 		return http.StatusBadRequest, "Sec-WebSocket-Key is not 16 bytes in base64"
 	}
 	return 0, ""
+}
+
+// SetRefusalHeaders adds the headers a refusal with status must carry:
+// a 426 names the protocol version the server speaks (RFC 6455 section
+// 4.4).
+func SetRefusalHeaders(h http.Header, status int) {
+	if status == http.StatusUpgradeRequired {
+		h.Set("Sec-WebSocket-Version", "13")
+	}
 }
 
 // hasToken reports whether the comma-separated header values hold token,

@@ -51,6 +51,9 @@ func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 func TestUpgradeRefusals(t *testing.T) {
+	if status, reason := CheckRequest(upgradeRequest()); status != 0 || reason != "" {
+		t.Fatalf("CheckRequest of a valid upgrade = %d %q, want 0", status, reason)
+	}
 	cases := []struct {
 		name   string
 		edit   func(r *http.Request)
@@ -72,6 +75,9 @@ func TestUpgradeRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := upgradeRequest()
 			tc.edit(r)
+			if status, reason := CheckRequest(r); status != tc.status || reason == "" {
+				t.Fatalf("CheckRequest = %d %q, want %d and a reason", status, reason, tc.status)
+			}
 			w := &hijackRecorder{ResponseRecorder: httptest.NewRecorder(), conn: &scriptConn{}}
 			c, err := Upgrade(w, r, UpgradeOptions{})
 			if c != nil || !errors.Is(err, ErrBadHandshake) {

@@ -54,6 +54,9 @@ func Run(t *testing.T, newBus Factory) {
 		{"CloseChannel", testCloseChannel},
 		{"Isolation", testIsolation},
 		{"ConcurrentPublishersKeepOrder", testConcurrentOrder},
+		{"DeferredQueuesUntilActivate", testDeferredQueuesUntilActivate},
+		{"DeferredLeftKeepsMailbox", testDeferredLeftKeepsMailbox},
+		{"DeferredDisplacedBeforeActivate", testDeferredDisplaced},
 		{"Close", testClose},
 	}
 	for _, tc := range tests {
@@ -484,5 +487,94 @@ func testClose(t *testing.T, b bus.Bus) {
 	}
 	if err := b.Expire(ctx); !errors.Is(err, bus.ErrClosed) {
 		t.Fatalf("Expire after Close: %v, want ErrClosed", err)
+	}
+}
+
+func mustActivate(t *testing.T, sub bus.Subscription) []bus.Envelope {
+	t.Helper()
+	backlog, err := sub.Activate(context.Background())
+	if err != nil {
+		t.Fatalf("Activate: %v", err)
+	}
+	return backlog
+}
+
+// A deferred subscription takes the address over at once, but mail keeps
+// going to the mailbox until Activate hands it over, in order.
+func testDeferredQueuesUntilActivate(t *testing.T, b bus.Bus) {
+	viewer := bus.ViewerOf(acct, chanA, "v1")
+	var old, r Recorder
+	oldSub, _ := mustSubscribe(t, b, viewer, &old, bus.SubscribeOptions{})
+	defer oldSub.Unsubscribe()
+	old.Refuse() // the holder is going: its mail is queued again
+	queued := env("ICE_CANDIDATE", "", "YzE=")
+	mustPublish(t, b, viewer, queued, pubOpts, bus.Queued)
+
+	sub, backlog := mustSubscribe(t, b, viewer, &r, bus.SubscribeOptions{Deferred: true, MaxViewers: 1})
+	defer sub.Unsubscribe()
+	if len(backlog) != 0 {
+		t.Fatalf("deferred Subscribe returned a backlog: %+v", backlog)
+	}
+	waitFor(t, "Displaced", func() bool { d, _ := old.Counts(); return d == 1 })
+	if p, _ := b.Presence(context.Background(), acct, chanA); p.Viewers != 1 {
+		t.Fatalf("Presence viewers = %d, want 1 (the deferred holder)", p.Viewers)
+	}
+	during := env("ICE_CANDIDATE", "", "YzI=")
+	mustPublish(t, b, viewer, during, pubOpts, bus.Queued)
+	if s := b.Stats(); s.MailboxMessages != 2 {
+		t.Fatalf("mailbox holds %d envelopes before Activate, want 2", s.MailboxMessages)
+	}
+	sameEnvelopes(t, mustActivate(t, sub), []bus.Envelope{queued, during})
+	if s := b.Stats(); s.MailboxMessages != 0 {
+		t.Fatalf("Activate left %d envelopes in the mailbox", s.MailboxMessages)
+	}
+	live := env("ICE_CANDIDATE", "", "YzM=")
+	mustPublish(t, b, viewer, live, pubOpts, bus.Delivered)
+	sameEnvelopes(t, waitGot(t, &r, 1), []bus.Envelope{live})
+	if again := mustActivate(t, sub); len(again) != 0 {
+		t.Fatalf("second Activate returned %+v", again)
+	}
+}
+
+// A deferred subscription that ends before Activate leaves the mailbox,
+// and what was queued meanwhile, to the next subscriber.
+func testDeferredLeftKeepsMailbox(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	first := env("SDP_OFFER", "v1", "b2ZmZXI=")
+	mustPublish(t, b, master, first, pubOpts, bus.Queued)
+	sub, _ := mustSubscribe(t, b, master, &Recorder{}, bus.SubscribeOptions{Deferred: true})
+	second := env("ICE_CANDIDATE", "v1", "YzE=")
+	mustPublish(t, b, master, second, pubOpts, bus.Queued)
+	sub.Unsubscribe()
+	if got := mustActivate(t, sub); len(got) != 0 {
+		t.Fatalf("Activate after Unsubscribe returned %+v", got)
+	}
+	var r Recorder
+	next, backlog := mustSubscribe(t, b, master, &r, bus.SubscribeOptions{})
+	defer next.Unsubscribe()
+	sameEnvelopes(t, backlog, []bus.Envelope{first, second})
+}
+
+// A deferred subscription displaced before Activate gets nothing: the
+// newer holder has the mailbox.
+func testDeferredDisplaced(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	e1 := env("SDP_OFFER", "v1", "b2ZmZXI=")
+	mustPublish(t, b, master, e1, pubOpts, bus.Queued)
+	var deferred, newer Recorder
+	sub, _ := mustSubscribe(t, b, master, &deferred, bus.SubscribeOptions{Deferred: true})
+	defer sub.Unsubscribe()
+	next, backlog := mustSubscribe(t, b, master, &newer, bus.SubscribeOptions{})
+	defer next.Unsubscribe()
+	sameEnvelopes(t, backlog, []bus.Envelope{e1})
+	waitFor(t, "Displaced", func() bool { d, _ := deferred.Counts(); return d == 1 })
+	if got := mustActivate(t, sub); len(got) != 0 {
+		t.Fatalf("Activate of a displaced subscription returned %+v", got)
+	}
+	e2 := env("ICE_CANDIDATE", "v1", "YzE=")
+	mustPublish(t, b, master, e2, pubOpts, bus.Delivered)
+	sameEnvelopes(t, waitGot(t, &newer, 1), []bus.Envelope{e2})
+	if got := deferred.Got(); len(got) != 0 {
+		t.Fatalf("displaced deferred subscription received %+v", got)
 	}
 }

@@ -170,8 +170,8 @@ func keyOf(addr bus.Address) (channelKey, slotKey) {
 	return channelKey{addr.Account, addr.Channel}, slotKey{addr.Role, addr.ClientID}
 }
 
-// subscription is one registered handler. done is guarded by the lock of the
-// channel that held it.
+// subscription is one registered handler. done and deferred are guarded by
+// the lock of the channel that held it.
 type subscription struct {
 	b           *Bus
 	ckey        channelKey
@@ -180,6 +180,7 @@ type subscription struct {
 	uncounted   bool
 	takenOverAt time.Time // when it displaced a live holder; zero otherwise
 	done        bool
+	deferred    bool // holds the address, but mail is queued until Activate
 }
 
 func (s *subscription) counts() bool { return s.skey.role == bus.RoleViewer && !s.uncounted }
@@ -197,7 +198,7 @@ func (b *Bus) Subscribe(ctx context.Context, addr bus.Address, h bus.Handler, op
 	defer b.unlockChannel(ch)
 
 	now := b.now()
-	sub := &subscription{b: b, ckey: ckey, skey: skey, h: h, uncounted: opts.Uncounted}
+	sub := &subscription{b: b, ckey: ckey, skey: skey, h: h, uncounted: opts.Uncounted, deferred: opts.Deferred}
 	cur := ch.holders[skey]
 	switch {
 	case cur != nil && opts.NoTakeover:
@@ -219,7 +220,32 @@ func (b *Bus) Subscribe(ctx context.Context, addr bus.Address, h bus.Handler, op
 	if sub.counts() {
 		ch.counted++
 	}
+	if sub.deferred {
+		return sub, nil, nil
+	}
 	return sub, b.takeMailbox(ch, skey, now), nil
+}
+
+// Activate implements bus.Subscription.
+func (s *subscription) Activate(ctx context.Context) ([]bus.Envelope, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	ch, err := s.b.lockChannel(s.ckey, false)
+	switch {
+	case errors.Is(err, bus.ErrChannelClosed):
+		return nil, nil // the handler was told
+	case err != nil:
+		return nil, err
+	case ch == nil:
+		return nil, nil // nothing holds the address: s left it
+	}
+	defer s.b.unlockChannel(ch)
+	if s.done || !s.deferred || ch.holders[s.skey] != s {
+		return nil, nil
+	}
+	s.deferred = false
+	return s.b.takeMailbox(ch, s.skey, s.b.now()), nil
 }
 
 // Unsubscribe implements bus.Subscription.
@@ -249,7 +275,7 @@ func (b *Bus) Publish(ctx context.Context, to bus.Address, env bus.Envelope, opt
 		return 0, err
 	}
 	defer b.unlockChannel(ch)
-	if sub := ch.holders[skey]; sub != nil && sub.h.Deliver(env) {
+	if sub := ch.holders[skey]; sub != nil && !sub.deferred && sub.h.Deliver(env) {
 		return bus.Delivered, nil
 	}
 	if opts.TTL <= 0 {
