@@ -1,8 +1,21 @@
 // Package app is the composition root of `switchboard serve`: it builds
-// every component from the configuration, in dependency order (data
-// directory, store, credentials, TLS, channel service, REST API, signaling
-// hub), serves them on one TLS listener, and shuts them down in reverse
-// order. It is the only package that chooses backends.
+// every component from the configuration, serves them on one TLS listener,
+// and shuts them down. It is the only package that chooses backends.
+//
+// Run builds in dependency order: the data directory, the bbolt store,
+// the root credentials (generated once when none are configured) and the
+// credential source, the HTTPS listener, the advertised host, the TLS
+// configuration (the operator's certificate or the development CA) and
+// the metrics registry. build then wires the services: the channel
+// service, the SigV4 authenticator, the in-memory bus, the signaling hub,
+// the ICE service (embedded TURN relay and GetIceServerConfig credentials),
+// the REST API, the web console when it is enabled, and the router. The
+// banner is printed next; serve starts the hub and the TURN relay, waits
+// for the relay to be ready, and only then accepts HTTPS connections.
+//
+// Shutdown runs the other way: WebSocket clients first (GO_AWAY, drain,
+// close), then the HTTP server, then the TURN relay and the hub's
+// background work, and last the bus, the listener and the store.
 package app
 
 import (

@@ -24,6 +24,9 @@ func (a *App) printBanner(b bannerInfo) {
 	endpoint := "https://" + b.publicHost
 	fmt.Fprintf(&s, "Switchboard is serving the KVS signaling API on %s (listening on %s)\n", endpoint, b.addr)
 	fmt.Fprintf(&s, "  region:  %s\n  account: %s\n", a.cfg.Server.Region, a.cfg.Server.AccountID)
+	if a.cfg.Console.Enabled {
+		fmt.Fprintf(&s, "  console: %s/console/\n", endpoint)
+	}
 	secretNote := ""
 	if b.generated {
 		secretNote = "  (generated now and kept in " + a.cfg.Server.DataDir + "/" + credentialsFile + ")"
@@ -38,5 +41,7 @@ func (a *App) printBanner(b bannerInfo) {
 	}
 	fmt.Fprintf(&s, "\nTry it:\n  %sAWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s \\\n    aws kinesisvideo create-signaling-channel --channel-name demo --endpoint-url %s --region %s\n",
 		caEnv, b.keys.AccessKeyID, b.keys.SecretAccessKey, endpoint, a.cfg.Server.Region)
+	fmt.Fprintf(&s, "\nswitchboard master, switchboard viewer and the Go SDK read the endpoint and region from:\n  export AWS_ENDPOINT_URL=%s AWS_REGION=%s\n",
+		endpoint, a.cfg.Server.Region)
 	fmt.Fprint(a.stdout, s.String())
 }

@@ -36,9 +36,8 @@ func (a *App) serve(ctx context.Context, srv *http.Server, ln net.Listener, part
 	case err := <-iceErr:
 		return fmt.Errorf("turn: %w", err)
 	}
-	if addrs := parts.ice.Addrs(); a.cfg.Turn.Embedded() {
-		a.log.Info("TURN serving", "udp", addrs.UDP, "tcp", addrs.TCP, "tls", addrs.TLS, "relay_ip", parts.ice.RelayIP())
-	}
+	// The TURN listeners and the relay address are logged once, by
+	// ice.Service.Run, when it is ready.
 
 	// TLS is terminated here rather than by ServeTLS so that TURN over TLS
 	// can share the listener; net/http still speaks HTTP/2 on the *tls.Conn

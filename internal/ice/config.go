@@ -27,9 +27,11 @@ type Config struct {
 	// TLSAddr is the TURN/TLS listen address (the HTTPS certificate is
 	// used); "" turns it off.
 	TLSAddr string `yaml:"tls_addr"`
-	// RelayIP is the address advertised in relayed candidates. Default:
-	// the public host when it is an IP literal, else the machine's first
-	// non-loopback IPv4 address, else 127.0.0.1.
+	// RelayIP is the address advertised in relayed candidates. Default
+	// (chooseRelayIP): the public host when it is an IPv4 literal, else
+	// the machine's first IPv4 address that is neither loopback nor
+	// link-local, else the public host when it is an IPv6 literal, else
+	// 127.0.0.1.
 	RelayIP string `yaml:"relay_ip"`
 	// RelayPortMin and RelayPortMax bound the relay ports (inclusive);
 	// both 0 lets the system choose.
