@@ -149,3 +149,17 @@ func TestTurnProblemsAreReported(t *testing.T) {
 		}
 	}
 }
+
+// TestBoolFlagValueAfterSpace checks that "--turn false", which the flag
+// package reads as --turn plus a stray argument, is refused with the
+// spelling that works.
+func TestBoolFlagValueAfterSpace(t *testing.T) {
+	_, err := Load("test", Source{Args: []string{"--turn", "false"}, Env: env(nil)})
+	if err == nil || !strings.Contains(err.Error(), "--turn=false") {
+		t.Fatalf("got %v, want the error to suggest --turn=false", err)
+	}
+	_, err = Load("test", Source{Args: []string{"--region", "eu-west-1", "stray"}, Env: env(nil)})
+	if err == nil || !strings.Contains(err.Error(), "unexpected arguments: stray") || strings.Contains(err.Error(), "'='") {
+		t.Fatalf("got %v, want a plain unexpected-argument error", err)
+	}
+}

@@ -163,7 +163,7 @@ func Load(name string, src Source) (Config, error) {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
-		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+		return cfg, unexpectedArguments(fs, src.Args)
 	}
 	var problems []error
 	if *file == "" {
@@ -248,4 +248,25 @@ func (c Config) Redacted() Config {
 	c.Accounts = accounts
 	c.Turn = c.Turn.Redacted()
 	return c
+}
+
+// unexpectedArguments reports the arguments the flags left over. The
+// usual cause is a true/false flag given its value after a space
+// ("--turn false"), which the flag package reads as "--turn" followed by
+// an argument; the error then says how to write it.
+func unexpectedArguments(fs *flag.FlagSet, args []string) error {
+	err := fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	first := len(args) - fs.NArg()
+	if first == 0 {
+		return err
+	}
+	name := strings.TrimLeft(args[first-1], "-")
+	f := fs.Lookup(name)
+	if f == nil || strings.Contains(name, "=") {
+		return err
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return fmt.Errorf("%w (--%s is true or false and takes its value after '=': --%s=%s)", err, name, name, fs.Arg(0))
+	}
+	return err
 }

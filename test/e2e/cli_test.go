@@ -29,7 +29,7 @@ func TestZeroConfigStart(t *testing.T) {
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("credentials file: %v, mode %v", err, info.Mode())
 	}
-	for _, want := range []string{"aws kinesisvideo create-signaling-channel", "--endpoint-url https://127.0.0.1:", "AWS_CA_BUNDLE=" + filepath.Join(dir, "tls", "ca.pem"), "--region us-east-1", "account: 000000000000"} {
+	for _, want := range []string{"aws kinesisvideo create-signaling-channel", "--endpoint-url https://127.0.0.1:", "AWS_CA_BUNDLE=" + filepath.Join(dir, "tls", "ca.pem"), "--region us-east-1", "account: 000000000000", "console: https://127.0.0.1:", "export AWS_ENDPOINT_URL=https://127.0.0.1:"} {
 		if !strings.Contains(first, want) {
 			t.Fatalf("banner lacks %q:\n%s", want, first)
 		}
