@@ -21,10 +21,27 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   $as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq nodejs npm >/dev/null
 fi
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-if [ "$node_major" -lt 20 ]; then
-  echo "run.sh: Node.js 20 or newer is needed (playwright-core requires it); this is $(node --version)" >&2
-  exit 1
+# playwright-core needs Node.js 20 or newer. Debian 12 packages Node.js 18;
+# where that is what runs, npm fetches Node.js 20 from the npm registry
+# (the node-linux-<arch> package) into test/browser/.node and it is used
+# for this run only.
+node_major() { node -p 'process.versions.node.split(".")[0]'; }
+if [ "$(node_major)" -lt 20 ]; then
+  case "$(uname -m)" in
+    x86_64) node_arch=x64 ;;
+    aarch64) node_arch=arm64 ;;
+    *) echo "run.sh: Node.js 20 or newer is needed and none is packaged for $(uname -m); this is $(node --version)" >&2; exit 1 ;;
+  esac
+  node_prefix="$here/.node"
+  if [ ! -x "$node_prefix/node_modules/node-linux-$node_arch/bin/node" ]; then
+    echo "== Node.js $(node --version) is too old; installing node-linux-$node_arch@20.20.2 with npm"
+    npm install --prefix "$node_prefix" --no-save --no-audit --no-fund --loglevel=error "node-linux-$node_arch@20.20.2"
+  fi
+  export PATH="$node_prefix/node_modules/node-linux-$node_arch/bin:$PATH"
+  if [ "$(node_major)" -lt 20 ]; then
+    echo "run.sh: Node.js 20 or newer is needed; still running $(node --version)" >&2
+    exit 1
+  fi
 fi
 
 chromium="${CHROMIUM_PATH:-/usr/bin/chromium}"
