@@ -153,6 +153,26 @@ func (c *Client) GetIceServerConfig(ctx context.Context, httpsEndpoint, channelA
 	return out.IceServerList, nil
 }
 
+// SendAlexaOfferToMaster hands an SDP offer to the channel's master through
+// its HTTPS endpoint (Endpoints.HTTPS), POSTing to
+// {httpsEndpoint}/v1/send-alexa-offer-to-master, and returns the master's
+// SDP answer. The master sees the offer as coming from a viewer whose
+// client id is senderClientID. Both offer and answer are base64 text, as
+// in WebSocket messages. The call waits for the answer; the service ends
+// it with a not-found error when no master answers in time.
+func (c *Client) SendAlexaOfferToMaster(ctx context.Context, httpsEndpoint, channelARN, senderClientID, offer string) (string, error) {
+	base, err := normaliseHTTPSEndpoint("the HTTPS endpoint", httpsEndpoint)
+	if err != nil {
+		return "", err
+	}
+	in := kvsapi.SendAlexaOfferToMasterInput{ChannelARN: &channelARN, SenderClientId: &senderClientID, MessagePayload: &offer}
+	var out kvsapi.SendAlexaOfferToMasterOutput
+	if err := c.call(ctx, "SendAlexaOfferToMaster", base, kvsapi.PathSendAlexaOfferToMaster, in, &out); err != nil {
+		return "", err
+	}
+	return out.Answer, nil
+}
+
 // Polling of EnsureChannel while a new channel becomes ACTIVE.
 const (
 	ensurePollInterval = 500 * time.Millisecond

@@ -7,11 +7,12 @@
 //
 //   - Client, a small REST client for the control plane (create, describe,
 //     list and delete signaling channels, GetSignalingChannelEndpoint) and
-//     for the HTTPS data plane (GetIceServerConfig). Every request is a POST
-//     of a JSON object signed with SigV4 (service "kinesisvideo"). Error
-//     replies become *APIError values; transport failures are wrapped so
-//     that an untrusted certificate or an unreachable endpoint can be told
-//     apart with errors.Is (ErrUntrustedCertificate, ErrUnreachable).
+//     for the HTTPS data plane (GetIceServerConfig, SendAlexaOfferToMaster).
+//     Every request is a POST of a JSON object signed with SigV4 (service
+//     "kinesisvideo"). Error replies become *APIError values; transport
+//     failures are wrapped so that an untrusted certificate or an
+//     unreachable endpoint can be told apart with errors.Is
+//     (ErrUntrustedCertificate, ErrUnreachable).
 //
 //   - SignalingClient, a WebSocket client that connects to a channel as its
 //     master or as a viewer with a SigV4-presigned URL, sends SDP offers,

@@ -2,7 +2,6 @@ package controlplane
 
 import (
 	"context"
-	"strings"
 
 	"github.com/switchboard-rtc/switchboard/internal/auth"
 	"github.com/switchboard-rtc/switchboard/internal/channel"
@@ -168,35 +167,15 @@ func (a *API) sendAlexaOfferToMaster(ctx context.Context, p auth.Principal, body
 	case in.MessagePayload == nil:
 		return nil, required("MessagePayload")
 	}
-	if err := kvsapi.ValidateClientID("SenderClientId", *in.SenderClientId); err != nil {
-		return nil, err
-	}
-	if err := validateOfferPayload(*in.MessagePayload); err != nil {
-		return nil, err
-	}
-	ch, err := a.channels.ByARN(ctx, p.Account, "ChannelARN", *in.ChannelARN)
-	if err != nil {
-		return nil, err
-	}
+	// The hub checks the rest (the ARN, the client id, the payload against
+	// the signaling limits) before it looks the channel up, so that a bad
+	// input is reported as such whether or not the channel exists.
 	if a.alexa == nil {
 		return nil, kvsapi.Errorf(kvsapi.CodeResourceNotFound, "The channel's master is not connected")
 	}
-	answer, err := a.alexa.SendAlexaOffer(ctx, p.Account, ch.ARN, *in.SenderClientId, *in.MessagePayload)
+	answer, err := a.alexa.SendAlexaOffer(ctx, p.Account, *in.ChannelARN, *in.SenderClientId, *in.MessagePayload)
 	if err != nil {
 		return nil, err
 	}
 	return kvsapi.SendAlexaOfferToMasterOutput{Answer: answer}, nil
-}
-
-// validateOfferPayload checks the payload's form. Its size is the
-// signaling hub's to check, against the configured limits it applies to
-// WebSocket messages too (signaling.max_payload_length, max_event_bytes).
-func validateOfferPayload(payload string) error {
-	switch {
-	case payload == "":
-		return kvsapi.Errorf(kvsapi.CodeInvalidArgument, "MessagePayload must not be empty")
-	case strings.Trim(payload, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != "":
-		return kvsapi.Errorf(kvsapi.CodeInvalidArgument, "MessagePayload must be base64 text ([a-zA-Z0-9+/=]+)")
-	}
-	return nil
 }

@@ -57,12 +57,15 @@ func (h *Hub) sendAlexaOffer(ctx context.Context, account, channelARN, senderCli
 	if info.ARN == "" {
 		info.ARN = channelARN
 	}
-	// Spec 8 sets two quotas: per channel and per account.
-	if !h.alexaLimits.allow(channelKey(account, info.ARN), h.now()) {
+	// Spec 8 sets two quotas: per channel and per account. A call the
+	// account's quota refuses does not count against the channel's.
+	channel := channelKey(account, info.ARN)
+	if !h.alexaLimits.allow(channel, h.now()) {
 		return "", kvsapi.Errorf(kvsapi.CodeClientLimitExceeded, "%s",
 			h.alexaLimits.refusal("SendAlexaOfferToMaster calls for this channel"))
 	}
 	if !h.alexaAccounts.allow(account, h.now()) {
+		h.alexaLimits.giveBack(channel)
 		return "", kvsapi.Errorf(kvsapi.CodeClientLimitExceeded, "%s",
 			h.alexaAccounts.refusal("SendAlexaOfferToMaster calls for this account"))
 	}

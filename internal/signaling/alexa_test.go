@@ -202,3 +202,30 @@ func TestSendAlexaOfferAccountRateLimit(t *testing.T) {
 		t.Fatalf("third call of the account: %v, want ClientLimitExceededException naming the setting", err)
 	}
 }
+
+// TestSendAlexaOfferAccountRefusalKeepsChannelToken: a call refused by the
+// account's quota does not use up the channel's.
+func TestSendAlexaOfferAccountRefusalKeepsChannelToken(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		c.AlexaOffersPerSecondPerChannel = 0.001 // no refill during the test
+		c.AlexaOfferBurstPerChannel = 2
+		c.AlexaOffersPerSecondPerAccount = 0.001
+		c.AlexaOfferBurstPerAccount = 2
+		c.AlexaAnswerTimeout = Duration(50 * time.Millisecond)
+	})
+	ctx := context.Background()
+	for i, arn := range []string{testARN, otherARN} {
+		if _, err := e.hub.SendAlexaOffer(ctx, testAccount, arn, "a"+strconv.Itoa(i), alexaOffer); !kvsapi.HasCode(err, kvsapi.CodeResourceNotFound) {
+			t.Fatalf("call %d: %v, want ResourceNotFoundException (no master)", i, err)
+		}
+	}
+	if _, err := e.hub.SendAlexaOffer(ctx, testAccount, testARN, "a2", alexaOffer); !kvsapi.HasCode(err, kvsapi.CodeClientLimitExceeded) {
+		t.Fatalf("third call of the account: %v, want ClientLimitExceededException", err)
+	}
+	e.hub.alexaLimits.mu.Lock()
+	left := e.hub.alexaLimits.buckets[channelKey(testAccount, testARN)].tokens
+	e.hub.alexaLimits.mu.Unlock()
+	if left < 0.99 || left > 1.01 {
+		t.Fatalf("the channel has %.3f calls left, want 1: the account's refusal took one", left)
+	}
+}

@@ -91,6 +91,16 @@ func (l *keyedLimiter) allow(key string, now time.Time) bool {
 	return b.allow(l.rule, now)
 }
 
+// giveBack returns the token an allow for key took, when a later check
+// refused what it was taken for.
+func (l *keyedLimiter) giveBack(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b := l.buckets[key]; b != nil {
+		b.tokens = min(l.rule.burst, b.tokens+1)
+	}
+}
+
 func (l *keyedLimiter) sweep(now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
