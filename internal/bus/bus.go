@@ -127,6 +127,13 @@ type SubscribeOptions struct {
 	// it were unheld until Subscription.Activate. A subscriber whose
 	// setup can still fail after Subscribe (a WebSocket upgrade) uses it,
 	// so that failing loses no mail: the envelopes simply stay queued.
+	// Until Activate the address is treated as unheld for mail in every
+	// respect: queued envelopes count against the channel's mailbox
+	// limits (a publisher can get ErrMailboxFull), a newer offer from the
+	// same sender replaces a queued one as the mailbox rules say, and an
+	// envelope published with TTL 0 is dropped. Presence already counts
+	// the address as held. The deferral lasts only as long as the
+	// subscriber's setup (microseconds to one round trip).
 	Deferred bool
 }
 

@@ -179,9 +179,9 @@ func (d *racyDirectory) LookupChannel(ctx context.Context, account, arn string) 
 	return info, err
 }
 
-// TestTTLUpdateDuringConnect: a TTL update that lands between a
-// connect's channel lookup and its registration applies to the new
-// connection.
+// TestTTLUpdateDuringConnect: a TTL update that lands while a connect
+// looks its channel up (after the connection is registered, before the
+// looked-up TTL is set on it) applies to the new connection.
 func TestTTLUpdateDuringConnect(t *testing.T) {
 	base := &testDirectory{channels: map[string]ChannelInfo{}}
 	base.put(testAccount, testARN, time.Hour)

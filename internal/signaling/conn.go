@@ -15,6 +15,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/internal/bus"
 	"github.com/switchboard-rtc/switchboard/internal/netpark"
 	"github.com/switchboard-rtc/switchboard/internal/wsserver"
+	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
 
 // closeCause is why the server closes a connection.
@@ -145,9 +146,9 @@ func (c *conn) setTTL(ttl time.Duration) {
 
 func actionIndex(action string) int {
 	switch action {
-	case "SDP_OFFER":
+	case kvsapi.ActionSDPOffer:
 		return 0
-	case "SDP_ANSWER":
+	case kvsapi.ActionSDPAnswer:
 		return 1
 	default:
 		return 2

@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/internal/bus"
 	"github.com/switchboard-rtc/switchboard/internal/netpark"
+	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
 
 // Authenticator verifies the SigV4 presigned URL of an upgrade request
@@ -75,12 +76,12 @@ type Hub struct {
 	// is parked (defaultParkAfter; tests shorten it).
 	parkAfter time.Duration
 
-	messageRules  [3]bucketRule   // per-connection message rate limits, by actionIndex
-	messageKeys   [3]rateSettings // their settings, by actionIndex
-	connectLimits *keyedLimiter   // by channel and role
-	alexaLimits   *keyedLimiter   // by channel
-	alexaAccounts *keyedLimiter   // by account
-	nextID        atomic.Uint64
+	messageRules    [3]bucketRule // per-connection message rate limits, by actionIndex
+	messageRefusals [3]string     // what a message refused by each says, by actionIndex
+	connectLimits   *keyedLimiter // by channel and role
+	alexaLimits     *keyedLimiter // by channel
+	alexaAccounts   *keyedLimiter // by account
+	nextID          atomic.Uint64
 
 	mu        sync.Mutex
 	conns     map[*conn]struct{}
@@ -117,12 +118,19 @@ func NewHub(cfg Config, deps Deps) (*Hub, error) {
 		stopping:  make(chan struct{}),
 		drained:   make(chan struct{}),
 	}
-	h.messageRules[actionIndex("SDP_OFFER")] = bucketRule{cfg.SDPOffersPerSecond, float64(cfg.SDPOfferBurst)}
-	h.messageRules[actionIndex("SDP_ANSWER")] = bucketRule{cfg.SDPAnswersPerSecond, float64(cfg.SDPAnswerBurst)}
-	h.messageRules[actionIndex("ICE_CANDIDATE")] = bucketRule{cfg.ICECandidatesPerSecond, float64(cfg.ICECandidateBurst)}
-	h.messageKeys[actionIndex("SDP_OFFER")] = rateSettings{"sdp_offers_per_second", "sdp_offer_burst"}
-	h.messageKeys[actionIndex("SDP_ANSWER")] = rateSettings{"sdp_answers_per_second", "sdp_answer_burst"}
-	h.messageKeys[actionIndex("ICE_CANDIDATE")] = rateSettings{"ice_candidates_per_second", "ice_candidate_burst"}
+	for _, limit := range []struct {
+		action      string
+		rule        bucketRule
+		rate, burst string
+	}{
+		{kvsapi.ActionSDPOffer, bucketRule{cfg.SDPOffersPerSecond, float64(cfg.SDPOfferBurst)}, "sdp_offers_per_second", "sdp_offer_burst"},
+		{kvsapi.ActionSDPAnswer, bucketRule{cfg.SDPAnswersPerSecond, float64(cfg.SDPAnswerBurst)}, "sdp_answers_per_second", "sdp_answer_burst"},
+		{kvsapi.ActionICECandidate, bucketRule{cfg.ICECandidatesPerSecond, float64(cfg.ICECandidateBurst)}, "ice_candidates_per_second", "ice_candidate_burst"},
+	} {
+		i := actionIndex(limit.action)
+		h.messageRules[i] = limit.rule
+		h.messageRefusals[i] = limit.rule.refusal(limit.action+" messages on this connection", rateSettings{limit.rate, limit.burst})
+	}
 	if h.log == nil {
 		h.log = slog.Default()
 	}

@@ -193,7 +193,7 @@ func (c *conn) handleFrame(ctx context.Context, frame []byte) {
 		merr = &messageError{
 			code:          kvsapi.CodeClientLimitExceeded,
 			reason:        "rate_limited",
-			description:   c.hub.messageRules[i].refusal(msg.Action+" messages on this connection", c.hub.messageKeys[i]),
+			description:   c.hub.messageRefusals[i],
 			correlationID: msg.CorrelationID,
 		}
 	}
