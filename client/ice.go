@@ -169,18 +169,35 @@ type iceServerCache struct {
 	stun      string
 	relayOnly bool // fail when the service offers no TURN server
 
-	mu      sync.Mutex
-	servers []webrtc.ICEServer
-	expires time.Time
+	// fetching lets one caller at a time fetch, so that callers who find
+	// the cache stale together make one request; mu guards the fields and
+	// is never held across the request, so staleIn does not wait for it.
+	fetching sync.Mutex
+	mu       sync.Mutex
+	servers  []webrtc.ICEServer
+	expires  time.Time
+}
+
+// fresh returns the cached servers while they are fresh, else nil.
+func (c *iceServerCache) fresh() []webrtc.ICEServer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.servers != nil && time.Now().Before(c.expires) {
+		return c.servers
+	}
+	return nil
 }
 
 // get returns the cached servers, fetching them when they are missing or
 // about to expire.
 func (c *iceServerCache) get(ctx context.Context) ([]webrtc.ICEServer, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.servers != nil && time.Now().Before(c.expires) {
-		return c.servers, nil
+	if servers := c.fresh(); servers != nil {
+		return servers, nil
+	}
+	c.fetching.Lock()
+	defer c.fetching.Unlock()
+	if servers := c.fresh(); servers != nil {
+		return servers, nil // fetched while this call waited
 	}
 	list, err := c.kvs.GetIceServerConfig(ctx, c.https, c.arn, c.clientID)
 	if err != nil {
@@ -196,9 +213,11 @@ func (c *iceServerCache) get(ctx context.Context) ([]webrtc.ICEServer, error) {
 	if c.relayOnly && !hasTURN(servers) {
 		return nil, fmt.Errorf("client: %w", ErrNoRelay)
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.servers = servers
 	c.expires = time.Now().Add(max(ttl-iceRefreshGrace, ttl/2))
-	return c.servers, nil
+	return servers, nil
 }
 
 // staleIn returns how long the cached servers stay fresh: after that, a
