@@ -262,7 +262,7 @@ func unexpectedArguments(fs *flag.FlagSet, args []string) error {
 	}
 	name := strings.TrimLeft(args[first-1], "-")
 	f := fs.Lookup(name)
-	if f == nil || strings.Contains(name, "=") {
+	if f == nil {
 		return err
 	}
 	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
