@@ -8,10 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 
 	"github.com/switchboard-rtc/switchboard/internal/auth"
 	"github.com/switchboard-rtc/switchboard/internal/config"
+	"github.com/switchboard-rtc/switchboard/internal/fsutil"
 )
 
 // credentialsFile holds the generated root keys inside the data directory.
@@ -43,8 +43,11 @@ func rootKeys(cfg config.Config) (keys config.Keys, generated bool, err error) {
 	}
 	k := storedKeys{AccessKeyID: "SBAK" + randomString(16, upperAlnum), SecretAccessKey: randomString(40, secretAlphabet)}
 	data, _ = json.MarshalIndent(k, "", "  ")
-	if err := writeFileAtomic(path, append(data, '\n'), 0o600); err != nil {
-		return config.Keys{}, false, err
+	// Every failure is fatal, a failed directory sync (fsutil.ErrNotDurable)
+	// included: if a crash undid the rename, the next start would generate
+	// other keys than the ones this start prints and hands to clients.
+	if err := fsutil.WriteFileAtomic(path, append(data, '\n'), 0o600); err != nil {
+		return config.Keys{}, false, fmt.Errorf("write %s: %w", path, err)
 	}
 	return config.Keys{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, true, nil
 }
@@ -78,79 +81,12 @@ func randomString(n int, alphabet string) string {
 	return string(out)
 }
 
-// writeFileAtomic writes data to path through a temporary file and a
-// rename, so a crash never leaves a partial file. The directory is synced
-// after the rename: until then the rename may be lost in a crash, and for
-// the credentials that would mean new keys at the next start, after the
-// old ones were printed and handed to clients.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: cannot set mode %v: %w", path, perm, err)
-	}
-	err = fillAndClose(tmp, data)
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
-}
-
-// fillAndClose writes data to f, flushes it to disk and closes f.
-func fillAndClose(f *os.File, data []byte) error {
-	_, err := f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// syncDir flushes a directory's entries to disk, which makes a rename or a
-// new entry in it durable. Windows cannot sync a directory (and NTFS
-// journals its metadata), so there it does nothing. A variable so that
-// tests can watch it.
-var syncDir = func(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
-}
-
-// makeDataDir creates the data directory (mode 0700). A new one has its
-// parent synced too, so that after a crash the directory, and with it the
-// credentials printed at the first start, is still there.
+// makeDataDir creates the data directory (mode 0700) and any missing
+// parents, and syncs each new directory into its parent: the credentials
+// printed at the first start live in it, so a crash must not take it away.
+// A failed sync is an error here, as it is for the credentials themselves.
 func makeDataDir(dir string) error {
-	dir = filepath.Clean(dir)
-	_, err := os.Stat(dir)
-	created := errors.Is(err, fs.ErrNotExist)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
-	}
-	if !created {
-		return nil
-	}
-	if err := syncDir(filepath.Dir(dir)); err != nil {
+	if err := fsutil.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
 	return nil

@@ -3,48 +3,39 @@ package app
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 
 	"github.com/switchboard-rtc/switchboard/internal/config"
 )
 
-// watchSyncs replaces syncDir for one test with a recorder that also runs
-// probe at each sync, and returns the directories synced so far.
-func watchSyncs(t *testing.T, probe func(dir string)) func() []string {
-	t.Helper()
-	var synced []string
-	real := syncDir
-	syncDir = func(dir string) error {
-		synced = append(synced, dir)
-		if probe != nil {
-			probe(dir)
-		}
-		return real(dir)
-	}
-	t.Cleanup(func() { syncDir = real })
-	return func() []string { return synced }
-}
-
-// TestGeneratedCredentialsAreSyncedIntoPlace: after credentials.json is
-// renamed into place its directory is synced, so that a crash cannot undo
-// the rename and make the next start generate different keys.
-func TestGeneratedCredentialsAreSyncedIntoPlace(t *testing.T) {
+// TestGeneratedCredentialsAreKept: the keys generated at the first start
+// are written in one piece (mode 0600, no temporary file left) and read
+// back, unchanged, at the next. That the rename is synced into the
+// directory is fsutil.WriteFileAtomic's promise, tested in its package.
+func TestGeneratedCredentialsAreKept(t *testing.T) {
 	cfg := config.Default()
 	cfg.Server.DataDir = t.TempDir()
-	path := filepath.Join(cfg.Server.DataDir, credentialsFile)
-	inPlace := false
-	synced := watchSyncs(t, func(dir string) {
-		if _, err := os.Stat(path); err == nil && dir == cfg.Server.DataDir {
-			inPlace = true
-		}
-	})
 	keys, generated, err := rootKeys(cfg)
 	if err != nil || !generated {
 		t.Fatalf("rootKeys = %v, generated %v", err, generated)
 	}
-	if !inPlace {
-		t.Errorf("the data directory was not synced after the rename (synced: %q)", synced())
+	entries, err := os.ReadDir(cfg.Server.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if !slices.Equal(names, []string{credentialsFile}) {
+		t.Errorf("data directory holds %q, want only %s", names, credentialsFile)
+	}
+	if fi, err := os.Stat(filepath.Join(cfg.Server.DataDir, credentialsFile)); err != nil {
+		t.Fatal(err)
+	} else if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v, want 0600", credentialsFile, fi.Mode().Perm())
 	}
 	again, generated, err := rootKeys(cfg)
 	if err != nil || generated || again != keys {
@@ -52,26 +43,21 @@ func TestGeneratedCredentialsAreSyncedIntoPlace(t *testing.T) {
 	}
 }
 
-// TestNewDataDirIsSynced: a data directory created at start-up has its
-// parent synced; an existing one is left alone.
-func TestNewDataDirIsSynced(t *testing.T) {
-	parent := t.TempDir()
-	dir := filepath.Join(parent, "data")
-	synced := watchSyncs(t, nil)
-	if err := makeDataDir(dir); err != nil {
-		t.Fatal(err)
-	}
-	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
-		t.Fatalf("data directory: %v, %v", fi, err)
-	}
-	if !slices.Contains(synced(), parent) {
-		t.Errorf("parent of the new data directory not synced (synced: %q)", synced())
-	}
-	before := len(synced())
-	if err := makeDataDir(dir); err != nil {
-		t.Fatal(err)
-	}
-	if len(synced()) != before {
-		t.Errorf("an existing data directory was synced again: %q", synced()[before:])
+// TestMakeDataDir: a data directory is created with its missing parents,
+// mode 0700, and an existing one is accepted as it is. Syncing the new
+// directories is fsutil.MkdirAll's promise, tested in its package.
+func TestMakeDataDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "var", "data")
+	for range 2 {
+		if err := makeDataDir(dir); err != nil {
+			t.Fatal(err)
+		}
+		fi, err := os.Stat(dir)
+		if err != nil || !fi.IsDir() {
+			t.Fatalf("data directory: %v, %v", fi, err)
+		}
+		if runtime.GOOS != "windows" && fi.Mode().Perm() != 0o700 {
+			t.Errorf("data directory has mode %v, want 0700", fi.Mode().Perm())
+		}
 	}
 }

@@ -50,8 +50,9 @@ func startApp(t *testing.T, bodyTimeout time.Duration) string {
 	return ""
 }
 
-// wantSlowBodyError checks a reply to a body that missed its deadline.
-func wantSlowBodyError(t *testing.T, resp *http.Response, want string) {
+// wantSlowBodyError checks a reply to a body that missed its deadline and
+// returns its message.
+func wantSlowBodyError(t *testing.T, resp *http.Response, want string) string {
 	t.Helper()
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
@@ -66,12 +67,15 @@ func wantSlowBodyError(t *testing.T, resp *http.Response, want string) {
 	if !strings.Contains(body.Message, want) {
 		t.Errorf("message %q does not say %q", body.Message, want)
 	}
+	return body.Message
 }
 
 // TestSlowRequestBodyIsCutOff: a client that declares a Content-Length and
 // then sends its body too slowly gets an error within the body timeout and
 // loses the connection, instead of holding it open for ever before its
-// signature is even checked.
+// signature is even checked. That the deadline ends with the body, so a
+// long request is not cut off after it, is tested where the deadline is
+// lifted: internal/controlplane, TestBodyDeadlineEndsWithTheBody.
 func TestSlowRequestBodyIsCutOff(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	addr := startApp(t, timeout)
@@ -132,35 +136,12 @@ func TestSlowRequestBodyIsCutOffHTTP2(t *testing.T) {
 	if resp.ProtoMajor != 2 {
 		t.Fatalf("spoke %s, want HTTP/2", resp.Proto)
 	}
-	wantSlowBodyError(t, resp, "did not arrive within 300ms (1 of 100 bytes received)")
-}
-
-// TestBodyInTimeIsServed: a body that arrives within the timeout is read
-// as before (here it is refused for its missing signature, the next step).
-func TestBodyInTimeIsServed(t *testing.T) {
-	addr := startApp(t, 300*time.Millisecond)
-	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	br := bufio.NewReader(conn)
-	for i := range 2 {
-		_, err = io.WriteString(conn, "POST /describeSignalingChannel HTTP/1.1\r\nHost: "+addr+
-			"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("request %d: %v", i, err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if got := resp.Header.Get("x-amzn-ErrorType"); got != "MissingAuthenticationTokenException" {
-			t.Errorf("request %d: %d %s, want MissingAuthenticationTokenException", i, resp.StatusCode, got)
-		}
-		time.Sleep(600 * time.Millisecond) // past the body timeout, on a kept-alive connection
+	msg := wantSlowBodyError(t, resp, "did not arrive within 300ms (")
+	// The "{" crosses an io.Pipe and goes out in a DATA frame that the
+	// transport sends on its own schedule, so the server may have it or
+	// not when the deadline fires. Either count is right; the refusal is
+	// what matters.
+	if !strings.Contains(msg, "(0 of 100 bytes received)") && !strings.Contains(msg, "(1 of 100 bytes received)") {
+		t.Errorf("message %q does not say 0 or 1 of 100 bytes received", msg)
 	}
 }

@@ -103,6 +103,12 @@ func (s *Service) Create(ctx context.Context, account string, in CreateInput) (s
 	case errors.Is(err, store.ErrLimitExceeded):
 		return store.Channel{}, kvsapi.Errorf(kvsapi.CodeAccountChannelLimitExceeded,
 			"The account has reached its limit of %d signaling channels (channels.max_per_account)", s.cfg.MaxPerAccount)
+	case errors.Is(err, store.ErrCreatedTooEarly):
+		// insert gave up: the name kept being created and deleted by other
+		// requests while this one ran. Nothing is wrong with the server or
+		// the request, so the caller is told to try again.
+		return store.Channel{}, kvsapi.Errorf(kvsapi.CodeResourceInUse,
+			"A signaling channel named %q was deleted and created again by other requests while this one ran; retry the request", in.Name)
 	case err != nil:
 		return store.Channel{}, fmt.Errorf("create channel %q: %w", in.Name, err)
 	}
@@ -112,7 +118,11 @@ func (s *Service) Create(ctx context.Context, account string, in CreateInput) (s
 
 // createAttempts bounds how often insert retries after the store found the
 // creation time too early. One retry is enough unless other deletes and
-// re-creations of the same name keep overtaking this one.
+// re-creations of the same name keep overtaking this one; each failure
+// means another request created and deleted the name meanwhile, so
+// retrying for as long as that goes on could run without end. After the
+// last attempt Create answers ResourceInUseException, which asks the
+// caller to retry.
 const createAttempts = 4
 
 // insert stores ch with a creation time, version and ARN of its own.

@@ -2,11 +2,15 @@ package channel
 
 import (
 	"context"
+	"errors"
+	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/internal/store"
 	"github.com/switchboard-rtc/switchboard/internal/store/bolt"
 	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
@@ -141,5 +145,47 @@ func TestRecreateLoopNeverReusesARN(t *testing.T) {
 			t.Fatalf("ARN %s handed out twice", arn)
 		}
 		seen[arn] = true
+	}
+}
+
+// overtakenStore is a store.Store whose CreateChannel always finds that a
+// channel of the same name was deleted after being created 1 ms later than
+// the last attempt, as if other requests kept re-creating and deleting the
+// name. It counts the attempts.
+type overtakenStore struct {
+	store.Store
+	mu       sync.Mutex
+	attempts int
+}
+
+func (s *overtakenStore) CreateChannel(_ context.Context, ch store.Channel, _ int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.attempts++
+	return &store.CreatedTooEarlyError{Account: ch.Account, Name: ch.Name, Deleted: ch.CreatedAt.Add(time.Millisecond)}
+}
+
+// TestCreateOvertakenAnswersResourceInUse: when the name keeps being
+// deleted under it, Create gives up after createAttempts and says so in a
+// client error the caller can retry on, not an InternalFailure.
+func TestCreateOvertakenAnswersResourceInUse(t *testing.T) {
+	st := &overtakenStore{}
+	clock := &stoppedClock{now: time.UnixMilli(1_795_335_108_104).UTC()}
+	s := NewService(Options{Store: st, Region: "us-west-2", Config: DefaultConfig(), Now: clock.Now})
+	_, err := s.Create(context.Background(), testAccount, CreateInput{Name: "cam"})
+	var apiErr *kvsapi.Error
+	if !errors.As(err, &apiErr) || apiErr.Code != kvsapi.CodeResourceInUse {
+		t.Fatalf("Create = %v, want ResourceInUseException", err)
+	}
+	if apiErr.Code.Status != http.StatusBadRequest {
+		t.Errorf("status %d, want 400", apiErr.Code.Status)
+	}
+	for _, want := range []string{`"cam"`, "deleted", "retry"} {
+		if !strings.Contains(apiErr.Message, want) {
+			t.Errorf("message %q does not mention %s", apiErr.Message, want)
+		}
+	}
+	if st.attempts != createAttempts {
+		t.Errorf("%d attempts, want %d", st.attempts, createAttempts)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/fsutil"
 )
 
 // Names of the files Ensure keeps in Options.Dir.
@@ -158,17 +160,16 @@ func (e *ensurer) ensureLeaf(ca *authority) (*x509.Certificate, bool, error) {
 	return leaf, err == nil, err
 }
 
-// prepareDir creates the directory with mode 0700, or tightens the mode of
-// an existing one that others can enter. A new directory's parent is
-// synced: the files renamed into it are durable only if it is, and losing
-// it in a crash would mean a new CA that no client trusts yet.
+// prepareDir creates the directory with mode 0700 (and any missing
+// parents), or tightens the mode of an existing one that others can enter.
+// Each new directory is synced into its parent: the files renamed into it
+// are durable only if it is, and losing it in a crash would mean a new CA
+// that no client trusts yet. As for the files (see writeAtomic), the sync
+// is best effort: when only it fails (fsutil.ErrNotDurable) the directory
+// exists and works, and we go on.
 func (e *ensurer) prepareDir() error {
-	_, statErr := os.Stat(e.dir)
-	if err := os.MkdirAll(e.dir, dirMode); err != nil {
+	if err := fsutil.MkdirAll(e.dir, dirMode); err != nil && !errors.Is(err, fsutil.ErrNotDurable) {
 		return fileErr("create directory", e.dir, err)
-	}
-	if errors.Is(statErr, fs.ErrNotExist) {
-		syncDir(filepath.Dir(filepath.Clean(e.dir)))
 	}
 	fi, err := os.Stat(e.dir)
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/fsutil"
 )
 
 const day = 24 * time.Hour
@@ -310,7 +312,7 @@ func TestEnsureRebuildsCACertificateFromKey(t *testing.T) {
 func TestEnsureRemovesLeftoverTempFiles(t *testing.T) {
 	dir := newDir(t)
 	mustEnsure(t, Options{Dir: dir})
-	stale := filepath.Join(dir, "."+caKeyName+tmpInfix+"123")
+	stale := filepath.Join(dir, fsutil.TempPrefix(caKeyName)+"123")
 	other := filepath.Join(dir, "notes.txt")
 	for _, p := range []string{stale, other} {
 		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {

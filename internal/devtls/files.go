@@ -11,11 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-)
 
-// tmpInfix marks the temporary files writeAtomic creates next to their
-// target: "." + target name + tmpInfix + random suffix.
-const tmpInfix = ".tmp-"
+	"github.com/switchboard-rtc/switchboard/internal/fsutil"
+)
 
 // fileErr phrases an I/O failure as "devtls: OP PATH: cause", naming the
 // file once whatever operation failed. The cause stays wrapped, so
@@ -55,58 +53,26 @@ func readOptional(path string) (data []byte, ok bool, err error) {
 	}
 }
 
-// writeAtomic replaces path with data. The bytes go to a temporary file in
-// the same directory, which is synced and then renamed over path, so that
-// readers (and a restart after a crash) see either the old file or the new
-// one, never a torn one.
+// writeAtomic replaces path with data through fsutil.WriteFileAtomic, so
+// that readers (and a restart after a crash) see either the old file or
+// the new one, never a torn one.
+//
+// Syncing the directory afterwards is best effort here, as it has always
+// been for the certificates: when only that step fails
+// (fsutil.ErrNotDurable) the file is in place and serves, and some file
+// systems cannot sync a directory at all; refusing to go on there would
+// leave a development server without TLS.
 func writeAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tmpInfix+"*")
-	if err != nil {
+	err := fsutil.WriteFileAtomic(path, data, perm)
+	if err != nil && !errors.Is(err, fsutil.ErrNotDurable) {
 		return fileErr("write", path, err)
 	}
-	tmp := f.Name()
-	if err := fillAndClose(f, data, perm); err != nil {
-		_ = os.Remove(tmp)
-		return fileErr("write", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		_ = os.Remove(tmp)
-		return fileErr("write", path, err)
-	}
-	syncDir(dir)
 	return nil
 }
 
-func fillAndClose(f *os.File, data []byte, perm fs.FileMode) error {
-	err := f.Chmod(perm)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// syncDir makes a rename or a new entry in dir durable where the platform
-// allows it. It is best effort: some systems cannot sync a directory, and
-// the change itself has already succeeded. A variable so that tests can
-// watch it.
-var syncDir = func(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	_ = d.Sync()
-	_ = d.Close()
-}
-
 // removeTemps deletes temporary files that an interrupted writeAtomic left
-// behind for any of names. The caller must hold the directory lock.
+// behind for any of names (they begin with fsutil.TempPrefix of the name).
+// The caller must hold the directory lock.
 func removeTemps(dir string, names ...string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -114,7 +80,7 @@ func removeTemps(dir string, names ...string) {
 	}
 	for _, e := range entries {
 		for _, n := range names {
-			if strings.HasPrefix(e.Name(), "."+n+tmpInfix) {
+			if strings.HasPrefix(e.Name(), fsutil.TempPrefix(n)) {
 				_ = os.Remove(filepath.Join(dir, e.Name()))
 			}
 		}

@@ -35,6 +35,27 @@ var (
 	ErrCreatedTooEarly = errors.New("store: creation time not after that of a deleted channel of the same name")
 )
 
+// DeletionRecordHorizon is how long a deletion record must be kept. A
+// backend may forget the record of a deleted channel once the record's
+// CreatedAt is more than this before the CreatedAt of a channel that the
+// backend is later asked to create or delete: its notion of the current
+// time comes from the creation times its callers give it, which are read
+// from the clock that could step back.
+//
+// A record only matters while a new creation time could be at or before
+// the recorded one, that is, while the clock might step back past it.
+// Corrections by NTP are seconds or minutes; the largest steps seen in
+// practice are a hardware clock kept in local time being corrected to UTC
+// (at most 14 hours) and a virtual machine resumed from an older snapshot
+// whose clock is then fixed. A day covers the former with a margin. A step
+// back of more than a day lets a re-created channel carry an earlier
+// CreationTime than the deleted one, and reuse its ARN only if the two
+// fall in the same millisecond. In exchange, deletion records stay bounded
+// by the names deleted within a day, instead of growing with every
+// distinct name ever deleted (one channel per session is a common
+// pattern).
+const DeletionRecordHorizon = 24 * time.Hour
+
 // CreatedTooEarlyError is how CreateChannel reports ErrCreatedTooEarly. It
 // carries the time a new attempt has to exceed, so that the caller can
 // retry once instead of guessing.
@@ -104,10 +125,11 @@ type Store interface {
 	//
 	// It also fails with a *CreatedTooEarlyError (ErrCreatedTooEarly) when
 	// ch.CreatedAt is not strictly after the CreatedAt that DeleteChannel
-	// last recorded for the same account and name. Callers derive channel
-	// identities (ARNs) from the creation time, so this keeps a re-created
-	// channel from taking a deleted one's identity, even after a restart or
-	// a step back of the wall clock.
+	// last recorded for the same account and name, unless the backend has
+	// let that record expire (DeletionRecordHorizon). Callers derive
+	// channel identities (ARNs) from the creation time, so this keeps a
+	// re-created channel from taking a deleted one's identity, even after a
+	// restart or a step back of the wall clock of up to that horizon.
 	//
 	// The checks and the write are one atomic step. When several apply,
 	// ErrExists is reported first, then ErrLimitExceeded, then
@@ -149,7 +171,8 @@ type Store interface {
 	// In the same atomic step it records the removed channel's CreatedAt
 	// for its account and name, durably, for CreateChannel's check. A
 	// backend may forget that record once the name is in use again, since
-	// the next delete records a later time.
+	// the next delete records a later time, and once it has expired (see
+	// DeletionRecordHorizon).
 	DeleteChannel(ctx context.Context, account, name string, check func(Channel) error) (Channel, error)
 
 	// Secret returns the secret stored under name, or, when there is none,

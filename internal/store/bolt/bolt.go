@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 
+	"github.com/switchboard-rtc/switchboard/internal/fsutil"
 	"github.com/switchboard-rtc/switchboard/internal/store"
 )
 
@@ -94,6 +96,9 @@ type Store struct {
 	log     *slog.Logger
 	closed  atomic.Bool
 	writers atomic.Int32 // channel writes in flight, to decide on batching
+
+	sweepMu   sync.Mutex
+	sweepNext sweepPos // where the next sweep of expired deletion records starts
 }
 
 var _ store.Store = (*Store)(nil)
@@ -128,8 +133,9 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	log := opts.Logger.With("component", "store.bolt")
 	if created {
-		// Make the new file's directory entry durable too.
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		// Make the new file's directory entry durable too. A failure is
+		// only logged: the file works, and every write to it is synced.
+		if err := fsutil.SyncDir(filepath.Dir(path)); err != nil {
 			log.Warn("could not sync the data directory", "path", path, "err", err)
 		}
 	}
@@ -169,16 +175,6 @@ func checkSchema(raw []byte) error {
 		return fmt.Errorf("%w: file has schema %d, this build knows %d", ErrSchema, v, schemaVersion)
 	}
 	return nil
-}
-
-// syncDir flushes a directory's entries to disk.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Ping reports whether the file can be read.

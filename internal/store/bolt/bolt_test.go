@@ -311,27 +311,78 @@ func TestDeletionRecordSurvivesReopen(t *testing.T) {
 	}
 }
 
-// TestFileWithoutDeletedBucket: a file written before the deleted bucket
-// existed still takes creates and deletes.
+// TestFileWithoutDeletedBucket: a file written before deletion records
+// existed (schema 1 with channels, but no "deleted" bucket; built here with
+// bbolt directly, byte for byte what such a build wrote) opens, serves its
+// channels, and takes a delete and a re-creation, which now honour the
+// record the delete leaves.
 func TestFileWithoutDeletedBucket(t *testing.T) {
-	s, _ := openTemp(t, Options{})
-	ch := store.Channel{Account: "1", Name: "cam", CreatedAt: time.UnixMilli(5)}
-	if err := s.CreateChannel(t.Context(), ch, 0); err != nil {
-		t.Fatal(err)
-	}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		if tx.Bucket(bucketDeleted) == nil {
-			return nil
-		}
-		return tx.DeleteBucket(bucketDeleted)
-	})
+	path := filepath.Join(t.TempDir(), "switchboard.db")
+	db, err := bbolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	const stored = `{"v":1,"arn":"arn:aws:kinesisvideo:us-west-2:1:channel/cam/1710003845123",` +
+		`"type":"SINGLE_MASTER","status":"ACTIVE","createdAt":"2024-03-09T17:04:05.123Z","messageTtl":60,"version":"v1"}`
+	err = db.Update(func(tx *bbolt.Tx) error {
+		meta, err := tx.CreateBucket([]byte("meta"))
+		if err != nil {
+			return err
+		}
+		if err := meta.Put([]byte("schema"), []byte("1")); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket([]byte("secrets")); err != nil {
+			return err
+		}
+		accounts, err := tx.CreateBucket([]byte("accounts"))
+		if err != nil {
+			return err
+		}
+		acct, err := accounts.CreateBucket([]byte("1"))
+		if err != nil {
+			return err
+		}
+		for _, name := range []string{"cam", "door"} {
+			if err := acct.Put([]byte(name), []byte(strings.Replace(stored, "/cam/", "/"+name+"/", 1))); err != nil {
+				return err
+			}
+		}
+		return acct.SetSequence(2)
+	})
+	if err == nil {
+		err = db.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatalf("Open of a file without the deleted bucket: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ch, err := s.GetChannel(t.Context(), "1", "cam")
+	if err != nil || ch.Version != "v1" {
+		t.Fatalf("GetChannel = %+v, %v", ch, err)
+	}
+	// A create looks for the missing bucket (the check, the cleanup of its
+	// name, the sweep) and must not trip on it.
+	if err := s.CreateChannel(t.Context(), store.Channel{Account: "1", Name: "porch", CreatedAt: ch.CreatedAt}, 0); err != nil {
+		t.Fatalf("CreateChannel of a new name: %v", err)
 	}
 	if _, err := s.DeleteChannel(t.Context(), "1", "cam", func(store.Channel) error { return nil }); err != nil {
 		t.Fatalf("DeleteChannel: %v", err)
 	}
 	if err := s.CreateChannel(t.Context(), ch, 0); !errors.Is(err, store.ErrCreatedTooEarly) {
-		t.Fatalf("CreateChannel = %v, want ErrCreatedTooEarly", err)
+		t.Fatalf("re-creation at the deleted channel's time = %v, want ErrCreatedTooEarly", err)
 	}
+	ch.CreatedAt = ch.CreatedAt.Add(time.Millisecond)
+	if err := s.CreateChannel(t.Context(), ch, 0); err != nil {
+		t.Fatalf("re-creation 1 ms later: %v", err)
+	}
+	if n, err := s.CountChannels(t.Context(), "1"); err != nil || n != 3 {
+		t.Errorf("CountChannels = %d, %v; want 3", n, err)
+	}
+	assertCountsMatchKeys(t, s)
 }

@@ -47,7 +47,11 @@ func (s *Store) CreateChannel(ctx context.Context, ch store.Channel, maxPerAccou
 		return fmt.Errorf("bolt: create channel: %w", err)
 	}
 	_, err = s.runBatched(ctx, "create channel", func(tx *bbolt.Tx) (result, error) {
-		return insertChannel(tx, ch.Account, []byte(ch.Name), ch.CreatedAt, val, maxPerAccount)
+		res, err := insertChannel(tx, ch.Account, []byte(ch.Name), ch.CreatedAt, val, maxPerAccount)
+		if err != nil || res.refusal != nil {
+			return res, err
+		}
+		return res, s.sweepExpired(tx, ch.CreatedAt)
 	})
 	return err
 }

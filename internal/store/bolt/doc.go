@@ -31,6 +31,7 @@
 //	  <account> (bucket, while it holds a record)
 //	    <channel name> -> CreatedAt (RFC 3339, UTC) of the last deleted
 //	                      channel of that name, until the name is used again
+//	                      or the record expires
 //
 // Keys are the raw bytes of the account and the channel name, so listing a
 // page is a cursor seek followed by a short walk in name order, and accounts
@@ -42,10 +43,12 @@
 // The deleted bucket lets CreateChannel refuse a creation time that is not
 // after that of a deleted channel of the same name (the caller's ARNs are
 // built from it). Its records are written in the delete's transaction and
-// removed when the name is created again, so it only holds names that were
-// used and are now free. It is optional on read: files from before it
-// existed open unchanged under schema 1, and a build that does not know it
-// leaves it alone.
+// removed when the name is created again, or, once older than
+// store.DeletionRecordHorizon, by a bounded sweep that every create and
+// delete runs in its own transaction (deleted.go). So it only holds names
+// that were used, are now free, and were deleted recently. It is optional
+// on read: files from before it existed open unchanged under schema 1, and
+// a build that does not know it leaves it alone.
 //
 // The record's "v" field versions the value encoding; the meta "schema" key
 // versions the bucket layout. Open refuses files with a newer schema than it

@@ -86,7 +86,11 @@ func applyUpdate(tx *bbolt.Tx, account, name string, mutate func(*store.Channel)
 // mutate.
 func (s *Store) DeleteChannel(ctx context.Context, account, name string, check func(store.Channel) error) (store.Channel, error) {
 	return s.runBatched(ctx, "delete channel", func(tx *bbolt.Tx) (result, error) {
-		return applyDelete(tx, account, name, check)
+		res, err := applyDelete(tx, account, name, check)
+		if err != nil || res.refusal != nil {
+			return res, err
+		}
+		return res, s.sweepExpired(tx, res.ch.CreatedAt)
 	})
 }
 
