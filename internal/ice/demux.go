@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
-	"errors"
 	"io"
 	"net"
 	"sync"
@@ -17,9 +16,13 @@ import (
 const ALPNProtocol = "stun.turn"
 
 // defaultHandshakeTimeout bounds a TLS handshake plus the first bytes a
-// client must send before the connection is classified, and then the wait
-// for a TURN connection's first complete message.
+// client must send before the connection is classified, and the wait of a
+// TURN connection for pion to accept it.
 const defaultHandshakeTimeout = 10 * time.Second
+
+// defaultFirstMessageTimeout is how long a TURN stream connection has,
+// from the moment pion accepts it, to complete its first message.
+const defaultFirstMessageTimeout = 10 * time.Second
 
 // stunMagicCookie is at bytes 4 to 8 of every STUN message (RFC 5389).
 const stunMagicCookie = 0x2112A442
@@ -91,13 +94,8 @@ func (l *splitListener) Close() error {
 func (l *splitListener) pump() {
 	defer close(l.stopped)
 	for {
-		c, err := l.Listener.Accept()
+		c, err := acceptNext(l.Listener, l.svc.log, l.ctx.Done())
 		if err != nil {
-			var ne net.Error
-			if isTemporary(err) || errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(5 * time.Millisecond)
-				continue
-			}
 			l.err = err
 			return
 		}

@@ -17,7 +17,9 @@ type splitHarness struct {
 	addr string
 }
 
-func startSplit(t *testing.T, mutators ...func(*Config)) *splitHarness {
+// startSplit takes func(*Config) and func(*Service) options, the latter
+// applied after its own shortened timeouts.
+func startSplit(t *testing.T, options ...any) *splitHarness {
 	t.Helper()
 	tlsCfg, pool := testCert(t)
 	tlsCfg.NextProtos = append(tlsCfg.NextProtos, ALPNProtocol)
@@ -25,10 +27,21 @@ func startSplit(t *testing.T, mutators ...func(*Config)) *splitHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mutators = append([]func(*Config){loopbackAllowed, func(c *Config) { c.OnHTTPSPort = true }}, mutators...)
-	h := startService(t, testConfig(mutators...), func(d *Deps) {
+	mutators := []func(*Config){loopbackAllowed, func(c *Config) { c.OnHTTPSPort = true }}
+	serviceOptions := []any{func(d *Deps) {
 		d.TLS, d.PublicHost = tlsCfg, raw.Addr().String()
-	}, func(s *Service) { s.handshakeTimeout = time.Second })
+	}, func(s *Service) { s.handshakeTimeout, s.firstMessageTimeout = time.Second, time.Second }}
+	for _, o := range options {
+		switch o := o.(type) {
+		case func(*Config):
+			mutators = append(mutators, o)
+		case func(*Service):
+			serviceOptions = append(serviceOptions, o)
+		default:
+			t.Fatalf("startSplit: unknown option %T", o)
+		}
+	}
+	h := startService(t, testConfig(mutators...), serviceOptions...)
 	h.pool = pool
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

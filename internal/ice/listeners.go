@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -177,6 +178,13 @@ type trackedConn struct {
 	once    sync.Once
 }
 
+// accepted passes pion's accept on to the connection inside.
+func (c *trackedConn) accepted() {
+	if n, ok := c.Conn.(acceptNotifier); ok {
+		n.accepted()
+	}
+}
+
 // Close closes the connection and marks it finished.
 func (c *trackedConn) Close() error {
 	err := c.Conn.Close()
@@ -244,35 +252,71 @@ func (q *connQueue) Close() error {
 // Addr implements net.Listener.
 func (q *connQueue) Addr() net.Addr { return *q.addr.Load() }
 
-// acceptLoop accepts from ln until it is closed, handing each connection
-// to handle. Temporary errors (such as running out of descriptors) back
-// off instead of ending the loop.
-func acceptLoop(ln net.Listener, log *slog.Logger, handle func(net.Conn)) {
-	var backoff time.Duration
+// Backoff between accept attempts that failed for a reason that passes.
+const (
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = time.Second
+)
+
+// acceptLoop accepts from ln until it is closed or stop is, handing each
+// connection to handle.
+func acceptLoop(ln net.Listener, log *slog.Logger, stop <-chan struct{}, handle func(net.Conn)) {
 	for {
-		c, err := ln.Accept()
-		if err == nil {
-			backoff = 0
-			handle(c)
-			continue
-		}
-		if errors.Is(err, net.ErrClosed) {
+		c, err := acceptNext(ln, log, stop)
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				log.Warn("turn: listener failed, no longer accepting", "addr", ln.Addr().String(), "err", err)
+			}
 			return
 		}
-		var ne net.Error
-		if !errors.As(err, &ne) || !ne.Timeout() && !isTemporary(err) {
-			log.Debug("turn: accept loop ended", "addr", ln.Addr().String(), "err", err)
-			return
-		}
-		backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-		log.Debug("turn: accept failed, retrying", "addr", ln.Addr().String(), "err", err, "backoff", backoff)
-		time.Sleep(backoff)
+		handle(c)
 	}
 }
 
-// isTemporary recognises the accept errors that pass with time (EMFILE,
-// ENFILE, ECONNABORTED), which net reports as temporary.
-func isTemporary(err error) bool {
-	var t interface{ Temporary() bool }
-	return errors.As(err, &t) && t.Temporary()
+// acceptNext returns the next connection ln accepts. Failures that pass
+// with time (see retryableAccept) are waited out, the wait doubling from
+// minAcceptBackoff up to maxAcceptBackoff, so that running out of file
+// descriptors slows accepting down instead of ending it. It returns an
+// error when ln is closed, when stop is closed during a wait (as
+// net.ErrClosed), or when ln fails in any other way.
+func acceptNext(ln net.Listener, log *slog.Logger, stop <-chan struct{}) (net.Conn, error) {
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err == nil || !retryableAccept(err) {
+			return c, err
+		}
+		backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
+		level := slog.LevelDebug
+		if backoff == minAcceptBackoff { // once per run of failures
+			level = slog.LevelWarn
+		}
+		log.Log(context.Background(), level, "turn: accept failed, retrying", "addr", ln.Addr().String(), "err", err, "backoff", backoff)
+		wait := time.NewTimer(backoff)
+		select {
+		case <-wait.C:
+		case <-stop:
+			wait.Stop()
+			return nil, net.ErrClosed
+		}
+	}
+}
+
+// retryableAccept tells whether an accept error is worth retrying: a
+// timeout or an error net reports as temporary (EMFILE, ENFILE); a
+// pending connection that went away before it was accepted (ECONNABORTED,
+// ECONNRESET: net calls those temporary only when the errno is bare, and
+// accept wraps it in an os.SyscallError); or the kernel being short of
+// memory for the new socket (ENOBUFS, ENOMEM). A closed listener never is.
+func retryableAccept(err error) bool {
+	if errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	for _, errno := range []syscall.Errno{syscall.ECONNABORTED, syscall.ECONNRESET, syscall.ENOBUFS, syscall.ENOMEM} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && (ne.Timeout() || ne.Temporary()) //nolint:staticcheck // Temporary is what marks EMFILE and ENFILE
 }

@@ -85,7 +85,9 @@ func (q *quotas) live(c credential) (perCredential, perChannel int) {
 	return q.byCredential[c.Username], q.byChannel[c.quotaChannel()]
 }
 
-func decrement(m map[string]int, key string) {
+// decrement takes one from the count of key, deleting the key when
+// nothing is left so that the map holds live keys only.
+func decrement[K comparable](m map[K]int, key K) {
 	if m[key] <= 1 {
 		delete(m, key)
 		return

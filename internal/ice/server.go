@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -111,7 +112,7 @@ func (s *Service) udpConfigs(ctx context.Context) ([]turn.PacketConnConfig, net.
 // listenerConfig serves a stream listener (TCP, TLS queue, HTTPS queue).
 func (s *Service) listenerConfig(ln net.Listener, transport string, wrap func(net.Conn) net.Conn) turn.ListenerConfig {
 	return turn.ListenerConfig{
-		Listener:              &trackedListener{Listener: ln, done: s.relays.track.start(), wrap: wrap},
+		Listener:              newTrackedListener(ln, s.relays.track.start(), wrap, s.log),
 		RelayAddressGenerator: &allocator{relays: s.relays, transport: transport},
 		PermissionHandler:     s.relays.permit,
 	}
@@ -126,10 +127,15 @@ func (s *Service) serverConfig(secret []byte, packets []turn.PacketConnConfig, l
 		AuthHandler:       s.authHandler(secret),
 		QuotaHandler:      s.allowAllocation,
 		EventHandler: turn.EventHandler{
-			OnAuth: func(src, _ net.Addr, _, username, _, method string, verdict bool) {
+			// pion reports here every request that carried credentials,
+			// after checking them (verdict). A stream connection that made
+			// one with valid credentials earns the long idle timeout.
+			OnAuth: func(src, dst net.Addr, _, username, _, method string, verdict bool) {
 				if !verdict {
 					s.credentialFailure(credBadPassword, username, src, method)
+					return
 				}
+				s.streamIndex.authenticated(src, dst)
 			},
 			OnPermissionCreated: func(_, _ net.Addr, _, _, _ string, _ net.Addr, _ net.IP) {
 				s.metrics.permissions.Inc()
@@ -149,7 +155,7 @@ func (r *running) serveTLS(ctx context.Context, raw net.Listener, queue *connQue
 	r.handlers.Add(1)
 	go func() {
 		defer r.handlers.Done()
-		acceptLoop(raw, r.svc.log, func(c net.Conn) {
+		acceptLoop(raw, r.svc.log, ctx.Done(), func(c net.Conn) {
 			release, ok := r.svc.admitStream(c, transportTLS)
 			if !ok {
 				return
@@ -266,30 +272,57 @@ func closeListeners(packets []turn.PacketConnConfig, listeners []turn.ListenerCo
 	}
 }
 
-// trackedListener marks pion's accept loop ended when Accept fails, and
-// passes accepted connections through wrap when it is set.
+// trackedListener is what pion accepts stream connections from. pion
+// v5.1.0 ends its accept loop for good on the first Accept error, so
+// Accept waits out the failures that pass (see acceptNext) and fails only
+// once the listener is closed or broken, which is also when it marks
+// pion's loop ended. It passes accepted connections through wrap when that
+// is set, and starts their first-message window.
 type trackedListener struct {
 	net.Listener
 	done func()
 	// wrap admits and prepares a connection; nil means it refused (and
-	// closed) it. pion ends its accept loop on any Accept error, so a
-	// refusal must not become one.
+	// closed) it, which must not become an Accept error either.
 	wrap func(net.Conn) net.Conn
+	log  *slog.Logger
+
+	closed    chan struct{} // closed by Close, to cut a backoff short
+	closeOnce sync.Once
 }
+
+func newTrackedListener(ln net.Listener, done func(), wrap func(net.Conn) net.Conn, log *slog.Logger) *trackedListener {
+	return &trackedListener{Listener: ln, done: done, wrap: wrap, log: log, closed: make(chan struct{})}
+}
+
+// acceptNotifier is a connection that wants to know when pion accepts it.
+type acceptNotifier interface{ accepted() }
 
 // Accept returns the next connection wrap admits.
 func (l *trackedListener) Accept() (net.Conn, error) {
 	for {
-		c, err := l.Listener.Accept()
+		c, err := acceptNext(l.Listener, l.log, l.closed)
 		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				l.log.Warn("turn: listener failed, no longer accepting", "addr", l.Addr().String(), "err", err)
+			}
 			l.done()
 			return nil, err
 		}
-		if l.wrap == nil {
-			return c, nil
+		if l.wrap != nil {
+			if c = l.wrap(c); c == nil {
+				continue
+			}
 		}
-		if c = l.wrap(c); c != nil {
-			return c, nil
+		if n, ok := c.(acceptNotifier); ok {
+			n.accepted()
 		}
+		return c, nil
 	}
+}
+
+// Close closes the listener, ending Accept even in the middle of a
+// backoff.
+func (l *trackedListener) Close() error {
+	l.closeOnce.Do(func() { close(l.closed) })
+	return l.Listener.Close()
 }

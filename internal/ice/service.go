@@ -69,13 +69,20 @@ type Service struct {
 	// HTTPS port; nil unless on_https_port and the embedded relay are on.
 	httpsQueue *connQueue
 	// handshakeTimeout bounds TLS handshakes, the classification of
-	// HTTPS-port connections and the wait for the first message of a
-	// stream connection.
+	// HTTPS-port connections and their wait for pion to accept them.
 	handshakeTimeout time.Duration
-	// streamIdle closes a stream connection silent for that long.
-	streamIdle time.Duration
+	// firstMessageTimeout is how long a stream connection has, from
+	// pion's accept, to complete its first message.
+	firstMessageTimeout time.Duration
+	// anonymousIdle closes a stream connection silent for that long
+	// while it has made no authenticated request; streamIdle once it has.
+	anonymousIdle time.Duration
+	streamIdle    time.Duration
 	// streams caps the live stream connections.
 	streams *streamCaps
+	// streamIndex finds a stream connection by its addresses when one of
+	// its requests authenticates.
+	streamIndex *streamIndex
 
 	secretMu   sync.Mutex
 	hmacSecret []byte
@@ -122,15 +129,18 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, deps: deps, log: log, now: deps.Now, metrics: m,
-		policy:           newPolicy(cfg.AllowPeers),
-		quotas:           newQuotas(cfg.MaxAllocationsPerCredential, cfg.MaxAllocationsPerChannel),
-		calls:            newCallLimits(cfg.GetIceServerConfigPerSecond, cfg.GetIceServerConfigBurst),
-		relayIP:          relayIP,
-		ready:            make(chan struct{}),
-		handshakeTimeout: defaultHandshakeTimeout,
-		streamIdle:       defaultStreamIdle,
-		streams:          newStreamCaps(cfg.MaxTCPConnections, cfg.MaxTCPConnectionsPerIP),
-		stopped:          make(chan struct{}),
+		policy:              newPolicy(cfg.AllowPeers),
+		quotas:              newQuotas(cfg.MaxAllocationsPerCredential, cfg.MaxAllocationsPerChannel),
+		calls:               newCallLimits(cfg.GetIceServerConfigPerSecond, cfg.GetIceServerConfigBurst),
+		relayIP:             relayIP,
+		ready:               make(chan struct{}),
+		handshakeTimeout:    defaultHandshakeTimeout,
+		firstMessageTimeout: defaultFirstMessageTimeout,
+		anonymousIdle:       defaultAnonymousIdle,
+		streamIdle:          defaultStreamIdle,
+		streams:             newStreamCaps(cfg.MaxTCPConnections, cfg.MaxTCPConnectionsPerIP),
+		streamIndex:         newStreamIndex(),
+		stopped:             make(chan struct{}),
 	}
 	s.policy.relay = relayIP
 	s.relays = newRelays(relayIP, bindIP, cfg, s.policy, s.quotas, m, log, deps.Now)
@@ -174,6 +184,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("ice: TURN secret: %w", err)
 	}
 	s.policy.own = ownAddresses(s.relayIP, interfaceIPs())
+	s.checkFileLimit(openFileLimit())
 	srv, err := s.start(ctx, secret)
 	if err != nil {
 		return err
@@ -254,4 +265,27 @@ func ownAddresses(relayIP netip.Addr, ifaces []netip.Addr) map[netip.Addr]struct
 		own[a.WithZone("")] = struct{}{}
 	}
 	return own
+}
+
+// fileHeadroom is what checkFileLimit allows for the descriptors the
+// server needs besides TURN stream connections: listeners, relay sockets,
+// signaling and HTTPS connections, the database, logs. A rough figure: it
+// only decides whether to warn.
+const fileHeadroom = 1024
+
+// checkFileLimit warns when the open-file limit (soft, known) cannot hold
+// turn.max_tcp_connections stream connections plus fileHeadroom. Past the
+// limit, accepting fails with EMFILE for every listener of the process,
+// HTTPS included, well before the cap refuses anything.
+func (s *Service) checkFileLimit(soft uint64, known bool) {
+	streams := s.cfg.TCPAddr != "" || s.cfg.TLSAddr != "" || s.cfg.OnHTTPSPort
+	if !known || !streams || s.cfg.MaxTCPConnections <= 0 {
+		return
+	}
+	need := uint64(s.cfg.MaxTCPConnections) + fileHeadroom //nolint:gosec // positive, checked above
+	if need <= soft {
+		return
+	}
+	s.log.Warn("turn: the open-file limit is below what turn.max_tcp_connections allows; raise the limit (ulimit -n, systemd LimitNOFILE) or lower the setting",
+		"max_tcp_connections", s.cfg.MaxTCPConnections, "open_file_limit", soft, "needed", need)
 }

@@ -11,9 +11,10 @@ import (
 
 // pion reads TURN connections over TCP, TLS and the HTTPS port (stream
 // connections) with no deadline and accepts as many as arrive. The types
-// here bound both: a connection must send its first message within the
-// handshake timeout and is then closed after a long silence, and the
-// number of live connections is capped in total and per source.
+// here bound both: a connection must send its first message soon after
+// pion accepts it, is then closed after a minute of silence until it has
+// made an authenticated request, and after a long silence once it has;
+// and the number of live connections is capped in total and per source.
 
 const (
 	// maxAllocationLifetime mirrors pion v5.1.0 (internal/server): a
@@ -26,10 +27,20 @@ const (
 	// lifetime by a margin, so that it cannot end a live allocation:
 	// before the allocation could expire, its client must send a Refresh.
 	defaultStreamIdle = maxAllocationLifetime + 5*time.Minute
+	// defaultAnonymousIdle closes, after that much silence, a stream
+	// connection that has not yet made a request with valid credentials
+	// (it cannot hold an allocation). Without it a single Binding request
+	// an hour would hold a connection slot for ever. A real client sends
+	// its authenticated Allocate one round trip after the 401 that gives
+	// it the nonce, so it never waits this long; a minute still leaves
+	// room for one that probes the server first and fetches credentials
+	// afterwards, where the 10-second handshake timeout might not.
+	defaultAnonymousIdle = time.Minute
 	// deadlineSteps: the idle deadline is pushed back at most once per
 	// idle/deadlineSteps, so a busy connection does not reset a timer on
-	// every read. A connection is thus never closed before 63/64 of the
-	// idle timeout of silence (more than 1h03m by default).
+	// every read. A connection is thus never closed before 63/64 of its
+	// idle timeout of silence (more than 1h03m by default once
+	// authenticated).
 	deadlineSteps = 64
 	// stunHeaderSize is the size of a STUN message header (RFC 5389).
 	stunHeaderSize = 20
@@ -83,11 +94,7 @@ func (c *streamCaps) admit(remote net.Addr) (release func(), reason string) {
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			c.live--
-			if c.bySource[src] <= 1 {
-				delete(c.bySource, src)
-			} else {
-				c.bySource[src]--
-			}
+			decrement(c.bySource, src)
 		})
 	}, ""
 }
@@ -119,10 +126,74 @@ func (s *Service) admitStream(c net.Conn, transport string) (release func(), ok 
 	return release, true
 }
 
-// serveStream prepares an admitted connection for pion: deadlines, then
-// tracking (its close gives the slot back).
+// serveStream prepares an admitted connection for pion: deadlines (the
+// first of which starts when pion accepts it), an entry in the index that
+// authentication finds it by, then tracking (its close gives the slot
+// back and leaves the index).
 func (s *Service) serveStream(c net.Conn, release func()) net.Conn {
-	return s.conns.add(newDeadlineConn(c, s.handshakeTimeout, s.streamIdle), release)
+	dc := newDeadlineConn(c, s.firstMessageTimeout, s.anonymousIdle, s.streamIdle)
+	forget := s.streamIndex.add(dc)
+	return s.conns.add(dc, func() {
+		forget()
+		release()
+	})
+}
+
+// streamTuple names a stream connection as pion's OnAuth event does: by
+// the client's address and the server's. The network keeps a UDP client
+// apart from a TCP one with the same address and port.
+type streamTuple struct{ network, remote, local string }
+
+func tupleOf(remote, local net.Addr) streamTuple {
+	if remote == nil || local == nil {
+		return streamTuple{}
+	}
+	return streamTuple{network: remote.Network(), remote: remote.String(), local: local.String()}
+}
+
+// streamIndex holds the live stream connections by their addresses, so
+// that a request that authenticates can be traced to its connection.
+type streamIndex struct {
+	mu    sync.Mutex
+	conns map[streamTuple]*deadlineConn
+}
+
+func newStreamIndex() *streamIndex {
+	return &streamIndex{conns: map[streamTuple]*deadlineConn{}}
+}
+
+// add indexes c and returns the function that removes it.
+func (x *streamIndex) add(c *deadlineConn) (remove func()) {
+	key := tupleOf(c.RemoteAddr(), c.LocalAddr())
+	if key == (streamTuple{}) {
+		return func() {}
+	}
+	x.mu.Lock()
+	x.conns[key] = c
+	x.mu.Unlock()
+	return func() {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		if x.conns[key] == c {
+			delete(x.conns, key)
+		}
+	}
+}
+
+// authenticated tells the stream connection from src to dst, if there is
+// one (UDP requests have none), that it made a request with valid
+// credentials.
+func (x *streamIndex) authenticated(src, dst net.Addr) {
+	key := tupleOf(src, dst)
+	if key == (streamTuple{}) {
+		return
+	}
+	x.mu.Lock()
+	c := x.conns[key]
+	x.mu.Unlock()
+	if c != nil {
+		c.authenticated()
+	}
 }
 
 // acceptTCP admits and prepares a TURN/TCP connection; nil when refused.
@@ -134,23 +205,47 @@ func (s *Service) acceptTCP(c net.Conn) net.Conn {
 	return s.serveStream(c, release)
 }
 
-// deadlineConn keeps a read deadline on a stream connection: first the
-// time allowed for its first complete message, then an idle timeout
-// pushed back by every read and write. When it passes, pion's read fails
-// and pion closes the connection (deleting its allocation, if any). Writes
-// count as activity so that an RFC 6062 data connection that only carries
-// peer data to the client stays open.
+// deadlineConn keeps a read deadline on a stream connection. It runs in
+// three stages: from pion's accept, the time allowed for the first
+// complete message; then a short idle timeout, until the client makes a
+// request with valid credentials; then the long idle timeout. The idle
+// timeouts are pushed back by every read and write. When the deadline
+// passes, pion's read fails and pion closes the connection (deleting its
+// allocation, if any). Writes count as activity so that an RFC 6062 data
+// connection that only carries peer data to the client stays open.
 type deadlineConn struct {
 	net.Conn
-	idle     time.Duration
-	first    firstMessage // used by the one reader only
-	started  atomic.Bool  // the first message is complete
-	extended atomic.Int64 // when the deadline was last pushed back (Unix ns)
+	firstWithin   time.Duration
+	anonymousIdle time.Duration // before any authenticated request
+	idle          time.Duration // after one
+	first         firstMessage  // used by the one reader only
+	started       atomic.Bool   // the first message is complete
+	trusted       atomic.Bool   // a request authenticated
+	extended      atomic.Int64  // when the deadline was last pushed back (Unix ns)
+	// mu orders the deadline changes, so that one computed before the
+	// connection authenticated cannot land after the one computed on it.
+	mu sync.Mutex
 }
 
-func newDeadlineConn(c net.Conn, firstWithin, idle time.Duration) *deadlineConn {
-	_ = c.SetReadDeadline(time.Now().Add(firstWithin))
-	return &deadlineConn{Conn: c, idle: idle}
+// newDeadlineConn wraps c; its first-message window opens with accepted.
+func newDeadlineConn(c net.Conn, firstWithin, anonymousIdle, idle time.Duration) *deadlineConn {
+	return &deadlineConn{Conn: c, firstWithin: firstWithin, anonymousIdle: anonymousIdle, idle: idle}
+}
+
+// accepted opens the first-message window: pion has just accepted the
+// connection and starts reading it. Time spent before (a TLS handshake,
+// waiting in a queue for pion) is not taken from the client's window.
+func (c *deadlineConn) accepted() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = c.Conn.SetReadDeadline(time.Now().Add(c.firstWithin))
+}
+
+// authenticated moves the connection to the long idle timeout.
+func (c *deadlineConn) authenticated() {
+	if c.trusted.CompareAndSwap(false, true) && c.started.Load() {
+		c.extend(time.Now())
+	}
 }
 
 // Read reads and records the activity.
@@ -182,18 +277,28 @@ func (c *deadlineConn) received(b []byte) {
 	}
 }
 
-// touch pushes the idle deadline back unless that was done less than
-// idle/deadlineSteps ago.
+// idleTimeout is the idle timeout of the current stage.
+func (c *deadlineConn) idleTimeout() time.Duration {
+	if c.trusted.Load() {
+		return c.idle
+	}
+	return c.anonymousIdle
+}
+
+// touch pushes the idle deadline back unless that was done less than a
+// deadlineSteps-th of the idle timeout ago.
 func (c *deadlineConn) touch() {
 	now := time.Now()
-	if now.UnixNano()-c.extended.Load() >= int64(c.idle/deadlineSteps) {
+	if now.UnixNano()-c.extended.Load() >= int64(c.idleTimeout()/deadlineSteps) {
 		c.extend(now)
 	}
 }
 
 func (c *deadlineConn) extend(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.extended.Store(now.UnixNano())
-	_ = c.Conn.SetReadDeadline(now.Add(c.idle))
+	_ = c.Conn.SetReadDeadline(now.Add(c.idleTimeout()))
 }
 
 // firstMessage tells when the first TURN message of a stream is complete.

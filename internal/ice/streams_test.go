@@ -21,9 +21,15 @@ import (
 // that only the timeout under test can have closed it.
 const closeWait = 10 * time.Second
 
-// withHandshake and withIdle shorten the service's timeouts.
-func withHandshake(d time.Duration) func(*Service) {
-	return func(s *Service) { s.handshakeTimeout = d }
+// withFirstMessage, withAnonymousIdle and withIdle shorten the service's
+// stream timeouts. The first-message window is kept apart from the
+// handshake timeout so that shortening it never shortens the time a TLS
+// handshake has on a loaded machine.
+func withFirstMessage(d time.Duration) func(*Service) {
+	return func(s *Service) { s.firstMessageTimeout = d }
+}
+func withAnonymousIdle(d time.Duration) func(*Service) {
+	return func(s *Service) { s.anonymousIdle = d }
 }
 func withIdle(d time.Duration) func(*Service) { return func(s *Service) { s.streamIdle = d } }
 
@@ -102,59 +108,153 @@ func stunHeader(n uint16) []byte {
 }
 
 // TestStreamFirstMessageDeadline checks that a TURN connection that never
-// completes a first message is closed once the handshake timeout passes:
-// over TCP, over TLS after its handshake, and on the HTTPS port. The idle
-// timeout stays at its default of over an hour, so a connection wrongly
-// taken as started would stay open and fail the test.
+// completes a first message is closed once the first-message window
+// passes: over TCP, over TLS after its handshake, and on the HTTPS port.
+// Both idle timeouts stay at their defaults of a minute and more, so a
+// connection wrongly taken as started would stay open and fail the test.
+// The window is a second (the handshake timeout keeps its default), and
+// the subtests run in parallel so that they wait for it together.
 func TestStreamFirstMessageDeadline(t *testing.T) {
-	h := startService(t, testConfig(), withHandshake(300*time.Millisecond))
+	h := startService(t, testConfig(), withFirstMessage(time.Second))
 	addrs := h.svc.Addrs()
-	t.Run("tcp silent", func(t *testing.T) {
-		expectClosed(t, dialFrom(t, "127.0.0.1", addrs.TCP), "a silent TCP connection")
-	})
-	t.Run("tcp partial header", func(t *testing.T) {
-		c := dialFrom(t, "127.0.0.1", addrs.TCP)
-		_, _ = c.Write(stunHeader(8)[:3])
-		expectClosed(t, c, "a TCP connection that sent 3 bytes")
-	})
-	t.Run("tcp header without its body", func(t *testing.T) {
-		c := dialFrom(t, "127.0.0.1", addrs.TCP)
-		_, _ = c.Write(stunHeader(64))
-		expectClosed(t, c, "a TCP connection that sent a header announcing 64 more bytes")
-	})
-	t.Run("tls silent after the handshake", func(t *testing.T) {
-		expectClosed(t, dialTLS(t, addrs.TLS.String(), &tls.Config{RootCAs: h.pool}), "a silent TLS connection")
-	})
 	s := startSplit(t)
-	t.Run("https port silent after ALPN stun.turn", func(t *testing.T) {
-		c := dialTLS(t, s.addr, &tls.Config{RootCAs: s.pool, NextProtos: []string{ALPNProtocol}})
-		expectClosed(t, c, "a silent TURN connection on the HTTPS port")
-	})
-	t.Run("https port header without its body", func(t *testing.T) {
-		c := dialTLS(t, s.addr, &tls.Config{RootCAs: s.pool})
-		_, _ = c.Write(stunHeader(64))
-		expectClosed(t, c, "a TURN connection on the HTTPS port that sent a header only")
-	})
+	for _, tc := range []struct {
+		name, what string
+		dial       func(t *testing.T) net.Conn
+		send       []byte
+	}{
+		{"tcp silent", "a silent TCP connection", func(t *testing.T) net.Conn { return dialFrom(t, "127.0.0.1", addrs.TCP) }, nil},
+		{"tcp partial header", "a TCP connection that sent 3 bytes", func(t *testing.T) net.Conn { return dialFrom(t, "127.0.0.1", addrs.TCP) }, stunHeader(8)[:3]},
+		{"tcp header without its body", "a TCP connection that sent a header announcing 64 more bytes", func(t *testing.T) net.Conn { return dialFrom(t, "127.0.0.1", addrs.TCP) }, stunHeader(64)},
+		{"tls silent after the handshake", "a silent TLS connection", func(t *testing.T) net.Conn {
+			return dialTLS(t, addrs.TLS.String(), &tls.Config{RootCAs: h.pool})
+		}, nil},
+		{"https port silent after ALPN stun.turn", "a silent TURN connection on the HTTPS port", func(t *testing.T) net.Conn {
+			return dialTLS(t, s.addr, &tls.Config{RootCAs: s.pool, NextProtos: []string{ALPNProtocol}})
+		}, nil},
+		{"https port header without its body", "a TURN connection on the HTTPS port that sent a header only", func(t *testing.T) net.Conn {
+			return dialTLS(t, s.addr, &tls.Config{RootCAs: s.pool})
+		}, stunHeader(64)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := tc.dial(t)
+			if tc.send != nil {
+				_, _ = c.Write(tc.send)
+			}
+			expectClosed(t, c, tc.what)
+		})
+	}
 }
 
-// TestStreamIdleTimeout checks the second stage: after a complete first
-// message the connection lives until it has been silent for the idle
-// timeout. The first-message deadline is longer than the test waits, so
-// only the idle timeout can close it.
+// TestStreamIdleTimeout checks the last stage: a connection that made an
+// authenticated request lives until it has been silent for the idle
+// timeout. The anonymous idle timeout keeps its default of a minute, so
+// the connection closes in time only if its Allocate moved it on.
 func TestStreamIdleTimeout(t *testing.T) {
-	h := startService(t, testConfig(), withHandshake(time.Minute), withIdle(300*time.Millisecond))
+	h := startService(t, testConfig(), withIdle(300*time.Millisecond))
 	addrs := h.svc.Addrs()
-	t.Run("tcp", func(t *testing.T) {
-		c := dialFrom(t, "127.0.0.1", addrs.TCP)
-		expectOpen(t, c, "a TCP connection")
-		expectClosed(t, c, "an idle TCP connection")
-	})
-	t.Run("tls", func(t *testing.T) {
-		c := dialTLS(t, addrs.TLS.String(), &tls.Config{RootCAs: h.pool})
-		expectOpen(t, c, "a TLS connection")
-		expectClosed(t, c, "an idle TLS connection")
-	})
-	waitFor(t, closeWait, "connection slots to be given back", func() bool { return h.svc.streams.liveCount() == 0 })
+	s := startSplit(t, withIdle(300*time.Millisecond))
+	for _, tc := range []struct {
+		name string
+		h    *harness
+		dial func(t *testing.T) net.Conn
+	}{
+		{"tcp", h, func(t *testing.T) net.Conn { return dialFrom(t, "127.0.0.1", addrs.TCP) }},
+		{"tls", h, func(t *testing.T) net.Conn { return dialTLS(t, addrs.TLS.String(), &tls.Config{RootCAs: h.pool}) }},
+		{"https port", s.harness, func(t *testing.T) net.Conn {
+			return dialTLS(t, s.addr, &tls.Config{RootCAs: s.pool, NextProtos: []string{ALPNProtocol}})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			user, pass := tc.h.credentials(t, testARN, "idle")
+			c := tc.dial(t)
+			raw := &rawTURN{t: t, conn: c, stream: true, username: user, password: pass}
+			if _, code := raw.allocate(17, false); code != 0 {
+				t.Fatalf("allocate: %d", code)
+			}
+			expectClosed(t, c, "an idle authenticated "+tc.name+" connection")
+		})
+	}
+	for _, h := range []*harness{h, s.harness} {
+		waitFor(t, closeWait, "connection slots to be given back", func() bool { return h.svc.streams.liveCount() == 0 })
+		waitFor(t, closeWait, "the connections to leave the index", func() bool { return h.svc.streamIndex.len() == 0 })
+	}
+}
+
+// TestStreamAnonymousIdle checks the middle stage: until a connection
+// makes a request with valid credentials, a short silence closes it,
+// whatever it sent before; one that authenticated outlives that. The
+// long idle timeout keeps its default of over an hour, so only the
+// anonymous one can close a connection here.
+func TestStreamAnonymousIdle(t *testing.T) {
+	const anonymous = time.Second
+	h := startService(t, testConfig(), withAnonymousIdle(anonymous))
+	addrs := h.svc.Addrs()
+	user, pass := h.credentials(t, testARN, "anonymous")
+	dials := []struct {
+		network string
+		dial    func(t *testing.T) net.Conn
+	}{
+		{"tcp", func(t *testing.T) net.Conn { return dialFrom(t, "127.0.0.1", addrs.TCP) }},
+		{"tls", func(t *testing.T) net.Conn { return dialTLS(t, addrs.TLS.String(), &tls.Config{RootCAs: h.pool}) }},
+	}
+	for _, d := range dials {
+		t.Run(d.network, func(t *testing.T) {
+			t.Parallel()
+			t.Run("binding only", func(t *testing.T) {
+				t.Parallel()
+				c := d.dial(t)
+				expectOpen(t, c, "a new connection")
+				expectClosed(t, c, "a connection that only sent a Binding")
+			})
+			t.Run("zero-length ChannelData", func(t *testing.T) {
+				t.Parallel()
+				c := d.dial(t)
+				// 9 bytes: pion frames nothing shorter. It drops the
+				// message (no channel is bound), so nothing answers.
+				if _, err := c.Write([]byte{0x40, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x00}); err != nil {
+					t.Fatal(err)
+				}
+				expectClosed(t, c, "a connection that only sent an empty ChannelData")
+			})
+			t.Run("allocate without credentials", func(t *testing.T) {
+				t.Parallel()
+				c := d.dial(t)
+				raw := &rawTURN{t: t, conn: c, stream: true}
+				if code := errorCode(raw.roundTrip(stun.MethodAllocate, []stun.Setter{requestedTransport(17)})); code != 401 {
+					t.Fatalf("an Allocate without credentials: %d, want 401", code)
+				}
+				expectClosed(t, c, "a connection whose Allocate was refused 401")
+			})
+			t.Run("allocate with a wrong password", func(t *testing.T) {
+				t.Parallel()
+				c := d.dial(t)
+				raw := &rawTURN{t: t, conn: c, stream: true, username: user, password: pass + "x"}
+				if _, code := raw.allocate(17, false); code == 0 {
+					t.Fatal("an Allocate with a wrong password succeeded")
+				}
+				expectClosed(t, c, "a connection whose credentials failed")
+			})
+			t.Run("allocate", func(t *testing.T) {
+				t.Parallel()
+				c := d.dial(t)
+				raw := &rawTURN{t: t, conn: c, stream: true, username: user, password: pass}
+				if _, code := raw.allocate(17, false); code != 0 {
+					t.Fatalf("allocate: %d", code)
+				}
+				time.Sleep(3 * anonymous)
+				expectOpen(t, c, "a connection that allocated, after three anonymous idle timeouts")
+			})
+		})
+	}
+}
+
+// len returns the number of indexed connections.
+func (x *streamIndex) len() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return len(x.conns)
 }
 
 // liveCount returns the number of connections holding a slot.
@@ -165,10 +265,11 @@ func (c *streamCaps) liveCount() int {
 }
 
 // TestStreamFirstMessageLiftsDeadline runs pion TURN clients over TCP and
-// TLS with a first-message deadline of 200ms, waits well past it, then
-// relays: the deadline must have been lifted by the Allocate.
+// TLS with a first-message window and an anonymous idle timeout of a
+// second each, waits well past both, then relays: the Allocate must have
+// lifted the first and moved the connection past the second.
 func TestStreamFirstMessageLiftsDeadline(t *testing.T) {
-	h := startService(t, testConfig(loopbackAllowed), withHandshake(200*time.Millisecond))
+	h := startService(t, testConfig(loopbackAllowed), withFirstMessage(time.Second), withAnonymousIdle(time.Second))
 	addrs := h.svc.Addrs()
 	user, pass := h.credentials(t, testARN, "patient")
 	for _, tc := range []struct {
@@ -176,13 +277,14 @@ func TestStreamFirstMessageLiftsDeadline(t *testing.T) {
 		server  net.Addr
 	}{{"tcp", addrs.TCP}, {"tls", addrs.TLS}} {
 		t.Run(tc.network, func(t *testing.T) {
+			t.Parallel()
 			client := icetest.TURNClient(t, tc.network, tc.server.String(), &tls.Config{RootCAs: h.pool}, user, pass, pionLoggers{log: testLogger(t)})
 			relay, err := client.Allocate()
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer relay.Close()
-			time.Sleep(time.Second) // five first-message deadlines
+			time.Sleep(3 * time.Second) // three windows of each kind
 			peer := newUDPPeer(t, true)
 			if _, err := relay.WriteTo([]byte("still here"), peer.addr()); err != nil {
 				t.Fatal(err)
@@ -274,6 +376,33 @@ func TestStreamCapsCount(t *testing.T) {
 	}
 	if _, reason := newStreamCaps(0, 0).admit(a); reason != "" {
 		t.Fatalf("no caps: %q", reason)
+	}
+}
+
+// TestDecrement checks the count helper that the connection caps and the
+// allocation quotas share: a key leaves the map with its last count, so
+// that the maps hold live sources and credentials only.
+func TestDecrement(t *testing.T) {
+	ip := netip.MustParseAddr("192.0.2.1")
+	bySource := map[netip.Addr]int{ip: 2}
+	decrement(bySource, ip)
+	if bySource[ip] != 1 {
+		t.Fatalf("after one decrement: %v", bySource)
+	}
+	decrement(bySource, ip)
+	decrement(bySource, netip.MustParseAddr("192.0.2.2")) // never counted
+	if len(bySource) != 0 {
+		t.Fatalf("after the last decrement: %v", bySource)
+	}
+
+	caps := newStreamCaps(0, 0)
+	a := &net.TCPAddr{IP: net.ParseIP("192.0.2.1"), Port: 1}
+	r1, _ := caps.admit(a)
+	r2, _ := caps.admit(a)
+	r1()
+	r2()
+	if len(caps.bySource) != 0 || caps.liveCount() != 0 {
+		t.Fatalf("caps after every release: %d live, sources %v", caps.liveCount(), caps.bySource)
 	}
 }
 
@@ -380,16 +509,22 @@ func (c *deadlineRecorder) within(t *testing.T, what string, from, to time.Time,
 	}
 }
 
-// TestDeadlineConnStages drives deadlineConn by hand: the first-message
-// deadline holds through a partial message and writes, the complete
-// message switches to the idle deadline, and later reads and writes push
-// it back, though not more than once per idle/deadlineSteps.
+// TestDeadlineConnStages drives deadlineConn by hand: nothing is set
+// before pion accepts the connection; from then the first-message deadline
+// holds through a partial message and writes; the complete message
+// switches to the anonymous idle deadline, an authenticated request to the
+// long one; and later reads and writes push that back, though not more
+// than once per idle/deadlineSteps.
 func TestDeadlineConnStages(t *testing.T) {
-	const first, idle = time.Minute, 6400 * time.Millisecond
+	const first, anonymous, idle = time.Minute, 10 * time.Minute, 6400 * time.Millisecond
 	const step = idle / deadlineSteps // 100ms
 	raw := &deadlineRecorder{}
+	c := newDeadlineConn(raw, first, anonymous, idle)
+	if !raw.get().IsZero() {
+		t.Fatal("a deadline was set before pion accepted the connection")
+	}
 	before := time.Now()
-	c := newDeadlineConn(raw, first, idle)
+	c.accepted()
 	raw.within(t, "at accept", before, time.Now(), first)
 	initial := raw.get()
 
@@ -404,7 +539,11 @@ func TestDeadlineConnStages(t *testing.T) {
 	raw.next = append(msg[10:], 0, 0, 0, 0)
 	before = time.Now()
 	_, _ = c.Read(buf)
-	raw.within(t, "after the first message", before, time.Now(), idle)
+	raw.within(t, "after the first message", before, time.Now(), anonymous)
+
+	before = time.Now()
+	c.authenticated()
+	raw.within(t, "after an authenticated request", before, time.Now(), idle)
 
 	started := raw.get()
 	raw.next = []byte{1}
@@ -425,5 +564,33 @@ func TestDeadlineConnStages(t *testing.T) {
 		before = time.Now()
 		op.do()
 		raw.within(t, "after a later "+op.name, before, time.Now(), idle)
+	}
+}
+
+// TestFirstMessageWindowStartsAtAccept queues a silent stream connection
+// for longer than its first-message window before pion's side accepts it,
+// as happens when pion is slow to accept from the TLS or HTTPS-port queue:
+// its read must still wait the whole window from the accept on.
+func TestFirstMessageWindowStartsAtAccept(t *testing.T) {
+	const window = time.Second
+	server, client := net.Pipe()
+	t.Cleanup(func() { _ = server.Close(); _ = client.Close() })
+	queue := newConnQueue(&net.TCPAddr{})
+	ln := newTrackedListener(queue, func() {}, nil, testLogger(t))
+	t.Cleanup(func() { _ = ln.Close() })
+	go queue.push(newDeadlineConn(server, window, time.Hour, time.Hour), closeWait)
+	time.Sleep(window + window/2) // in the queue, past the window
+	accepted := time.Now()
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Read(make([]byte, 64))
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Fatalf("a silent connection: %v, want a timeout", err)
+	}
+	if waited := time.Since(accepted); waited < window-window/10 {
+		t.Fatalf("the window closed %s after the accept, want %s", waited, window)
 	}
 }
