@@ -44,6 +44,9 @@ type Options struct {
 	// ClassicTLS makes the connections generator offer X25519 alone
 	// instead of Go's default hybrid post-quantum key share.
 	ClassicTLS bool
+	// ResumeTLS makes the connections generator keep session tickets and
+	// resume TLS sessions, as browsers and reconnecting clients do.
+	ResumeTLS bool
 	// Concurrency is the number of concurrent clients or connects.
 	Concurrency int
 	// Sources is the number of loopback source addresses (127.0.0.1 up).
@@ -145,6 +148,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&opts.Sources, "sources", 0, "loopback source addresses to connect from (127.0.0.1 ...)")
 	fs.StringVar(&opts.ServerBinary, "server-binary", "", "switchboard build to measure (default: this one), e.g. an earlier build for a before/after")
 	fs.BoolVar(&opts.ClassicTLS, "classic-tls", false, "connections: the generator offers X25519 only, like the KVS C SDK with OpenSSL 1.1, instead of Go's default X25519MLKEM768")
+	fs.BoolVar(&opts.ResumeTLS, "resume-tls", false, "connections: the generator resumes TLS sessions with the tickets the server issued, as browsers and reconnecting clients do (the key exchange still runs, the certificate signature does not)")
 	fs.BoolVar(&opts.Profile, "profile", false, "save CPU and heap profiles of the server under test in --out")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs.Usage()

@@ -50,6 +50,7 @@ type connMeasure struct {
 	metrics             map[string]float64
 	held, left, parked  float64
 	serverCores, genCor float64
+	resumed             int64 // handshakes that resumed a session (with --resume-tls)
 }
 
 func runConnections(ctx context.Context, opts Options) (*Report, error) {
@@ -59,7 +60,7 @@ func runConnections(ctx context.Context, opts Options) (*Report, error) {
 	hold := pick(opts.Duration, opts.Smoke, 2*time.Second, 20*time.Second)
 	rep := newReport("connections", opts)
 	rep.Settings = map[string]any{"connections": n, "concurrency": conc, "source_addresses": sources,
-		"hold": hold.String(), "viewers_per_channel": viewersPerChannel, "tls": tlsSetting(opts.ClassicTLS)}
+		"hold": hold.String(), "viewers_per_channel": viewersPerChannel, "tls": tlsSetting(opts.ClassicTLS, opts.ResumeTLS)}
 	if fdLimit := int(raiseFileLimit(1 << 20)); n > fdLimit-fdReserve {
 		// Both the server and this generator hold one descriptor per
 		// connection; the hard limit cannot be raised without
@@ -79,7 +80,7 @@ func runConnections(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	reportConnections(rep, n, m)
+	reportConnections(rep, n, m, opts.ResumeTLS)
 	return rep, nil
 }
 
@@ -96,7 +97,12 @@ func measureConnections(ctx context.Context, opts Options, srv *server, n, conc,
 		return nil, err
 	}
 	progressf(opts, "connections: opening %d connections, %d at a time, from %d source addresses", n, conc, sources)
-	dialer := newWSDialer(srv.wssEndpoint(), &srv.Creds, generatorTLS(srv.PinnedTLS, opts.ClassicTLS), sources)
+	var resumed atomic.Int64
+	tlsCfg := generatorTLS(srv.PinnedTLS, opts.ClassicTLS)
+	if opts.ResumeTLS {
+		tlsCfg = resumingTLS(tlsCfg, &resumed)
+	}
+	dialer := newWSDialer(srv.wssEndpoint(), &srv.Creds, tlsCfg, sources)
 	defer dialer.close()
 	cpu := startCPU(srv.pid())
 	prof := profiler{addr: srv.Pprof, dir: opts.Out}
@@ -106,6 +112,7 @@ func measureConnections(ctx context.Context, opts Options, srv *server, n, conc,
 	waitProfile()
 	defer closeAll(res.conns)
 	m.opened, m.failed, m.firstErr, m.elapsed, m.handshakes = len(res.conns), res.failed, res.firstErr, res.elapsed, summarize(res.handshakes)
+	m.resumed = resumed.Load()
 
 	progressf(opts, "connections: %d open, holding for %s", m.opened, hold)
 	holdFor(ctx, hold)
@@ -126,7 +133,7 @@ func measureConnections(ctx context.Context, opts Options, srv *server, n, conc,
 	return m, nil
 }
 
-func reportConnections(rep *Report, n int, m *connMeasure) {
+func reportConnections(rep *Report, n int, m *connMeasure, resume bool) {
 	opened := max(m.opened, 1)
 	connectRate := float64(m.opened) / m.elapsed.Seconds()
 	perConn := float64(m.after.RSS-m.before.RSS) / float64(opened)
@@ -157,6 +164,12 @@ func reportConnections(rep *Report, n int, m *connMeasure) {
 	rep.check("every connection opened", m.opened == n && m.failed == 0, "%d of %d opened, %d failed (first error: %s)", m.opened, n, m.failed, errText)
 	rep.check("every open connection held by the server", int(m.held) == m.opened, "server gauge %v, generator %d", m.held, m.opened)
 	rep.check("every connection released after close", m.left == 0, "server gauge %v after closing all", m.left)
+	if resume {
+		rep.Figures["resumed_handshakes"] = float64(m.resumed)
+		// The first connects, one per concurrent dial, find no ticket yet.
+		rep.check("connections resumed TLS sessions", m.resumed > 0 && m.resumed >= int64(m.opened)/2,
+			"%d of %d handshakes resumed a session", m.resumed, m.opened)
+	}
 	if parkingExpected {
 		rep.check("every idle connection parked (no goroutine)", int(m.parked) == m.opened,
 			"server parked gauge %v, generator %d", m.parked, m.opened)
@@ -313,9 +326,34 @@ func generatorTLS(pinned *tls.Config, classic bool) *tls.Config {
 	return cfg
 }
 
-func tlsSetting(classic bool) string {
-	if classic {
-		return "TLS 1.3, full handshake, generator offers X25519 only (--classic-tls), leaf pinned by the generator"
+// resumingTLS returns cfg with a session cache, so that connects resume
+// the sessions of earlier ones with the server's tickets (TLS 1.3 PSK with
+// a fresh key exchange: the server signs nothing and the generator
+// verifies nothing, but both still run the key agreement). Each handshake
+// that resumed is counted in resumed.
+func resumingTLS(cfg *tls.Config, resumed *atomic.Int64) *tls.Config {
+	out := cfg.Clone()
+	out.ClientSessionCache = tls.NewLRUClientSessionCache(64)
+	verify := cfg.VerifyConnection
+	out.VerifyConnection = func(cs tls.ConnectionState) error {
+		if cs.DidResume {
+			resumed.Add(1)
+		}
+		if verify != nil {
+			return verify(cs)
+		}
+		return nil
 	}
-	return "TLS 1.3, full handshake (Go defaults: X25519MLKEM768), leaf pinned by the generator"
+	return out
+}
+
+func tlsSetting(classic, resume bool) string {
+	handshake := "full handshake"
+	if resume {
+		handshake = "sessions resumed with tickets where the generator holds one (--resume-tls)"
+	}
+	if classic {
+		return "TLS 1.3, " + handshake + ", generator offers X25519 only (--classic-tls), leaf pinned by the generator"
+	}
+	return "TLS 1.3, " + handshake + " (Go defaults: X25519MLKEM768), leaf pinned by the generator"
 }

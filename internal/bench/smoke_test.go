@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 // TestSmoke runs every scenario in its smoke form against the real binary
 // and asserts correctness only: every message delivered exactly once,
 // every connection accounted for, coturn found, every session relayed;
-// turn runs in both directions.
+// turn runs in both directions, connections also with resumed sessions.
 // Timing is never asserted; the full-size figures live in
 // docs/benchmarks.md.
 func TestSmoke(t *testing.T) {
@@ -32,20 +32,23 @@ func TestSmoke(t *testing.T) {
 	}
 	type smokeRun struct {
 		name, scenario, direction string
+		resumeTLS                 bool
 	}
 	var runs []smokeRun
 	for _, name := range Scenarios {
-		runs = append(runs, smokeRun{name, name, ""})
+		runs = append(runs, smokeRun{name, name, "", false})
 	}
 	// The turn relay batches each direction on its own path.
-	runs = append(runs, smokeRun{"turn-" + peerToClient, "turn", peerToClient})
+	runs = append(runs, smokeRun{"turn-" + peerToClient, "turn", peerToClient, false})
+	// Resumed sessions must be counted and accounted for like full ones.
+	runs = append(runs, smokeRun{"connections-resume-tls", "connections", "", true})
 	for _, sr := range runs {
 		name := sr.scenario
 		t.Run(sr.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			var out, progress bytes.Buffer
-			opts := Options{Binary: switchboardBinary, Smoke: true, Out: t.TempDir(), Progress: &progress, Direction: sr.direction}
+			opts := Options{Binary: switchboardBinary, Smoke: true, Out: t.TempDir(), Progress: &progress, Direction: sr.direction, ResumeTLS: sr.resumeTLS}
 			rep, err := Run(ctx, name, opts, &out)
 			if errors.Is(err, ErrNoCoturn) {
 				t.Fatalf("%v: the turn scenario compares against Debian's coturn; scripts/test.sh installs it (ensure_command turnutils_uclient coturn)", err)
