@@ -35,7 +35,7 @@ func newRouter(rt routes) http.Handler {
 			w.WriteHeader(http.StatusNoContent)
 		case r.Method == http.MethodPost:
 			rt.api.ServeHTTP(w, r)
-		case isWebSocketUpgrade(r) && rt.signaling != nil:
+		case isSignalingConnect(r) && rt.signaling != nil:
 			rt.signaling.ServeHTTP(w, r)
 		case r.URL.Path == "/healthz":
 			writeText(w, http.StatusOK, "ok\n")
@@ -53,8 +53,31 @@ func newRouter(rt routes) http.Handler {
 	}))
 }
 
-func isWebSocketUpgrade(r *http.Request) bool {
-	return r.Method == http.MethodGet && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+// isSignalingConnect tells the signaling hub's requests apart: a GET that
+// asks for a WebSocket, or a GET of the root that carries a channel ARN,
+// which is a signaling connect that lost its upgrade headers on the way
+// (a proxy that strips them, curl). The hub answers the second kind with
+// an AWS error saying what is missing, rather than the console or an
+// unknown-operation error answering.
+func isSignalingConnect(r *http.Request) bool {
+	if r.Method != http.MethodGet {
+		return false
+	}
+	return headerHasToken(r.Header.Values("Upgrade"), "websocket") ||
+		r.URL.Path == "/" && r.URL.Query().Has(kvsapi.QueryChannelARN)
+}
+
+// headerHasToken reports whether comma-separated header values hold
+// token, compared without regard to case.
+func headerHasToken(values []string, token string) bool {
+	for _, v := range values {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func ready(w http.ResponseWriter, r *http.Request, st store.Store) {

@@ -162,3 +162,22 @@ func TestWebSocketGoAwayOnDeleteAndShutdown(t *testing.T) {
 		t.Fatalf("exit status %d after SIGTERM", code)
 	}
 }
+
+// TestPlainGetOfAConnectURL fetches a presigned connect URL without the
+// upgrade headers, as curl or a proxy that strips them would: the hub
+// answers in the AWS error shape and says what is missing, rather than
+// the console's page or an unknown-operation error.
+func TestPlainGetOfAConnectURL(t *testing.T) {
+	srv := startServer(t, serverOptions{})
+	arn := createChannel(t, srv.kvs(), "plain-get")
+	target := strings.Replace(srv.presign(t, arn, "viewer-1", rootKeys, time.Now(), 299*time.Second), "wss://", "https://", 1)
+	req, err := http.NewRequestWithContext(testContext(t), http.MethodGet, target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := srv.do(t, req)
+	if name := checkAWSReply(t, resp, body); resp.StatusCode != http.StatusBadRequest || name != "InvalidArgumentException" ||
+		!strings.Contains(string(body), "upgrade") {
+		t.Fatalf("got %d %s, want 400 InvalidArgumentException saying the upgrade is missing", resp.StatusCode, body)
+	}
+}
