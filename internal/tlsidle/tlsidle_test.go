@@ -98,8 +98,10 @@ func (h *holdingConn) sendWithheld() error {
 	return err
 }
 
-// heldBytes is the capacity c's read buffers keep, for tests.
-func heldBytes(c *tls.Conn) int {
+// readBuffers calls inspect with c's record and handshake-message
+// buffers, under the lock that guards them; it returns -1 when the
+// fields were not found.
+func readBuffers(c *tls.Conn, inspect func(rawInput, hand *bytes.Buffer) int) int {
 	if !found {
 		return -1
 	}
@@ -107,21 +109,17 @@ func heldBytes(c *tls.Conn) int {
 	lock := (*sync.Mutex)(unsafe.Add(base, fields.readLock))
 	lock.Lock()
 	defer lock.Unlock()
-	rawInput := (*bytes.Buffer)(unsafe.Add(base, fields.rawInput))
-	hand := (*bytes.Buffer)(unsafe.Add(base, fields.hand))
-	return rawInput.Cap() + hand.Cap()
+	return inspect((*bytes.Buffer)(unsafe.Add(base, fields.rawInput)), (*bytes.Buffer)(unsafe.Add(base, fields.hand)))
+}
+
+// heldBytes is the capacity c's read buffers keep, for tests.
+func heldBytes(c *tls.Conn) int {
+	return readBuffers(c, func(rawInput, hand *bytes.Buffer) int { return rawInput.Cap() + hand.Cap() })
 }
 
 // rawBytes is how many received bytes c's record buffer holds.
 func rawBytes(c *tls.Conn) int {
-	if !found {
-		return -1
-	}
-	base := unsafe.Pointer(c)
-	lock := (*sync.Mutex)(unsafe.Add(base, fields.readLock))
-	lock.Lock()
-	defer lock.Unlock()
-	return (*bytes.Buffer)(unsafe.Add(base, fields.rawInput)).Len()
+	return readBuffers(c, func(rawInput, _ *bytes.Buffer) int { return rawInput.Len() })
 }
 
 func readN(t *testing.T, c *tls.Conn, n int) []byte {
