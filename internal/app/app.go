@@ -238,7 +238,7 @@ func (a *App) build(st store.Store, source auth.CredentialSource, publicHost str
 		Alexa:           hub,
 		Presence:        hub,
 		MaxBodyBytes:    a.cfg.Server.MaxBodyBytes,
-		BodyReadTimeout: a.bodyReadTimeout,
+		BodyReadTimeout: a.bodyTimeout(),
 		Logger:          a.log,
 		Registerer:      reg,
 	})
@@ -254,11 +254,19 @@ func (a *App) build(st store.Store, source auth.CredentialSource, publicHost str
 		web = c.Handler()
 	}
 	return &components{
-		handler: newRouter(routes{api: api, signaling: hub, store: st, metrics: reg, console: web}),
+		handler: newRouter(routes{api: api, signaling: hub, store: st, metrics: reg, console: web, bodyTimeout: a.bodyTimeout()}),
 		hub:     hub,
 		bus:     bus,
 		ice:     relay,
 	}, nil
+}
+
+// bodyTimeout is how long a request body may take to arrive.
+func (a *App) bodyTimeout() time.Duration {
+	if a.bodyReadTimeout > 0 {
+		return a.bodyReadTimeout
+	}
+	return controlplane.DefaultBodyReadTimeout
 }
 
 // devCredentials offers the console's one-click sign-in the root keys the

@@ -21,6 +21,8 @@ type routes struct {
 	store     store.Store
 	metrics   *prometheus.Registry
 	console   http.Handler // GET /console/...; nil when the console is off
+	// bodyTimeout bounds how long any request body may take to arrive.
+	bodyTimeout time.Duration
 }
 
 // newRouter dispatches one listener's requests: CORS preflights, WebSocket
@@ -29,6 +31,7 @@ type routes struct {
 func newRouter(rt routes) http.Handler {
 	metrics := promhttp.HandlerFor(rt.metrics, promhttp.HandlerOpts{})
 	return withCORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		boundBodyRead(w, r, rt.bodyTimeout)
 		switch {
 		case r.Method == http.MethodOptions:
 			w.Header().Set("Content-Length", "0")
@@ -51,6 +54,22 @@ func newRouter(rt routes) http.Handler {
 			httpx.WriteError(w, r, kvsapi.Errorf(kvsapi.CodeUnknownOperation, "No operation is served at %s %s", r.Method, r.URL.Path))
 		}
 	}))
+}
+
+// boundBodyRead gives a request that carries a body timeout to arrive,
+// whichever handler takes it. Handlers that answer without reading the
+// body (an unknown operation, a body declared too large, the console)
+// leave net/http to read and discard it after the reply, and with no
+// deadline a client trickling a large body would hold the connection and
+// its goroutine for ever, before any signature is checked. The REST API
+// sets its own deadline while it reads a body and lifts it afterwards;
+// requests without a body get none, so that a long handler's request
+// context is never cancelled by a deadline passing.
+func boundBodyRead(w http.ResponseWriter, r *http.Request, timeout time.Duration) {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+		return
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
 }
 
 // isSignalingConnect tells the signaling hub's requests apart: a GET that

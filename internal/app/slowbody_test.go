@@ -145,3 +145,40 @@ func TestSlowRequestBodyIsCutOffHTTP2(t *testing.T) {
 		t.Errorf("message %q does not say 0 or 1 of 100 bytes received", msg)
 	}
 }
+
+// TestUnreadBodyIsBounded: a handler that answers without reading the
+// body (here an unknown operation, and a body declared over the limit)
+// leaves net/http to discard it; a client trickling that body loses the
+// connection within the body timeout instead of holding it for ever.
+func TestUnreadBodyIsBounded(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	addr := startApp(t, timeout)
+	for _, tc := range []struct{ name, request string }{
+		{"unknown operation", "POST /no-such-operation HTTP/1.1\r\nHost: " + addr + "\r\nContent-Length: 200000\r\n\r\n{"},
+		{"GET with a body", "GET /healthz HTTP/1.1\r\nHost: " + addr + "\r\nContent-Length: 200000\r\n\r\n{"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			start := time.Now()
+			if _, err := io.WriteString(conn, tc.request); err != nil {
+				t.Fatal(err)
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("no reply: %v", err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+				t.Fatalf("connection still open %s after the request (%v); want it closed soon after %s",
+					time.Since(start).Round(time.Millisecond), err, timeout)
+			}
+		})
+	}
+}
