@@ -161,3 +161,19 @@ func TestCheckConfigReportsEveryProblem(t *testing.T) {
 		t.Fatalf("valid configuration refused: %v\n%s", err, out)
 	}
 }
+
+// TestConfiguredSecretIsNotPrinted: a secret the operator configured
+// never appears on standard output, which often ends up in collected
+// logs; the key id does, so that the banner still says which key to use.
+func TestConfiguredSecretIsNotPrinted(t *testing.T) {
+	const secret = "operator-secret-0123456789abcdefghijklmnop"
+	cmd := exec.Command(binary, append([]string{"serve", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0"}, loopbackTURN...)...)
+	cmd.Env = append(withoutSwitchboardEnv(), "SWITCHBOARD_ACCESS_KEY_ID=SBAKOPERATOR0000001", "SWITCHBOARD_SECRET_ACCESS_KEY="+secret)
+	banner := runUntilBanner(t, cmd)
+	if strings.Contains(banner, secret) {
+		t.Fatalf("the banner prints the configured secret:\n%s", banner)
+	}
+	if !strings.Contains(banner, "SBAKOPERATOR0000001") || !strings.Contains(banner, "not printed") {
+		t.Fatalf("the banner does not name the key and say the secret is withheld:\n%s", banner)
+	}
+}
