@@ -22,8 +22,11 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := httpx.RequestID(w)
 	op, ok := a.operations[r.URL.Path]
 	name := op.name
-	var err error
-	var out any
+	var (
+		err     error
+		out     any
+		account string // who made the request, once authenticated
+	)
 	switch {
 	case !ok:
 		name = "Unknown"
@@ -31,7 +34,7 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method != http.MethodPost:
 		err = kvsapi.Errorf(kvsapi.CodeUnknownOperation, "%s takes POST, got %s", name, r.Method)
 	default:
-		out, err = a.run(w, r, op)
+		out, account, err = a.run(w, r, op)
 	}
 	var code kvsapi.ErrorCode
 	if err != nil {
@@ -40,19 +43,22 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		err = werr
 		code = httpx.WriteError(w, r, werr)
 	}
-	a.observe(r, requestID, name, code, err, time.Since(start))
+	a.observe(r, requestID, name, account, code, err, time.Since(start))
 }
 
-func (a *API) run(w http.ResponseWriter, r *http.Request, op operation) (any, error) {
+// run reads, authenticates and carries out one operation; account is the
+// caller's once the signature is verified, "" before.
+func (a *API) run(w http.ResponseWriter, r *http.Request, op operation) (out any, account string, err error) {
 	body, err := a.readBody(w, r)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	p, err := a.auth.Authenticate(r, body)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return op.run(auth.WithPrincipal(r.Context(), p), p, body)
+	out, err = op.run(auth.WithPrincipal(r.Context(), p), p, body)
+	return out, p.Account, err
 }
 
 // readBody reads the body within the size limit and within bodyTimeout.
@@ -111,7 +117,7 @@ func tooLarge(limit int64) error {
 	return kvsapi.Errorf(kvsapi.CodeInvalidArgument, "The request body exceeds the limit of %d bytes (server.max_body_bytes)", limit)
 }
 
-func (a *API) observe(r *http.Request, requestID, name string, code kvsapi.ErrorCode, err error, took time.Duration) {
+func (a *API) observe(r *http.Request, requestID, name, account string, code kvsapi.ErrorCode, err error, took time.Duration) {
 	errName := code.Name
 	a.metrics.requests.WithLabelValues(name, errName).Inc()
 	a.metrics.latency.WithLabelValues(name).Observe(took.Seconds())
@@ -120,8 +126,8 @@ func (a *API) observe(r *http.Request, requestID, name string, code kvsapi.Error
 		level = slog.LevelError
 	}
 	attrs := []any{"operation", name, "status", statusOf(code), "duration", took, "request_id", requestID}
-	if p, ok := auth.PrincipalFrom(r.Context()); ok {
-		attrs = append(attrs, "account", p.Account)
+	if account != "" {
+		attrs = append(attrs, "account", account)
 	}
 	if err != nil {
 		attrs = append(attrs, "error", errName, "detail", err.Error())
