@@ -121,10 +121,21 @@ func writeText(w http.ResponseWriter, status int, text string) {
 const corsAllowedHeaders = "authorization, content-type, x-amz-date, x-amz-security-token, x-amz-user-agent, " +
 	"x-amz-content-sha256, amz-sdk-invocation-id, amz-sdk-request"
 
-// withCORS lets browser pages call every endpoint: preflights are answered
-// without authentication, and replies expose the headers SDKs read.
+// withCORS lets browser pages call the API from any origin: preflights
+// are answered without authentication, and replies expose the headers
+// SDKs read. The operational endpoints are left out.
+// operationalPaths are served without CORS headers.
+var operationalPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
 func withCORS(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if operationalPaths[r.URL.Path] {
+			// Probes and metrics are for the operator's tools, not for
+			// scripts on other web sites: a page the operator happens to
+			// visit must not read them through the browser.
+			next.ServeHTTP(w, r)
+			return
+		}
 		h := w.Header()
 		if origin := r.Header.Get("Origin"); origin != "" {
 			h.Set("Access-Control-Allow-Origin", origin)
