@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,6 +87,7 @@ func (s *FileSource) Close() error {
 // Stream plays the file: it calls send with each frame when the frame's
 // timestamp is due, counted from the call, and loops when asked to. It
 // returns nil when ctx ends or, without Loop, after the last frame.
+// Several Streams may run at once, each from the start of the file.
 func (s *FileSource) Stream(ctx context.Context, send func(Frame) error) error {
 	start := time.Now()
 	var offset time.Duration // where the current pass starts on the stream's clock
@@ -152,17 +154,18 @@ func pace(ctx context.Context, r Reader, start *time.Time, offset time.Duration,
 	}
 }
 
-// reader rewinds the file and returns a reader for its format.
+// reader returns a reader of the file's format from its start. Each reader
+// reads through its own section reader, with ReadAt, rather than through
+// the file's shared offset, so that concurrent Streams of one FileSource
+// do not take each other's bytes.
 func (s *FileSource) reader() (Reader, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.file == nil {
+	f := s.file
+	s.mu.Unlock()
+	if f == nil {
 		return nil, fmt.Errorf("media: %s: %w", s.path, os.ErrClosed)
 	}
-	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("media: %w", err)
-	}
-	return NewReader(bufio.NewReader(s.file), s.opts.FrameRate)
+	return NewReader(bufio.NewReader(io.NewSectionReader(f, 0, math.MaxInt64)), s.opts.FrameRate)
 }
 
 // NewReader tells the format of r by its first bytes (IVF, Ogg, or an
@@ -218,12 +221,18 @@ func CreateFile(path, mimeType string) (Writer, error) {
 	return &keyFrameGate{Writer: w, mimeType: mimeType}, nil
 }
 
-// keyFrameGate drops the frames that come before the first key frame.
+// keyFrameGate drops the frames that come before the first key frame, and
+// makes the timestamps it passes on start at zero and never go backwards.
+// A viewer that replaces its PeerConnection receives a new stream whose
+// clock starts again at zero; the gate then moves its origin so that the
+// new frames follow the last one written.
 type keyFrameGate struct {
 	Writer
 	mimeType string
 	open     bool
-	origin   time.Duration // timestamp of the first frame kept
+	origin   time.Duration // subtracted from the incoming timestamps
+	last     time.Duration // the last timestamp written, after the shift
+	lastDur  time.Duration // that frame's duration
 }
 
 func (g *keyFrameGate) WriteFrame(f Frame) error {
@@ -232,7 +241,14 @@ func (g *keyFrameGate) WriteFrame(f Frame) error {
 			return nil
 		}
 		g.open, g.origin = true, f.Timestamp
+	} else if f.Timestamp-g.origin < g.last {
+		// Time went backwards: continue one frame after the last.
+		g.origin = f.Timestamp - (g.last + max(g.lastDur, minFrameDuration))
 	}
 	f.Timestamp -= g.origin
-	return g.Writer.WriteFrame(f)
+	if err := g.Writer.WriteFrame(f); err != nil {
+		return err
+	}
+	g.last, g.lastDur = f.Timestamp, f.Duration
+	return nil
 }

@@ -86,9 +86,10 @@ func IsVideo(mimeType string) bool {
 }
 
 // IsKeyFrame reports whether data, one whole frame of the codec mimeType,
-// can be decoded on its own: a VP8 or VP9 key frame, or an H.264 access
-// unit holding an IDR slice. Audio frames always are; other codecs are
-// never reported as key frames.
+// can be decoded on its own: a VP8 or VP9 key frame, an H.264 access unit
+// holding an IDR slice, or an AV1 temporal unit holding a sequence header
+// and a key frame. Audio frames always are; other codecs are never
+// reported as key frames.
 func IsKeyFrame(mimeType string, data []byte) bool {
 	switch {
 	case strings.EqualFold(mimeType, webrtc.MimeTypeVP8):
@@ -98,6 +99,8 @@ func IsKeyFrame(mimeType string, data []byte) bool {
 		return isVP9KeyFrame(data)
 	case strings.EqualFold(mimeType, webrtc.MimeTypeH264):
 		return hasIDR(data)
+	case strings.EqualFold(mimeType, webrtc.MimeTypeAV1):
+		return isAV1KeyFrame(data)
 	case !IsVideo(mimeType):
 		return true
 	}

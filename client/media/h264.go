@@ -38,6 +38,7 @@ const DefaultFrameRate = 30
 type H264Reader struct {
 	r        *h264reader.H264Reader
 	interval time.Duration
+	maxSize  int // bound on one access unit, in bytes
 	count    int
 	pending  *h264reader.NAL // first NAL of the next access unit
 	err      error
@@ -53,7 +54,7 @@ func NewH264Reader(r io.Reader, frameRate float64) (*H264Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: reading H.264: %w: %w", ErrUnsupportedFormat, err)
 	}
-	return &H264Reader{r: hr, interval: frameInterval(frameRate)}, nil
+	return &H264Reader{r: hr, interval: frameInterval(frameRate), maxSize: maxFrameSize}, nil
 }
 
 // frameInterval is how long one frame lasts at frameRate. The division is
@@ -76,7 +77,9 @@ func frameInterval(frameRate float64) time.Duration {
 // MimeType is webrtc.MimeTypeH264.
 func (r *H264Reader) MimeType() string { return webrtc.MimeTypeH264 }
 
-// ReadFrame returns the next access unit, or io.EOF after the last.
+// ReadFrame returns the next access unit, or io.EOF after the last. An
+// access unit larger than 64 MiB (a stream of parameter sets or SEI with
+// no picture, for example) fails, and so do the calls after it.
 func (r *H264Reader) ReadFrame() (Frame, error) {
 	var (
 		data   []byte
@@ -93,6 +96,12 @@ func (r *H264Reader) ReadFrame() (Frame, error) {
 		if hasVCL && startsAccessUnit(nal) {
 			r.pending = nal
 			break
+		}
+		if len(data)+len(startCode)+len(nal.Data) > r.maxSize {
+			// No picture after this many bytes: not a stream worth
+			// buffering further. The error sticks.
+			r.err = fmt.Errorf("media: reading H.264: an access unit exceeds %d bytes", r.maxSize)
+			return Frame{}, r.err
 		}
 		data = append(append(data, startCode...), nal.Data...)
 		hasVCL = hasVCL || isVCL(nal)

@@ -1,10 +1,12 @@
 package media
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"strings"
 	"time"
@@ -51,9 +53,14 @@ type IVFReader struct {
 	err      error
 }
 
-// maxIVFFrame bounds one frame, so that a corrupt size cannot exhaust
-// memory.
-const maxIVFFrame = 64 << 20
+// maxFrameSize bounds one frame (an IVF frame, an H.264 access unit), so
+// that a corrupt file cannot exhaust memory.
+const maxFrameSize = 64 << 20
+
+// readChunk is how much memory a frame read is given up front; a larger
+// frame grows its buffer as its bytes arrive, so that a size field that
+// lies costs no more memory than the file really holds.
+const readChunk = 64 << 10
 
 // NewIVFReader reads the IVF file header from r and returns a reader of
 // its frames. A file with another signature or an unknown codec fails with
@@ -122,15 +129,30 @@ func (r *IVFReader) read() (*Frame, error) {
 		return nil, endOfStream(err)
 	}
 	size := binary.LittleEndian.Uint32(h[0:])
-	if size > maxIVFFrame {
+	if size > maxFrameSize {
 		return nil, fmt.Errorf("media: IVF frame of %d bytes", size)
 	}
-	data := make([]byte, size)
-	if _, err := io.ReadFull(r.r, data); err != nil {
+	data, err := readFrameData(r.r, int(size))
+	if err != nil {
 		return nil, endOfStream(err)
 	}
 	pts := binary.LittleEndian.Uint64(h[4:])
 	return &Frame{Data: data, Timestamp: r.since(pts), KeyFrame: IsKeyFrame(r.mimeType, data)}, nil
+}
+
+// readFrameData reads n bytes. Small frames are read into a buffer of
+// their size; larger ones into a buffer that grows with what is read.
+func readFrameData(r io.Reader, n int) ([]byte, error) {
+	if n <= readChunk {
+		data := make([]byte, n)
+		_, err := io.ReadFull(r, data)
+		return data, err
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, readChunk))
+	if _, err := io.CopyN(buf, r, int64(n)); err != nil {
+		return nil, err // io.EOF when the data stops short
+	}
+	return buf.Bytes(), nil
 }
 
 // since converts pts to a time from the first frame, so that a file cut
@@ -196,8 +218,15 @@ func NewIVFWriter(w io.Writer, mimeType string) (*IVFWriter, error) {
 	return &IVFWriter{w: w, mimeType: mimeType, fourCC: tag}, nil
 }
 
-// WriteFrame appends one frame.
+// WriteFrame appends one frame. A negative timestamp, which the file
+// cannot hold, fails without writing anything.
 func (w *IVFWriter) WriteFrame(f Frame) error {
+	if f.Timestamp < 0 {
+		return fmt.Errorf("media: IVF frame with negative timestamp %v", f.Timestamp)
+	}
+	if uint64(len(f.Data)) > math.MaxUint32 {
+		return fmt.Errorf("media: IVF frame of %d bytes", len(f.Data))
+	}
 	if !w.started {
 		if err := w.writeHeader(f.Data); err != nil {
 			return err

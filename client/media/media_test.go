@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -352,6 +355,229 @@ func TestOpenFileRefusals(t *testing.T) {
 	for path, want := range map[string]error{empty: ErrEmptyStream, text: ErrUnsupportedFormat, filepath.Join(dir, "none"): os.ErrNotExist} {
 		if _, err := OpenFile(path, FileOptions{}); !errors.Is(err, want) {
 			t.Errorf("%s: %v, want %v", filepath.Base(path), err, want)
+		}
+	}
+}
+
+// TestGateKeepsTimestampsMonotonic: a viewer that replaces its
+// PeerConnection hands over a stream whose clock restarts at zero; the
+// file must not get negative (wrapped) or backward timestamps.
+func TestGateKeepsTimestampsMonotonic(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rejoin.ivf")
+	w, err := CreateFile(path, webrtc.MimeTypeVP8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const step = 40 * time.Millisecond
+	in := []time.Duration{
+		500 * time.Millisecond, 540 * time.Millisecond, 580 * time.Millisecond, // first PeerConnection
+		0, step, 2 * step, // the second one starts again at 0
+	}
+	for i, ts := range in {
+		tag := byte(0x01)
+		if i%3 == 0 {
+			tag = 0x00 // each stream starts with a key frame
+		}
+		if err := w.WriteFrame(Frame{Data: []byte{tag, byte(i)}, Timestamp: ts, Duration: step}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Read the raw stored timestamps: the reader would hide a wrapped one.
+	var got []uint64
+	for off := ivfFileHeaderSize; off+ivfFrameHeaderSize <= len(data); {
+		size := int(binary.LittleEndian.Uint32(data[off:]))
+		got = append(got, binary.LittleEndian.Uint64(data[off+4:]))
+		off += ivfFrameHeaderSize + size
+	}
+	if want := []uint64{0, 40, 80, 120, 160, 200}; !slices.Equal(got, want) {
+		t.Fatalf("stored timestamps %v ms, want %v", got, want)
+	}
+}
+
+func TestIVFWriterRefusesNegativeTimestamps(t *testing.T) {
+	var buf bytes.Buffer
+	w, _ := NewIVFWriter(&buf, webrtc.MimeTypeVP8)
+	if err := w.WriteFrame(Frame{Data: []byte{0x00, 1}, Timestamp: -time.Millisecond}); err == nil {
+		t.Fatal("a negative timestamp was accepted")
+	}
+	if buf.Len() != 0 || w.Frames() != 0 {
+		t.Fatalf("%d bytes, %d frames written for a refused frame", buf.Len(), w.Frames())
+	}
+	if err := w.WriteFrame(Frame{Data: []byte{0x00, 1}}); err != nil || w.Frames() != 1 {
+		t.Fatalf("a frame at 0 after the refusal: %v, %d frames", err, w.Frames())
+	}
+}
+
+// failingReader returns data, then err instead of io.EOF.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, r.err
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+// TestOggReaderPassesReadErrors: only a truncated file is the end of the
+// stream; a failing read must reach the caller.
+func TestOggReaderPassesReadErrors(t *testing.T) {
+	data, err := os.ReadFile(clips + "clip.ogg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("disk on fire")
+	// Cuts fall in page headers, segment tables and bodies alike.
+	for cut := len(data) / 4; cut < len(data); cut += 331 {
+		r, err := NewOggReader(&failingReader{data: data[:cut], err: boom})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for err == nil {
+			_, err = r.ReadFrame()
+		}
+		if !errors.Is(err, boom) {
+			t.Fatalf("cut at %d: ReadFrame ended with %v, want the read error", cut, err)
+		}
+	}
+	// A file that just stops is the end of the stream.
+	r, err := NewOggReader(bytes.NewReader(data[:len(data)-7]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for err == nil {
+		_, err = r.ReadFrame()
+	}
+	if err != io.EOF {
+		t.Fatalf("truncated file ended with %v, want io.EOF", err)
+	}
+}
+
+// ivfFileWithFrame is an IVF header followed by one frame header that
+// claims size bytes and the data given.
+func ivfFileWithFrame(size uint32, data []byte) []byte {
+	b := make([]byte, ivfFileHeaderSize+ivfFrameHeaderSize)
+	copy(b, ivfSignature)
+	binary.LittleEndian.PutUint16(b[6:], ivfFileHeaderSize)
+	copy(b[8:], "VP80")
+	binary.LittleEndian.PutUint32(b[16:], 1000)
+	binary.LittleEndian.PutUint32(b[20:], 1)
+	binary.LittleEndian.PutUint32(b[ivfFileHeaderSize:], size)
+	return append(b, data...)
+}
+
+// TestIVFReaderTrustsNoSize: a frame header that claims 64 MiB in front of
+// a few bytes must not cost 64 MiB.
+func TestIVFReaderTrustsNoSize(t *testing.T) {
+	file := ivfFileWithFrame(maxFrameSize, []byte{0x00, 1, 2, 3})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	r, err := NewIVFReader(bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReadFrame(); err != io.EOF {
+		t.Fatalf("ReadFrame: %v, want io.EOF for the truncated frame", err)
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 4<<20 {
+		t.Fatalf("allocated %d bytes for a 4-byte frame", n)
+	}
+	r, err = NewIVFReader(bytes.NewReader(ivfFileWithFrame(maxFrameSize+1, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.ReadFrame(); err == nil || errors.Is(err, io.EOF) {
+		t.Fatalf("ReadFrame of an oversized frame: %v, want an error", err)
+	}
+}
+
+// TestIVFReaderLargeFrame: a frame larger than the first read chunk comes
+// back whole.
+func TestIVFReaderLargeFrame(t *testing.T) {
+	data := make([]byte, 3*readChunk+17)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	data[0] = 0x00 // VP8 key frame
+	r, err := NewIVFReader(bytes.NewReader(ivfFileWithFrame(uint32(len(data)), data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := r.ReadFrame()
+	if err != nil || !bytes.Equal(f.Data, data) || !f.KeyFrame {
+		t.Fatalf("ReadFrame: %v, %d bytes, key %v", err, len(f.Data), f.KeyFrame)
+	}
+}
+
+// TestH264ReaderBoundsAccessUnits: NAL units that never reach a picture
+// are not buffered without end.
+func TestH264ReaderBoundsAccessUnits(t *testing.T) {
+	sei := append([]byte{0, 0, 0, 1, 0x06}, bytes.Repeat([]byte{0x05}, 100)...)
+	stream := bytes.Repeat(sei, 50)
+	r, err := NewH264Reader(bytes.NewReader(stream), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.maxSize = 1000
+	if _, err := r.ReadFrame(); err == nil || errors.Is(err, io.EOF) {
+		t.Fatalf("ReadFrame: %v, want an error about the access unit size", err)
+	}
+	if _, err := r.ReadFrame(); err == nil || errors.Is(err, io.EOF) {
+		t.Fatalf("second ReadFrame: %v, want the error again", err)
+	}
+	// Real access units stay below the bound.
+	frames := readAll(t, openReader(t, "clip.h264"))
+	if len(frames) != 90 {
+		t.Fatalf("clip: %d frames", len(frames))
+	}
+}
+
+// TestFileSourceConcurrentStreams: Streams of one source each read the
+// whole file, in order, however they interleave.
+func TestFileSourceConcurrentStreams(t *testing.T) {
+	src, err := OpenFile(shortIVF(t), FileOptions{Loop: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	const streams, frames = 4, 7
+	errs := make(chan error, streams)
+	for range streams {
+		go func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			n := 0
+			err := src.Stream(ctx, func(f Frame) error {
+				if len(f.Data) != 2 || f.Data[1] != byte(n%3) {
+					return fmt.Errorf("frame %d holds %x", n, f.Data)
+				}
+				if n++; n == frames {
+					cancel()
+				}
+				return nil
+			})
+			if err == nil && n != frames {
+				err = fmt.Errorf("%d frames, want %d", n, frames)
+			}
+			errs <- err
+		}()
+	}
+	for range streams {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
 		}
 	}
 }

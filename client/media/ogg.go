@@ -99,10 +99,7 @@ func (o *OggReader) nextPacket() ([]byte, error) {
 func (o *OggReader) readPage() error {
 	var h [oggHeaderSize]byte
 	if _, err := io.ReadFull(o.r, h[:]); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return io.EOF
-		}
-		return err
+		return oggEnd(err)
 	}
 	if string(h[:4]) != oggCapture {
 		return fmt.Errorf("media: Ogg page without capture pattern: %w", ErrUnsupportedFormat)
@@ -113,7 +110,7 @@ func (o *OggReader) readPage() error {
 	}
 	sizes := make([]byte, h[26])
 	if _, err := io.ReadFull(o.r, sizes); err != nil {
-		return io.EOF
+		return oggEnd(err)
 	}
 	total := 0
 	for _, s := range sizes {
@@ -121,12 +118,21 @@ func (o *OggReader) readPage() error {
 	}
 	body := make([]byte, total)
 	if _, err := io.ReadFull(o.r, body); err != nil {
-		return io.EOF
+		return oggEnd(err)
 	}
 	if serial != o.serial {
 		return nil
 	}
 	return o.split(sizes, body)
+}
+
+// oggEnd treats a truncated page as the end of the stream, as players do;
+// other read errors are returned.
+func oggEnd(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return io.EOF
+	}
+	return fmt.Errorf("media: reading Ogg page: %w", err)
 }
 
 // split cuts a page body into packets by its segment sizes (lacing).

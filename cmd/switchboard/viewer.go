@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -71,8 +72,8 @@ func runViewer(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, finish := context.WithCancelCause(ctx)
 	defer finish(nil)
-	rec := &recorder{path: f.output, limit: f.frames, done: func() { finish(nil) }, fail: finish}
 	out := &printer{w: stdout, json: f.json}
+	rec := &recorder{path: f.output, limit: f.frames, done: func() { finish(nil) }, fail: finish, warn: out.line}
 	viewer, err := f.newViewer(s, out, rec)
 	if err != nil {
 		return setupFailure(s.name, stderr, err)
@@ -135,11 +136,14 @@ type recorder struct {
 	limit uint64
 	done  func()
 	fail  func(error)
+	warn  func(format string, args ...any)
 
-	mu     sync.Mutex
-	w      media.Writer
-	count  uint64 // frames counted towards limit
-	failed bool
+	mu       sync.Mutex
+	w        media.Writer
+	codec    string // the codec of the file, set with w
+	mismatch string // the other codec last reported as not saved
+	count    uint64 // frames counted towards limit
+	failed   bool
 }
 
 // frame handles one received frame.
@@ -163,7 +167,9 @@ func (r *recorder) frame(mimeType string, f media.Frame) {
 }
 
 // write saves a frame, creating the file for the codec on the first; it
-// reports whether the frame was saved.
+// reports whether the frame was saved. Frames of another codec (a master
+// that restarted with other settings) are skipped, with a message each
+// time the codec changes, as the file cannot hold them.
 func (r *recorder) write(mimeType string, f media.Frame) bool {
 	if r.w == nil {
 		w, err := media.CreateFile(r.path, mimeType)
@@ -172,8 +178,18 @@ func (r *recorder) write(mimeType string, f media.Frame) bool {
 			r.fail(fmt.Errorf("--output: %w", err))
 			return false
 		}
-		r.w = w
+		r.w, r.codec = w, mimeType
 	}
+	if !strings.EqualFold(mimeType, r.codec) {
+		if !strings.EqualFold(mimeType, r.mismatch) {
+			r.mismatch = mimeType
+			if r.warn != nil {
+				r.warn("--output: not saving %s video: %s holds %s", mimeType, r.path, r.codec)
+			}
+		}
+		return false
+	}
+	r.mismatch = ""
 	if !f.KeyFrame && r.count == 0 {
 		return false // the file starts at a key frame
 	}

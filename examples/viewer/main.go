@@ -10,6 +10,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,10 +53,14 @@ func main() {
 }
 
 // recording saves video frames to a file created with the first one.
+// Frames of another codec than the file's are skipped: the file could not
+// hold them.
 type recording struct {
-	path string
-	mu   sync.Mutex
-	w    media.Writer
+	path     string
+	mu       sync.Mutex
+	w        media.Writer
+	codec    string // the file's codec
+	mismatch string // the other codec last reported
 }
 
 func (r *recording) write(mimeType string, f media.Frame) {
@@ -71,8 +76,16 @@ func (r *recording) write(mimeType string, f media.Frame) {
 			r.path = ""
 			return
 		}
-		r.w = w
+		r.w, r.codec = w, mimeType
 	}
+	if !strings.EqualFold(mimeType, r.codec) {
+		if !strings.EqualFold(mimeType, r.mismatch) {
+			log.Printf("not saving %s video: %s holds %s", mimeType, r.path, r.codec)
+			r.mismatch = mimeType
+		}
+		return
+	}
+	r.mismatch = ""
 	if err := r.w.WriteFrame(f); err != nil {
 		log.Print(err)
 	}
