@@ -247,7 +247,14 @@ func (a *App) build(st store.Store, source auth.CredentialSource, publicHost str
 	}
 	var web http.Handler // nil when the console is turned off
 	if a.cfg.Console.Enabled {
-		c, err := console.New(a.cfg.Console, console.Deps{Region: a.cfg.Server.Region, DevCredentials: a.devCredentials(), Logger: a.log})
+		c, err := console.New(a.cfg.Console, console.Deps{
+			Region:         a.cfg.Server.Region,
+			DevCredentials: a.devCredentials(),
+			// The endpoints GetSignalingChannelEndpoint hands out (above).
+			PublicHTTPS: "https://" + publicHost,
+			PublicWSS:   "wss://" + publicHost,
+			Logger:      a.log,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("console: %w", err)
 		}

@@ -66,6 +66,15 @@ type Deps struct {
 	// for itself. It is nil, or returns ok=false, when there is none to
 	// offer (keys were configured).
 	DevCredentials func() (accessKeyID, secret string, ok bool)
+	// PublicHTTPS and PublicWSS are the endpoints the server advertises in
+	// GetSignalingChannelEndpoint (for example https://localhost:8443 and
+	// wss://localhost:8443). The pages call them, so the page's policy
+	// must allow them even when the console was opened under another host
+	// name (127.0.0.1, a proxy's name). Empty when there is none to add; a
+	// value that is not a plain scheme://host[:port] is left out of the
+	// policy with a warning.
+	PublicHTTPS string
+	PublicWSS   string
 	// Logger receives the console's few log lines; discarded when nil.
 	Logger *slog.Logger
 }
@@ -79,6 +88,9 @@ type Console struct {
 	deps   Deps
 	log    *slog.Logger
 	assets *assets
+	// connect lists the advertised origins the CSP's connect-src names
+	// besides 'self' and the request's own WebSocket origin.
+	connect []string
 }
 
 // New builds the console from its configuration. It starts nothing.
@@ -98,6 +110,18 @@ func New(cfg Config, deps Deps) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{cfg: cfg, deps: deps, log: log.With("component", "console"), assets: a}
+	for _, e := range []struct{ value, scheme string }{{deps.PublicHTTPS, "https"}, {deps.PublicWSS, "wss"}} {
+		if e.value == "" {
+			continue
+		}
+		origin, ok := cspOrigin(e.value, e.scheme)
+		if !ok {
+			c.log.Warn("an advertised endpoint is not a plain scheme://host[:port]; the console's Content-Security-Policy leaves it out",
+				"endpoint", e.value, "scheme", e.scheme)
+			continue
+		}
+		c.connect = append(c.connect, origin)
+	}
 	if cfg.DevLogin == DevLoginOn && c.devKeysAvailable() {
 		c.log.Warn("console.dev_login is on: the generated development keys are offered to every client that can reach the console")
 	}

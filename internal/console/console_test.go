@@ -141,6 +141,43 @@ func TestSecurityHeaders(t *testing.T) {
 	}
 }
 
+// The pages call the endpoints the server advertises (GetIceServerConfig
+// on the HTTPS one, the WebSocket on the WSS one), which need not be the
+// host the console was opened under: the policy must allow both.
+func TestSecurityHeadersAllowAdvertisedEndpoints(t *testing.T) {
+	c, err := New(DefaultConfig(), Deps{Region: "us-west-2", PublicHTTPS: "https://localhost:8443", PublicWSS: "wss://localhost:8443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := get(t, c.Handler(), "GET", "/console/", func(r *http.Request) { r.Host = "127.0.0.1:8443" })
+	csp := w.Header().Get("Content-Security-Policy")
+	want := "connect-src 'self' wss://127.0.0.1:8443 https://localhost:8443 wss://localhost:8443;"
+	if !strings.Contains(csp, want) {
+		t.Errorf("CSP %q lacks %q", csp, want)
+	}
+
+	// Opened under the advertised host itself, nothing is named twice.
+	w = get(t, c.Handler(), "GET", "/console/", nil)
+	csp = w.Header().Get("Content-Security-Policy")
+	want = "connect-src 'self' wss://localhost:8443 https://localhost:8443;"
+	if !strings.Contains(csp, want) {
+		t.Errorf("CSP %q lacks %q", csp, want)
+	}
+
+	// A configured public host is only checked for "/?# " by the config;
+	// anything that could add a directive or widen the source stays out.
+	for _, bad := range []string{"https://evil;script-src", "https://*", "https://a.example/path", "https://u@a.example", "http://a.example", "wss://a.example"} {
+		c, err := New(DefaultConfig(), Deps{Region: "us-west-2", PublicHTTPS: bad})
+		if err != nil {
+			t.Fatal(err)
+		}
+		csp := get(t, c.Handler(), "GET", "/console/", nil).Header().Get("Content-Security-Policy")
+		if !strings.Contains(csp, "connect-src 'self' wss://localhost:8443;") {
+			t.Errorf("PublicHTTPS %q: CSP %q", bad, csp)
+		}
+	}
+}
+
 func TestETagRevalidation(t *testing.T) {
 	h := newConsole(t, DefaultConfig(), nil).Handler()
 	first := get(t, h, "GET", "/console/assets/js/app.js", nil)

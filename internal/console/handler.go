@@ -2,7 +2,9 @@ package console
 
 import (
 	"net/http"
+	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -27,7 +29,7 @@ var pageRoute = regexp.MustCompile(`^/console/(signin|channels(/[A-Za-z0-9_.-]{1
 var hostPattern = regexp.MustCompile(`^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$`)
 
 func (c *Console) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	setSecurityHeaders(w, r)
+	c.setSecurityHeaders(w, r)
 	p := r.URL.Path
 	switch {
 	case !c.cfg.Enabled:
@@ -95,18 +97,19 @@ func etagMatches(header, etag string) bool {
 	return false
 }
 
-// setSecurityHeaders keeps the pages to their own origin: scripts, styles
-// and requests only from it (plus its WebSocket endpoint), media only from
-// the camera or blobs, no framing, no referrer. The router's CORS headers
-// are removed: nothing under /console/ is meant for other origins, least of
-// all the development keys.
-func setSecurityHeaders(w http.ResponseWriter, r *http.Request) {
+// setSecurityHeaders keeps the pages to their own origin: scripts and
+// styles only from it, requests only to it, its WebSocket endpoint and the
+// endpoints the server advertises, media only from the camera or blobs,
+// no framing, no referrer. The router's CORS headers are removed: nothing
+// under /console/ is meant for other origins, least of all the development
+// keys.
+func (c *Console) setSecurityHeaders(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	for _, name := range []string{"Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
 		"Access-Control-Allow-Methods", "Access-Control-Allow-Headers", "Access-Control-Max-Age"} {
 		h.Del(name)
 	}
-	h.Set("Content-Security-Policy", contentSecurityPolicy(r.Host))
+	h.Set("Content-Security-Policy", contentSecurityPolicy(r.Host, c.connect))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -115,12 +118,20 @@ func setSecurityHeaders(w http.ResponseWriter, r *http.Request) {
 	h.Set("Permissions-Policy", "camera=(self), microphone=(self), geolocation=(), payment=(), usb=()")
 }
 
-// contentSecurityPolicy is the policy for a page served to host.
-func contentSecurityPolicy(host string) string {
-	connect := "'self'"
+// contentSecurityPolicy is the policy for a page served to host. extra
+// are origins the pages may also connect to (already checked by
+// cspOrigin); duplicates of the request's own are dropped.
+func contentSecurityPolicy(host string, extra []string) string {
+	sources := []string{"'self'"}
 	if hostPattern.MatchString(host) {
-		connect += " wss://" + host
+		sources = append(sources, "wss://"+host)
 	}
+	for _, o := range extra {
+		if !slices.Contains(sources, o) {
+			sources = append(sources, o)
+		}
+	}
+	connect := strings.Join(sources, " ")
 	return strings.Join([]string{
 		"default-src 'none'",
 		"script-src 'self'",
@@ -133,4 +144,18 @@ func contentSecurityPolicy(host string) string {
 		"form-action 'self'",
 		"frame-ancestors 'none'",
 	}, "; ")
+}
+
+// cspOrigin returns endpoint reduced to the scheme://host[:port] form a
+// CSP source expression takes, or ok=false when endpoint is not a bare
+// origin of that scheme with a host hostPattern accepts (nothing that
+// could add a directive or widen the source, such as ";", "*" or a path).
+func cspOrigin(endpoint, scheme string) (string, bool) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != scheme || u.User != nil || u.Opaque != "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" ||
+		!hostPattern.MatchString(u.Host) {
+		return "", false
+	}
+	return scheme + "://" + u.Host, true
 }

@@ -81,6 +81,54 @@ function sidewaysOverflow(page) {
   return page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
 }
 
+/**
+ * Calls one method of the console's own signed client in the page, signed
+ * with the key pair the page signed in with. (The page's CSP forbids
+ * eval, so the method is named rather than passed as code.)
+ */
+function callKvs(page, method, ...args) {
+  return page.evaluate(async ([m, a]) => {
+    const { KvsClient } = await import('/console/assets/js/kvs.js');
+    const { region } = await (await fetch('/console/config.json')).json();
+    const credentials = JSON.parse(sessionStorage.getItem('switchboard.credentials'));
+    return new KvsClient({ endpoint: location.origin, region, credentials })[m](...a);
+  }, [method, args]);
+}
+
+/** The channel's tags as the server holds them, {key: value}. */
+async function serverTags(page, name) {
+  const { ChannelARN } = await callKvs(page, 'describeChannel', { name });
+  return callKvs(page, 'listTags', ChannelARN);
+}
+
+/** Records the page's TagResource and UntagResource calls, in order, as [operation, tags or keys]. */
+function recordTagCalls(page) {
+  const calls = [];
+  page.on('request', (r) => {
+    const op = new URL(r.url()).pathname.slice(1);
+    if (r.method() !== 'POST' || !['TagResource', 'UntagResource'].includes(op)) return;
+    const body = r.postDataJSON();
+    calls.push([op, op === 'TagResource' ? body.Tags : body.TagKeyList]);
+  });
+  return calls;
+}
+
+/** Makes the page's next calls to operation fail with a 500 InternalFailure; returns the undo. */
+async function failOperation(page, operation) {
+  const pattern = new RegExp(`/${operation}$`);
+  const handler = (route) => route.fulfill({
+    status: 500, contentType: 'application/json', headers: { 'x-amzn-ErrorType': 'InternalFailure' },
+    body: JSON.stringify({ message: `${operation} failed on purpose` }),
+  });
+  await page.route(pattern, handler);
+  return () => page.unroute(pattern, handler);
+}
+
+/** The tag rows of the channel page as [key, value] pairs, in order. */
+function tagRows(page) {
+  return page.locator('#tags-form .tag-row').evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll('input')].map((i) => i.value)));
+}
+
 describe('console on a server with configured keys', { timeout: 150_000 }, () => {
   const name = uniqueName('console-e2e');
   let server;
@@ -326,7 +374,7 @@ describe('console on a server with configured keys', { timeout: 150_000 }, () =>
   });
 });
 
-describe('console on a development server with generated keys', { timeout: 120_000 }, () => {
+describe('console on a development server with generated keys', { timeout: 180_000 }, () => {
   let server;
   let browser;
   let context;
@@ -381,5 +429,123 @@ describe('console on a development server with generated keys', { timeout: 120_0
     assert.match(await viewer.locator('[data-stat=localCandidate]').innerText(), /^relay/);
     await screenshot(viewer, 'viewer-relay');
     assert.deepEqual(errors.unexpected(), []);
+  });
+
+  test('tags: untouched keys and values keep their spaces; only typed text is trimmed', async () => {
+    const name = uniqueName('tag-spaces');
+    await callKvs(main, 'createChannel', { name, ttlSeconds: 60, tags: [
+      { Key: 'team ', Value: ' video' }, { Key: '   ', Value: 'key of spaces' }, { Key: 'env', Value: 'ci  ' },
+    ] });
+    const calls = recordTagCalls(main);
+    await main.goto(`${server.url}/console/channels/${name}`);
+    await main.locator('#tags-form .tag-row').nth(2).waitFor();
+    await main.locator('#tags-form').getByRole('button', { name: 'Add tag' }).click();
+    await main.locator('#tags-form input[name=tagKey]').last().fill('  owner ');
+    await main.locator('#tags-form input[name=tagValue]').last().fill(' console ');
+    await main.click('#tags-form button[type=submit]');
+    const outcome = main.locator('.banner-success, .banner-error').first();
+    await outcome.waitFor();
+    assert.match(await outcome.innerText(), /^Tags saved\./);
+
+    assert.deepEqual(calls, [['TagResource', [{ Key: 'owner', Value: 'console' }]]], 'only the new tag is sent');
+    assert.deepEqual(await serverTags(main, name), { 'team ': ' video', '   ': 'key of spaces', env: 'ci  ', owner: 'console' });
+    assert.deepEqual((await tagRows(main)).sort(), [['   ', 'key of spaces'], ['env', 'ci  '], ['owner', 'console'], ['team ', ' video']]);
+    assert.deepEqual(errors.unexpected(), []);
+  });
+
+  test('tags: TagResource goes before UntagResource, and a half-done save says so', async () => {
+    const name = uniqueName('tag-order');
+    await callKvs(main, 'createChannel', { name, ttlSeconds: 60, tags: [{ Key: 'a', Value: '1' }, { Key: 'b', Value: '2' }] });
+    const calls = recordTagCalls(main);
+    errors.allow(main, /Failed to load resource: the server responded with a status of 500/);
+    await main.goto(`${server.url}/console/channels/${name}`);
+    await main.locator('#tags-form .tag-row').nth(1).waitFor();
+    const row = (key) => main.locator('#tags-form .tag-row').filter({ has: main.locator(`input[name=tagKey][value="${key}"]`) });
+    await row('a').locator('input[name=tagValue]').fill('changed');
+    await row('b').getByRole('button', { name: 'Remove tag b', exact: true }).click();
+
+    // TagResource fails first: nothing was removed.
+    let undo = await failOperation(main, 'TagResource');
+    await main.click('#tags-form button[type=submit]');
+    await main.locator('.banner-error').getByText('Could not save the tags: InternalFailure').waitFor();
+    await undo();
+    assert.deepEqual(calls, [['TagResource', [{ Key: 'a', Value: 'changed' }]]]);
+    assert.deepEqual(await serverTags(main, name), { a: '1', b: '2' }, 'a failed save must leave the tags as they were');
+
+    // TagResource succeeds and UntagResource fails: the banner says which half is applied.
+    calls.length = 0;
+    undo = await failOperation(main, 'UntagResource');
+    await main.click('#tags-form button[type=submit]');
+    const banner = main.locator('.banner-error').filter({ hasText: 'Tags only partly saved' });
+    await banner.waitFor();
+    await undo();
+    const text = await banner.innerText();
+    assert.match(text, /Set: “a”\./);
+    assert.match(text, /Not removed, still on the channel: “b”\./);
+    assert.match(text, /UntagResource failed on purpose/);
+    assert.deepEqual(calls, [['TagResource', [{ Key: 'a', Value: 'changed' }]], ['UntagResource', ['b']]]);
+    assert.deepEqual(await serverTags(main, name), { a: 'changed', b: '2' });
+    await main.waitForFunction(() => [...document.querySelectorAll('#tags-form input[name=tagValue]')].some((i) => i.value === 'changed' && i.defaultValue === 'changed'));
+    assert.deepEqual((await tagRows(main)).sort(), [['a', 'changed'], ['b', '2']], 'the editor shows the tags as they now are');
+    assert.deepEqual(errors.unexpected(), []);
+  });
+
+  test('tags: with 50 tags, the removal makes room before the new tag is set', async () => {
+    const name = uniqueName('tag-full');
+    const fifty = Array.from({ length: 50 }, (_, i) => ({ Key: `k${String(i).padStart(2, '0')}`, Value: 'v' }));
+    await callKvs(main, 'createChannel', { name, ttlSeconds: 60, tags: fifty });
+    const calls = recordTagCalls(main);
+    await main.goto(`${server.url}/console/channels/${name}`);
+    await main.locator('#tags-form .tag-row').nth(49).waitFor();
+    await main.locator('#tags-form').getByRole('button', { name: 'Remove tag k00', exact: true }).click();
+    await main.locator('#tags-form').getByRole('button', { name: 'Add tag' }).click();
+    await main.locator('#tags-form input[name=tagKey]').last().fill('new');
+    await main.locator('#tags-form input[name=tagValue]').last().fill('1');
+    await main.click('#tags-form button[type=submit]');
+    await main.locator('.banner-success').getByText('Tags saved.').waitFor();
+    assert.deepEqual(calls, [['UntagResource', ['k00']], ['TagResource', [{ Key: 'new', Value: '1' }]]]);
+    const tags = await serverTags(main, name);
+    assert.equal(Object.keys(tags).length, 50);
+    assert.equal(tags.new, '1');
+    assert.equal(tags.k00, undefined);
+    assert.deepEqual(errors.unexpected(), []);
+  });
+
+  test('the data-channel message list keeps the newest 400', async () => {
+    const kept = await main.evaluate(async () => {
+      const { messagesPanel } = await import('/console/assets/js/views/panels.js');
+      const panel = messagesPanel(() => true, '');
+      for (let i = 0; i < 450; i++) panel.add('peer', `message ${i}`);
+      return [...panel.el.querySelectorAll('#messages li .msg-text')].map((el) => el.textContent);
+    });
+    assert.equal(kept.length, 400);
+    assert.equal(kept[0], 'message 50');
+    assert.equal(kept.at(-1), 'message 449');
+  });
+
+  // The server advertises its endpoints on 127.0.0.1 (where it listens);
+  // the console opened as https://localhost must still be allowed to
+  // reach them (GetIceServerConfig and the WebSocket) by its CSP.
+  test('opened under another host name than the advertised one, a session still starts', async () => {
+    const port = new URL(server.url).port;
+    const other = errors.watch(await context.newPage(), 'localhost tab');
+    await other.goto(`https://localhost:${port}/console/`);
+    await other.locator('#dev-login').click();
+    await other.waitForURL(/\/console\/channels$/);
+    const name = uniqueName('alt-host');
+    await other.click('#create-channel');
+    await other.fill('dialog input[name=channelName]', name);
+    await other.locator('dialog[open]').getByRole('button', { name: 'Create channel' }).click();
+    await other.waitForURL(new RegExp(`/console/channels/${name}$`));
+    assert.match(await other.locator('#ep-h + p + table').innerText(), new RegExp(`wss://${server.addr.replace(/[.[\]]/g, '\\$&')}`));
+
+    await other.goto(`https://localhost:${port}/console/channels/${name}/master`);
+    await other.click('#start');
+    const waiting = other.locator('#session-state').getByText('Waiting for viewers');
+    await Promise.race([waiting.waitFor({ timeout: 20_000 }), other.locator('.banner-error').waitFor({ timeout: 20_000 })]);
+    assert.deepEqual(await other.locator('.banner-error').allInnerTexts(), []);
+    await waiting.waitFor();
+    assert.deepEqual(errors.unexpected(), []);
+    await other.close();
   });
 });

@@ -2,8 +2,8 @@
 // connected, editing of the message TTL and the tags, and deletion.
 
 import { h, replace, field, busy, formatTime, pill, copyButton, confirmDialog, showBanner } from '../ui.js';
-import { isNotFound } from '../errors.js';
-import { tagEditor } from './tags.js';
+import { isNotFound, describeError } from '../errors.js';
+import { tagEditor, MAX_TAGS } from './tags.js';
 
 const LIVE_REFRESH_MS = 3000;
 
@@ -157,22 +157,62 @@ function tagsCard(view, tags) {
   return h('section', { class: 'card', 'aria-labelledby': 'tags-h' }, h('h2', { id: 'tags-h', text: 'Tags' }), form);
 }
 
-// Sends only the difference: removed keys to UntagResource, new and
-// changed ones to TagResource.
+// Sends only the difference: new and changed tags to TagResource, removed
+// keys to UntagResource. TagResource goes first whenever the channel can
+// hold the old and the new tags together (at most 50), so a failure of it
+// leaves the channel as it was; only when that would exceed the limit must
+// the removals make room first. If the first call succeeds and the second
+// fails, the banner says what was applied and what was not, and the editor
+// is reloaded to show the channel's tags as they now are.
 async function saveTags(view, before, editor) {
   const { app, channel } = view;
+  let wanted;
   try {
-    const wanted = editor.read();
-    const keep = new Set(wanted.map((t) => t.Key));
-    const removed = Object.keys(before).filter((k) => !keep.has(k));
-    const changed = wanted.filter((t) => before[t.Key] !== t.Value);
-    if (removed.length) await app.kvs.untagResource(channel.ChannelARN, removed);
-    if (changed.length) await app.kvs.tagResource(channel.ChannelARN, changed);
-    await reload(view);
-    showBanner({ id: 'saved', kind: 'success', title: 'Tags saved.', text: `${changed.length} set, ${removed.length} removed.` });
+    wanted = editor.read();
   } catch (err) {
     app.fail(err, 'Could not save the tags');
+    return;
   }
+  const had = new Map(Object.entries(before));
+  const keep = new Set(wanted.map((t) => t.Key));
+  const removed = [...had.keys()].filter((k) => !keep.has(k));
+  const changed = wanted.filter((t) => had.get(t.Key) !== t.Value);
+  const added = changed.filter((t) => !had.has(t.Key)).length;
+  const set = { name: 'set', run: () => app.kvs.tagResource(channel.ChannelARN, changed), keys: changed.map((t) => t.Key) };
+  const remove = { name: 'remove', run: () => app.kvs.untagResource(channel.ChannelARN, removed), keys: removed };
+  const steps = (had.size + added <= MAX_TAGS ? [set, remove] : [remove, set]).filter((s) => s.keys.length);
+  const done = [];
+  for (const step of steps) {
+    try {
+      await step.run();
+    } catch (err) {
+      if (done.length) await partlySaved(view, done[0], step, err);
+      else app.fail(err, 'Could not save the tags');
+      return;
+    }
+    done.push(step);
+  }
+  try {
+    await reload(view);
+  } catch (err) {
+    app.fail(err, 'Tags saved, but the channel could not be reloaded');
+    return;
+  }
+  showBanner({ id: 'saved', kind: 'success', title: 'Tags saved.', text: `${changed.length} set, ${removed.length} removed.` });
+}
+
+const quoteKeys = (keys) => keys.map((k) => `“${k}”`).join(', ');
+
+async function partlySaved(view, done, failed, err) {
+  const { title, text } = describeError(err, failed.name === 'set' ? 'Setting tags failed' : 'Removing tags failed');
+  const applied = done.name === 'set' ? `Set: ${quoteKeys(done.keys)}.` : `Removed: ${quoteKeys(done.keys)}.`;
+  const missed = failed.name === 'set'
+    ? `Not set: ${quoteKeys(failed.keys)}.`
+    : `Not removed, still on the channel: ${quoteKeys(failed.keys)}.`;
+  showBanner({ id: 'tags-partly-saved', kind: 'error', title: 'Tags only partly saved', text: `${applied} ${missed} ${title}. ${text}` });
+  try {
+    await reload(view);
+  } catch { /* the banner above already says what state the tags are in */ }
 }
 
 async function reload(view) {

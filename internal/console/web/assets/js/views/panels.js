@@ -4,7 +4,10 @@
 import { h, replace, field, clock, pill } from '../ui.js';
 import { statRows } from '../stats.js';
 
+// Both lists keep only their newest entries, so a long session does not
+// grow the page without end.
 const MAX_LOG_LINES = 400;
+const MAX_MESSAGES = 400;
 
 /** A <dl> of live statistics; update(summary, firstFrameMs) refreshes it. */
 export function statsPanel(label) {
@@ -43,7 +46,10 @@ export function logPanel() {
   return { el, add };
 }
 
-/** Data-channel messages with a box to send one; onSend(text) returns false when it could not. */
+/**
+ * Data-channel messages (the newest MAX_MESSAGES) with a box to send one;
+ * onSend(text) returns false when it could not.
+ */
 export function messagesPanel(onSend, placeholder) {
   const list = h('ol', { class: 'messages', id: 'messages', 'aria-live': 'polite', 'aria-label': 'Data channel messages' });
   const input = h('input', { name: 'message', autocomplete: 'off', maxLength: 10000, placeholder });
@@ -52,6 +58,7 @@ export function messagesPanel(onSend, placeholder) {
   const add = (from, text, mine = false) => {
     list.append(h('li', { class: mine ? 'mine' : '' },
       h('span', { class: 'msg-from', text: from }), h('span', { class: 'msg-text', text })));
+    while (list.children.length > MAX_MESSAGES) list.firstElementChild.remove();
     list.scrollTop = list.scrollHeight;
   };
   form.addEventListener('submit', (e) => {
