@@ -6,6 +6,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"sync"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/client"
@@ -58,7 +59,15 @@ func ExampleNewViewer() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	var file media.Writer
+	// OnFrame is called from the goroutines reading the tracks (and again
+	// for each new PeerConnection), so the file and the first write error
+	// are shared under a lock. A failure is kept for after Run rather than
+	// ending the program from one of pion's goroutines.
+	var (
+		mu       sync.Mutex
+		file     media.Writer
+		writeErr error
+	)
 	viewer, err := client.NewViewer(client.ViewerConfig{
 		Client:  kvs,
 		Channel: "front-door",
@@ -67,12 +76,17 @@ func ExampleNewViewer() {
 			if !media.IsVideo(mimeType) {
 				return
 			}
+			mu.Lock()
+			defer mu.Unlock()
+			if writeErr != nil {
+				return
+			}
 			if file == nil {
-				if file, err = media.CreateFile("front-door.ivf", mimeType); err != nil {
-					log.Fatal(err)
+				if file, writeErr = media.CreateFile("front-door.ivf", mimeType); writeErr != nil {
+					return
 				}
 			}
-			_ = file.WriteFrame(f)
+			writeErr = file.WriteFrame(f)
 		},
 	})
 	if err != nil {
@@ -87,11 +101,19 @@ func ExampleNewViewer() {
 				st.State, st.LocalCandidate, st.RemoteCandidate, st.VideoFrames, st.Bitrate/1000, st.TimeToFirstFrame)
 		}
 	}()
-	if err := viewer.Run(ctx); err != nil {
-		log.Fatal(err)
-	}
+	runErr := viewer.Run(ctx) // no OnFrame call is running once Run returns
+	mu.Lock()
+	defer mu.Unlock()
 	if file != nil {
-		file.Close()
+		if err := file.Close(); err != nil && writeErr == nil {
+			writeErr = err
+		}
+	}
+	if runErr != nil {
+		log.Fatal(runErr)
+	}
+	if writeErr != nil {
+		log.Fatal("recording: ", writeErr)
 	}
 }
 

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/stun/v4"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/switchboard-rtc/switchboard/kvsapi"
@@ -43,7 +45,8 @@ type ICEConfig struct {
 	// or to test the relays.
 	RelayOnly bool
 	// STUNURL replaces the STUN server KVS clients derive from the
-	// region, DefaultSTUNURL(region) (spec 5.1.4).
+	// region, DefaultSTUNURL(region) (spec 5.1.4). It must be a stun: or
+	// stuns: URL that pion parses; NewMaster and NewViewer refuse others.
 	STUNURL string
 	// SkipDefaultSTUN leaves out the derived STUN server (STUNURL still
 	// applies). It is left out anyway when the control-plane endpoint is a
@@ -135,19 +138,60 @@ func (cfg ICEConfig) configuration(servers []webrtc.ICEServer) webrtc.Configurat
 	return c
 }
 
+// checkICEURL returns why pion would refuse uri in an ICE server with
+// this username, or nil: NewPeerConnection fails as a whole when any URL
+// does not parse or any TURN URL comes without a username (pion's
+// ICEServer validation; the credential is always a string here).
+func checkICEURL(uri, username string) error {
+	u, err := stun.ParseURI(uri)
+	if err != nil {
+		return err
+	}
+	if (u.Scheme == stun.SchemeTypeTURN || u.Scheme == stun.SchemeTypeTURNS) && username == "" {
+		return errors.New("TURN server without a username")
+	}
+	return nil
+}
+
+// checkSTUNURL checks ICEConfig.STUNURL: a URL pion parses, with the
+// stun: or stuns: scheme (a TURN server would need credentials).
+func checkSTUNURL(uri string) error {
+	if uri == "" {
+		return nil
+	}
+	u, err := stun.ParseURI(uri)
+	if err == nil && u.Scheme != stun.SchemeTypeSTUN && u.Scheme != stun.SchemeTypeSTUNS {
+		err = fmt.Errorf("scheme %s is not stun or stuns", u.Scheme)
+	}
+	if err != nil {
+		return fmt.Errorf("client: ICEConfig.STUNURL %q: %w", uri, err)
+	}
+	return nil
+}
+
 // toICEServers converts GetIceServerConfig's entries for pion, adding
-// stun when it is set. TURN over DTLS (turns: with transport=udp) is left
-// out, as the KVS C SDK does: few TURN servers offer it.
-func toICEServers(list []kvsapi.IceServer, stun string) []webrtc.ICEServer {
+// stunURL when it is set. TURN over DTLS (turns: with transport=udp) is left
+// out, as the KVS C SDK does: few TURN servers offer it. So is every URL
+// pion would refuse (logged), since a single one would make every
+// PeerConnection fail until the list is fetched again.
+func toICEServers(list []kvsapi.IceServer, stunURL string, log *slog.Logger) []webrtc.ICEServer {
 	var out []webrtc.ICEServer
-	if stun != "" {
-		out = append(out, webrtc.ICEServer{URLs: []string{stun}})
+	if stunURL != "" {
+		if err := checkICEURL(stunURL, ""); err != nil {
+			log.Warn("skipping an unusable STUN server", "url", stunURL, "error", err)
+		} else {
+			out = append(out, webrtc.ICEServer{URLs: []string{stunURL}})
+		}
 	}
 	for _, entry := range list {
 		var urls []string
 		for _, uri := range entry.Uris {
 			lower := strings.ToLower(uri)
 			if strings.HasPrefix(lower, "turns:") && strings.Contains(lower, "transport=udp") {
+				continue
+			}
+			if err := checkICEURL(uri, entry.Username); err != nil {
+				log.Warn("skipping an unusable ICE server from the service", "url", uri, "error", err)
 				continue
 			}
 			urls = append(urls, uri)
@@ -159,6 +203,41 @@ func toICEServers(list []kvsapi.IceServer, stun string) []webrtc.ICEServer {
 	return out
 }
 
+// Lifetimes of GetIceServerConfig's entries.
+const (
+	// defaultICETTL stands for a missing or non-positive Ttl: the
+	// lifetime KVS gives its TURN credentials.
+	defaultICETTL = 300 * time.Second
+	// maxICETTL caps a Ttl, so that a huge one neither overflows a
+	// time.Duration nor keeps a list for days.
+	maxICETTL = 24 * time.Hour
+	// iceFetchTimeout bounds one GetIceServerConfig request: peers fetch
+	// on their event loop, which must not hang on an HTTPClient that has
+	// no timeout of its own.
+	iceFetchTimeout = 10 * time.Second
+)
+
+// iceTTL returns how long a GetIceServerConfig reply may be used: the
+// shortest Ttl among its entries, each taken as defaultICETTL when not
+// positive and capped at maxICETTL; defaultICETTL for an empty reply.
+func iceTTL(list []kvsapi.IceServer) time.Duration {
+	ttl := time.Duration(0)
+	for i, entry := range list {
+		d := defaultICETTL
+		if entry.Ttl > 0 {
+			// Compare in seconds first: multiplying a huge Ttl overflows.
+			d = time.Duration(min(int64(entry.Ttl), int64(maxICETTL/time.Second))) * time.Second
+		}
+		if i == 0 || d < ttl {
+			ttl = d
+		}
+	}
+	if ttl == 0 {
+		return defaultICETTL
+	}
+	return ttl
+}
+
 // iceServerCache fetches a channel's ICE servers and keeps them until
 // shortly before their Ttl ends, or until RECONNECT_ICE_SERVER.
 type iceServerCache struct {
@@ -168,53 +247,57 @@ type iceServerCache struct {
 	clientID  string
 	stun      string
 	relayOnly bool // fail when the service offers no TURN server
+	log       *slog.Logger
 
 	// fetching lets one caller at a time fetch, so that callers who find
 	// the cache stale together make one request; mu guards the fields and
 	// is never held across the request, so staleIn does not wait for it.
 	fetching sync.Mutex
 	mu       sync.Mutex
+	fetched  bool // servers holds a reply (which may be an empty list)
 	servers  []webrtc.ICEServer
 	expires  time.Time
 }
 
-// fresh returns the cached servers while they are fresh, else nil.
-func (c *iceServerCache) fresh() []webrtc.ICEServer {
+// fresh returns the cached servers and true while they are fresh.
+func (c *iceServerCache) fresh() ([]webrtc.ICEServer, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.servers != nil && time.Now().Before(c.expires) {
-		return c.servers
+	if c.fetched && time.Now().Before(c.expires) {
+		return c.servers, true
 	}
-	return nil
+	return nil, false
 }
 
 // get returns the cached servers, fetching them when they are missing or
-// about to expire.
+// about to expire. One fetch takes at most iceFetchTimeout.
 func (c *iceServerCache) get(ctx context.Context) ([]webrtc.ICEServer, error) {
-	if servers := c.fresh(); servers != nil {
+	if servers, ok := c.fresh(); ok {
 		return servers, nil
 	}
 	c.fetching.Lock()
 	defer c.fetching.Unlock()
-	if servers := c.fresh(); servers != nil {
+	if servers, ok := c.fresh(); ok {
 		return servers, nil // fetched while this call waited
 	}
-	list, err := c.kvs.GetIceServerConfig(ctx, c.https, c.arn, c.clientID)
+	fetchCtx, cancel := context.WithTimeout(ctx, iceFetchTimeout)
+	defer cancel()
+	list, err := c.kvs.GetIceServerConfig(fetchCtx, c.https, c.arn, c.clientID)
 	if err != nil {
 		return nil, err
 	}
-	ttl := time.Duration(0)
-	for i, entry := range list {
-		if d := time.Duration(entry.Ttl) * time.Second; i == 0 || d < ttl {
-			ttl = d
-		}
+	ttl := iceTTL(list)
+	log := c.log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	servers := toICEServers(list, c.stun)
+	servers := toICEServers(list, c.stun, log)
 	if c.relayOnly && !hasTURN(servers) {
 		return nil, fmt.Errorf("client: %w", ErrNoRelay)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.fetched = true
 	c.servers = servers
 	c.expires = time.Now().Add(max(ttl-iceRefreshGrace, ttl/2))
 	return servers, nil
@@ -225,7 +308,7 @@ func (c *iceServerCache) get(ctx context.Context) ([]webrtc.ICEServer, error) {
 func (c *iceServerCache) staleIn() time.Duration {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.servers == nil {
+	if !c.fetched {
 		return 0
 	}
 	return time.Until(c.expires)
@@ -271,5 +354,6 @@ func hasTURN(servers []webrtc.ICEServer) bool {
 func (c *iceServerCache) invalidate() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.fetched = false
 	c.servers = nil
 }

@@ -84,6 +84,9 @@ func NewMaster(cfg MasterConfig) (*Master, error) {
 	if cfg.Client == nil || cfg.Channel == "" {
 		return nil, errors.New("client: MasterConfig needs a Client and a Channel")
 	}
+	if err := checkSTUNURL(cfg.ICE.STUNURL); err != nil {
+		return nil, err
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -169,11 +172,14 @@ func (m *Master) Run(ctx context.Context) error {
 	}
 	j, err := m.setup.join(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before the join completed, as documented
+		}
 		return fmt.Errorf("client: master: %w", err)
 	}
 	m.mu.Lock()
 	m.sig = j.sig
-	m.ice = &iceServerCache{kvs: m.cfg.Client, https: j.https, arn: j.arn, stun: m.cfg.ICE.stunURL(m.cfg.Client), relayOnly: m.cfg.ICE.RelayOnly}
+	m.ice = &iceServerCache{kvs: m.cfg.Client, https: j.https, arn: j.arn, stun: m.cfg.ICE.stunURL(m.cfg.Client), relayOnly: m.cfg.ICE.RelayOnly, log: m.log}
 	m.mu.Unlock()
 	if _, err := m.ice.get(ctx); errors.Is(err, ErrNoRelay) {
 		j.sig.Close()

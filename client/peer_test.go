@@ -1,6 +1,7 @@
 package client
 
 import (
+	"log/slog"
 	"reflect"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestToICEServers(t *testing.T) {
 	}, {
 		Uris: []string{"TURNS:other.example:443?transport=UDP"}, Username: "u", Password: "p", Ttl: 300,
 	}}
-	got := toICEServers(list, "stun:stun.example:443")
+	got := toICEServers(list, "stun:stun.example:443", slog.New(slog.DiscardHandler))
 	want := []webrtc.ICEServer{
 		{URLs: []string{"stun:stun.example:443"}},
 		{URLs: []string{"turn:relay.example:443?transport=udp", "turns:relay.example:443?transport=tcp"}, Username: "1700000000:user", Credential: "secret"},
@@ -130,8 +131,11 @@ func TestPeerConfigChecks(t *testing.T) {
 		t.Error("NewViewer accepted a reserved client id")
 	}
 	v, err := NewViewer(ViewerConfig{Client: kvs, Channel: "c"})
-	if err != nil || len(v.ClientID()) < len("viewer-x") {
-		t.Fatalf("NewViewer: %v, client id %q", err, v.ClientID())
+	if err != nil {
+		t.Fatalf("NewViewer: %v", err)
+	}
+	if len(v.ClientID()) < len("viewer-x") {
+		t.Fatalf("client id %q, want a generated viewer-... id", v.ClientID())
 	}
 	if err := v.RestartICE(); err == nil {
 		t.Error("RestartICE succeeded on a viewer that is not running")

@@ -207,11 +207,15 @@ func TestSignalingKeepalive(t *testing.T) {
 			drain(ws) // answers pings
 			return
 		}
-		time.Sleep(time.Second) // reads nothing, so pings go unanswered
+		time.Sleep(3 * time.Second) // reads nothing, so pings go unanswered
 		_ = ws.CloseNow()
 	})
 	cfg := h.config(kvsapi.RoleMaster, "")
-	cfg.KeepaliveInterval = 50 * time.Millisecond
+	// The interval is also how long a ping waits for its pong (there is no
+	// separate setting): long enough for a loaded machine running -race to
+	// answer in time, short enough that the unanswered ping on the second
+	// connection fails well before the peer closes it.
+	cfg.KeepaliveInterval = 200 * time.Millisecond
 	c := dialScripted(t, cfg)
 	wantState(t, next(t, c), StateConnected)
 	deadline := time.Now().Add(5 * time.Second)

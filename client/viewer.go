@@ -116,6 +116,9 @@ func NewViewer(cfg ViewerConfig) (*Viewer, error) {
 	if cfg.Client == nil || cfg.Channel == "" {
 		return nil, errors.New("client: ViewerConfig needs a Client and a Channel")
 	}
+	if err := checkSTUNURL(cfg.ICE.STUNURL); err != nil {
+		return nil, err
+	}
 	if cfg.ClientID == "" {
 		cfg.ClientID = "viewer-" + rand.Text()[:10]
 	}
@@ -153,10 +156,13 @@ func (v *Viewer) Run(ctx context.Context) error {
 	v.started = time.Now()
 	j, err := v.setup.join(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before the join completed, as documented
+		}
 		return fmt.Errorf("client: viewer: %w", err)
 	}
 	v.mu.Lock()
-	v.ice = &iceServerCache{kvs: v.cfg.Client, https: j.https, arn: j.arn, clientID: v.cfg.ClientID, stun: v.cfg.ICE.stunURL(v.cfg.Client), relayOnly: v.cfg.ICE.RelayOnly}
+	v.ice = &iceServerCache{kvs: v.cfg.Client, https: j.https, arn: j.arn, clientID: v.cfg.ClientID, stun: v.cfg.ICE.stunURL(v.cfg.Client), relayOnly: v.cfg.ICE.RelayOnly, log: v.log}
 	v.sig = j.sig
 	v.mu.Unlock()
 	if _, err := v.ice.get(ctx); errors.Is(err, ErrNoRelay) {
@@ -241,11 +247,7 @@ func (v *Viewer) serve(ctx context.Context, sig *SignalingClient) error {
 				return err
 			}
 			sig = next
-			v.mu.Lock()
-			v.sig = sig
-			v.mu.Unlock()
-			v.freshSig = true
-			v.newSession(ctx, sig)
+			v.afterRejoin(ctx, sig)
 		case e := <-v.events:
 			v.onSessionEvent(ctx, sig, e)
 		case <-v.restarts:
@@ -254,6 +256,23 @@ func (v *Viewer) serve(ctx context.Context, sig *SignalingClient) error {
 			v.onTimer(ctx, sig)
 		}
 	}
+}
+
+// afterRejoin moves the viewer to the signaling client of a new join. As
+// after a reconnection of the same client, a PeerConnection whose media
+// is flowing is kept (its candidates now go through sig); any other is
+// replaced by a new offer, since messages may have been lost meanwhile.
+func (v *Viewer) afterRejoin(ctx context.Context, sig *SignalingClient) {
+	v.mu.Lock()
+	v.sig = sig
+	s := v.sess
+	v.mu.Unlock()
+	v.freshSig = true
+	if s != nil && s.pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
+		v.log.Info("joined the channel again; keeping the connected peer connection")
+		return
+	}
+	v.newSession(ctx, sig)
 }
 
 // rejoin joins the channel again after the signaling client gave up. It
