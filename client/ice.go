@@ -318,11 +318,16 @@ func (c *iceServerCache) staleIn() time.Duration {
 // TURN server ends an allocation when its credential expires, so a
 // restart that gathered with the servers pc was created with could be
 // refused a relay candidate. While the cache is fresh it returns the
-// same list, and pc is left as it is.
-func (c *iceServerCache) refresh(ctx context.Context, pc *webrtc.PeerConnection) error {
+// same list, and pc is left as it is. configMu, when not nil, is held
+// while pc's configuration is read and changed (not while fetching).
+func (c *iceServerCache) refresh(ctx context.Context, pc *webrtc.PeerConnection, configMu *sync.Mutex) error {
 	servers, err := c.get(ctx)
 	if err != nil {
 		return err
+	}
+	if configMu != nil {
+		configMu.Lock()
+		defer configMu.Unlock()
 	}
 	cfg := pc.GetConfiguration()
 	if slices.EqualFunc(cfg.ICEServers, servers, sameICEServer) {

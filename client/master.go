@@ -296,7 +296,7 @@ func (m *Master) onOffer(ctx context.Context, sig *SignalingClient, viewerID str
 	if old != nil && old.fingerprint == fp && old.pc.SignalingState() == webrtc.SignalingStateStable {
 		// An ICE restart gathers again: with current TURN credentials,
 		// since the relay ends allocations whose credentials expired.
-		if err := m.ice.refresh(ctx, old.pc); err != nil {
+		if err := m.ice.refresh(ctx, old.pc, nil); err != nil {
 			m.log.Warn("refreshing ICE servers", "viewer", viewerID, "error", err)
 		}
 		if err := old.answer(ctx, sig, offer); err != nil {

@@ -108,7 +108,7 @@ func (v *Viewer) Stats() ViewerStats {
 	v.mu.Unlock()
 	switch {
 	case s != nil:
-		fillSessionStats(&st, s.pc)
+		fillSessionStats(&st, s)
 	case last != nil:
 		st.State, st.LocalCandidate, st.RemoteCandidate = last.State, last.LocalCandidate, last.RemoteCandidate
 		st.RoundTripTime, st.PacketsReceived, st.PacketsLost = last.RoundTripTime, last.PacketsReceived, last.PacketsLost
@@ -116,8 +116,12 @@ func (v *Viewer) Stats() ViewerStats {
 	return st
 }
 
-// fillSessionStats sets the fields that describe one PeerConnection.
-func fillSessionStats(st *ViewerStats, pc *webrtc.PeerConnection) {
+// fillSessionStats sets the fields that describe a session's
+// PeerConnection.
+func fillSessionStats(st *ViewerStats, s *viewerSession) {
+	s.configMu.Lock()
+	defer s.configMu.Unlock()
+	pc := s.pc
 	st.State = pc.ConnectionState().String()
 	st.LocalCandidate, st.RemoteCandidate = selectedPair(pc)
 	st.RoundTripTime = roundTripTime(pc)

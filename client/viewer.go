@@ -188,7 +188,7 @@ func (v *Viewer) closeLast() {
 		return
 	}
 	var snap ViewerStats
-	fillSessionStats(&snap, s.pc)
+	fillSessionStats(&snap, s)
 	s.close()
 	snap.State = s.pc.ConnectionState().String()
 	v.mu.Lock()

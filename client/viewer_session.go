@@ -23,6 +23,11 @@ type viewerSession struct {
 	closed    bool           // close has begun: no more readers
 	readers   sync.WaitGroup // the goroutines reading its tracks
 
+	// configMu serialises pion's SetConfiguration (an ICE restart with new
+	// servers) with the reads Stats makes: pion updates its ICE gatherer's
+	// servers without the lock its statistics take.
+	configMu sync.Mutex
+
 	iceStart   atomic.Int64 // unix nanoseconds when ICE began (again)
 	restarting atomic.Bool  // an ICE restart is under way
 
@@ -233,7 +238,7 @@ func (v *Viewer) restartICE(ctx context.Context, sig *SignalingClient) {
 		v.schedule(time.Second, actRestartICE) // try again once signaling is back
 		return
 	}
-	if err := v.ice.refresh(ctx, s.pc); err != nil {
+	if err := v.ice.refresh(ctx, s.pc, &s.configMu); err != nil {
 		v.log.Warn("refreshing ICE servers", "error", err)
 	}
 	v.log.Info("restarting ICE")
