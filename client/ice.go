@@ -242,8 +242,8 @@ func iceTTL(list []kvsapi.IceServer) time.Duration {
 // shortly before their Ttl ends, or until RECONNECT_ICE_SERVER.
 type iceServerCache struct {
 	kvs       *Client
-	https     string
-	arn       string
+	https     string // guarded by mu: a rejoin may move the channel
+	arn       string // guarded by mu
 	clientID  string
 	stun      string
 	relayOnly bool // fail when the service offers no TURN server
@@ -257,6 +257,18 @@ type iceServerCache struct {
 	fetched  bool // servers holds a reply (which may be an empty list)
 	servers  []webrtc.ICEServer
 	expires  time.Time
+}
+
+// moveTo points the cache at the HTTPS endpoint and channel ARN of a new
+// join; when either changed, what it holds is dropped.
+func (c *iceServerCache) moveTo(https, arn string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if https == c.https && arn == c.arn {
+		return
+	}
+	c.https, c.arn = https, arn
+	c.fetched, c.servers = false, nil
 }
 
 // fresh returns the cached servers and true while they are fresh.
@@ -280,9 +292,12 @@ func (c *iceServerCache) get(ctx context.Context) ([]webrtc.ICEServer, error) {
 	if servers, ok := c.fresh(); ok {
 		return servers, nil // fetched while this call waited
 	}
+	c.mu.Lock()
+	https, arn := c.https, c.arn
+	c.mu.Unlock()
 	fetchCtx, cancel := context.WithTimeout(ctx, iceFetchTimeout)
 	defer cancel()
-	list, err := c.kvs.GetIceServerConfig(fetchCtx, c.https, c.arn, c.clientID)
+	list, err := c.kvs.GetIceServerConfig(fetchCtx, https, arn, c.clientID)
 	if err != nil {
 		return nil, err
 	}

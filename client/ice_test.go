@@ -156,3 +156,22 @@ func TestICEServerCacheZeroTTL(t *testing.T) {
 		t.Fatalf("%d requests, want 1", n)
 	}
 }
+
+// TestICEServerCacheMoveTo: after a rejoin hands out another endpoint or
+// channel ARN, the next fetch goes there; the same ones keep the cache.
+func TestICEServerCacheMoveTo(t *testing.T) {
+	kvs, first, firstCalls := fakeICEService(t, []kvsapi.IceServer{})
+	_, second, secondCalls := fakeICEService(t, []kvsapi.IceServer{})
+	c := &iceServerCache{kvs: kvs, https: first, arn: testARN}
+	if _, err := c.get(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c.moveTo(first, testARN)
+	if _, err := c.get(context.Background()); err != nil || firstCalls.Load() != 1 {
+		t.Fatalf("same endpoint: %v, %d requests, want the cached reply", err, firstCalls.Load())
+	}
+	c.moveTo(second, testARN)
+	if _, err := c.get(context.Background()); err != nil || secondCalls.Load() != 1 || firstCalls.Load() != 1 {
+		t.Fatalf("new endpoint: %v; %d requests to the old, %d to the new, want 1 and 1", err, firstCalls.Load(), secondCalls.Load())
+	}
+}

@@ -249,7 +249,9 @@ func (m *Master) serve(ctx context.Context, j joined, srcErr <-chan error) error
 			if err != nil {
 				return fmt.Errorf("client: master: %w", err)
 			}
+			sig.Close() // gave up already; this releases its transport
 			sig = next.sig
+			m.ice.moveTo(next.https, next.arn)
 			m.mu.Lock()
 			m.sig = sig
 			m.mu.Unlock()

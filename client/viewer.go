@@ -290,6 +290,7 @@ func (v *Viewer) rejoin(ctx context.Context, old *SignalingClient) (*SignalingCl
 		return nil, fmt.Errorf("client: viewer: %w", err)
 	}
 	old.Close()
+	v.ice.moveTo(j.https, j.arn)
 	return j.sig, nil
 }
 
