@@ -84,8 +84,8 @@ func (s *peerSetup) join(ctx context.Context) (joined, error) {
 	return joined{arn: info.ChannelARN, https: eps.HTTPS, sig: sig}, nil
 }
 
-// rejoin joins again after the signaling client gave up, with growing
-// delays, until it succeeds, ctx ends (nil, ctx.Err()) or a failure is
+// rejoin joins again after the signaling client gave up, with growing,
+// randomised delays, until it succeeds, ctx ends (nil, ctx.Err()) or a failure is
 // final (the channel was deleted, the credentials were revoked, the
 // connection was replaced).
 func (s *peerSetup) rejoin(ctx context.Context, cause error) (joined, error) {
@@ -93,7 +93,9 @@ func (s *peerSetup) rejoin(ctx context.Context, cause error) (joined, error) {
 		return joined{}, cause
 	}
 	for attempt := 0; ; attempt++ {
-		delay := min(redialBackoff<<min(attempt, 4), maxReconnectBackoff)
+		// Jittered like the signaling client's reconnects, so that peers
+		// cut off together (a server restart) do not come back in step.
+		delay := backoff(redialBackoff, attempt)
 		s.log.Info("joining the channel again", "in", delay, "cause", cause)
 		select {
 		case <-ctx.Done():
