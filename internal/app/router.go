@@ -11,6 +11,7 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/internal/httpx"
 	"github.com/switchboard-rtc/switchboard/internal/store"
+	"github.com/switchboard-rtc/switchboard/internal/wsserver"
 	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
 
@@ -82,21 +83,8 @@ func isSignalingConnect(r *http.Request) bool {
 	if r.Method != http.MethodGet {
 		return false
 	}
-	return headerHasToken(r.Header.Values("Upgrade"), "websocket") ||
+	return wsserver.HasToken(r.Header.Values("Upgrade"), "websocket") ||
 		r.URL.Path == "/" && r.URL.Query().Has(kvsapi.QueryChannelARN)
-}
-
-// headerHasToken reports whether comma-separated header values hold
-// token, compared without regard to case.
-func headerHasToken(values []string, token string) bool {
-	for _, v := range values {
-		for t := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(t), token) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func ready(w http.ResponseWriter, r *http.Request, st store.Store) {

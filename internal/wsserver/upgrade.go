@@ -78,9 +78,9 @@ func CheckRequest(r *http.Request) (status int, reason string) {
 		return http.StatusBadRequest, "method is not GET"
 	case !r.ProtoAtLeast(1, 1):
 		return http.StatusBadRequest, "HTTP version below 1.1"
-	case !hasToken(r.Header.Values("Connection"), "upgrade"):
+	case !HasToken(r.Header.Values("Connection"), "upgrade"):
 		return http.StatusBadRequest, `Connection header lacks "upgrade"`
-	case !hasToken(r.Header.Values("Upgrade"), "websocket"):
+	case !HasToken(r.Header.Values("Upgrade"), "websocket"):
 		return http.StatusBadRequest, `Upgrade header lacks "websocket"`
 	case r.Header.Get("Sec-WebSocket-Version") != "13":
 		return http.StatusUpgradeRequired, "Sec-WebSocket-Version is not 13"
@@ -99,9 +99,9 @@ func SetRefusalHeaders(h http.Header, status int) {
 	}
 }
 
-// hasToken reports whether the comma-separated header values hold token,
+// HasToken reports whether the comma-separated header values hold token,
 // compared without regard to case.
-func hasToken(values []string, token string) bool {
+func HasToken(values []string, token string) bool {
 	for _, v := range values {
 		for t := range strings.SplitSeq(v, ",") {
 			if strings.EqualFold(strings.TrimSpace(t), token) {
