@@ -271,11 +271,12 @@ func (c *iceServerCache) moveTo(https, arn string) {
 	c.fetched, c.servers = false, nil
 }
 
-// fresh returns the cached servers and true while they are fresh.
-func (c *iceServerCache) fresh() ([]webrtc.ICEServer, bool) {
+// fresh returns the cached servers and true while they stay fresh for at
+// least d more.
+func (c *iceServerCache) fresh(d time.Duration) ([]webrtc.ICEServer, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.fetched && time.Now().Before(c.expires) {
+	if c.fetched && time.Now().Add(d).Before(c.expires) {
 		return c.servers, true
 	}
 	return nil, false
@@ -284,12 +285,18 @@ func (c *iceServerCache) fresh() ([]webrtc.ICEServer, bool) {
 // get returns the cached servers, fetching them when they are missing or
 // about to expire. One fetch takes at most iceFetchTimeout.
 func (c *iceServerCache) get(ctx context.Context) ([]webrtc.ICEServer, error) {
-	if servers, ok := c.fresh(); ok {
+	return c.getFreshFor(ctx, 0)
+}
+
+// getFreshFor is get for a caller who needs servers that stay fresh for
+// at least d more: cached ones closer to their end are fetched again.
+func (c *iceServerCache) getFreshFor(ctx context.Context, d time.Duration) ([]webrtc.ICEServer, error) {
+	if servers, ok := c.fresh(d); ok {
 		return servers, nil
 	}
 	c.fetching.Lock()
 	defer c.fetching.Unlock()
-	if servers, ok := c.fresh(); ok {
+	if servers, ok := c.fresh(d); ok {
 		return servers, nil // fetched while this call waited
 	}
 	c.mu.Lock()
@@ -333,10 +340,11 @@ func (c *iceServerCache) staleIn() time.Duration {
 // TURN server ends an allocation when its credential expires, so a
 // restart that gathered with the servers pc was created with could be
 // refused a relay candidate. While the cache is fresh it returns the
-// same list, and pc is left as it is. configMu, when not nil, is held
-// while pc's configuration is read and changed (not while fetching).
-func (c *iceServerCache) refresh(ctx context.Context, pc *webrtc.PeerConnection, configMu *sync.Mutex) error {
-	servers, err := c.get(ctx)
+// same list, and pc is left as it is. freshFor is how long the servers
+// must stay fresh (see getFreshFor). configMu, when not nil, is held while
+// pc's configuration is read and changed (not while fetching).
+func (c *iceServerCache) refresh(ctx context.Context, pc *webrtc.PeerConnection, freshFor time.Duration, configMu *sync.Mutex) error {
+	servers, err := c.getFreshFor(ctx, freshFor)
 	if err != nil {
 		return err
 	}

@@ -175,3 +175,26 @@ func TestICEServerCacheMoveTo(t *testing.T) {
 		t.Fatalf("new endpoint: %v; %d requests to the old, %d to the new, want 1 and 1", err, firstCalls.Load(), secondCalls.Load())
 	}
 }
+
+// TestICEServerCacheFreshFor: a caller who needs servers fresh for a
+// while longer (the master answering an ICE restart) gets them fetched
+// again when the cached ones end sooner; plain get keeps using them.
+func TestICEServerCacheFreshFor(t *testing.T) {
+	kvs, url, calls := fakeICEService(t, []kvsapi.IceServer{{Uris: []string{"turn:relay.example:3478"}, Username: "u", Password: "p", Ttl: 31}})
+	c := &iceServerCache{kvs: kvs, https: url, arn: testARN}
+	if _, err := c.getFreshFor(context.Background(), 10*time.Second); err != nil || calls.Load() != 1 {
+		t.Fatalf("first fetch: %v, %d requests", err, calls.Load())
+	}
+	if _, err := c.getFreshFor(context.Background(), 10*time.Second); err != nil || calls.Load() != 1 {
+		t.Fatalf("fresh for 15s, asked for 10s: %v, %d requests, want the cached reply", err, calls.Load())
+	}
+	c.mu.Lock()
+	c.expires = time.Now().Add(5 * time.Second)
+	c.mu.Unlock()
+	if _, err := c.get(context.Background()); err != nil || calls.Load() != 1 {
+		t.Fatalf("plain get while fresh: %v, %d requests, want the cached reply", err, calls.Load())
+	}
+	if _, err := c.getFreshFor(context.Background(), 10*time.Second); err != nil || calls.Load() != 2 {
+		t.Fatalf("fresh for 5s, asked for 10s: %v, %d requests, want a new fetch", err, calls.Load())
+	}
+}

@@ -298,7 +298,12 @@ func (m *Master) onOffer(ctx context.Context, sig *SignalingClient, viewerID str
 	if old != nil && old.fingerprint == fp && old.pc.SignalingState() == webrtc.SignalingStateStable {
 		// An ICE restart gathers again: with current TURN credentials,
 		// since the relay ends allocations whose credentials expired.
-		if err := m.ice.refresh(ctx, old.pc, nil); err != nil {
+		// They must outlast the viewer's next restart, which comes when
+		// its own servers, fetched just now, go stale, and never sooner
+		// than minCredentialRestart: servers this master fetched a moment
+		// after the viewer's previous round are about as stale as the
+		// viewer's were, and are fetched again.
+		if err := m.ice.refresh(ctx, old.pc, minCredentialRestart, nil); err != nil {
 			m.log.Warn("refreshing ICE servers", "viewer", viewerID, "error", err)
 		}
 		if err := old.answer(ctx, sig, offer); err != nil {

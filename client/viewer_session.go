@@ -238,7 +238,7 @@ func (v *Viewer) restartICE(ctx context.Context, sig *SignalingClient) {
 		v.schedule(time.Second, actRestartICE) // try again once signaling is back
 		return
 	}
-	if err := v.ice.refresh(ctx, s.pc, &s.configMu); err != nil {
+	if err := v.ice.refresh(ctx, s.pc, 0, &s.configMu); err != nil {
 		v.log.Warn("refreshing ICE servers", "error", err)
 	}
 	v.log.Info("restarting ICE")
