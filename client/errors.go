@@ -47,7 +47,8 @@ var (
 	ErrReplaced = errors.New("connection replaced by a newer one with the same identity")
 
 	// ErrDisconnected: the connection ended (server close, GO_AWAY or a
-	// network failure) and the client was not asked to reconnect.
+	// network failure). It is the Err of a StateReconnecting event when
+	// the client reconnects, and the final error when it was not asked to.
 	ErrDisconnected = errors.New("signaling connection ended")
 
 	// ErrReconnectFailed: reconnecting was refused for good (for example

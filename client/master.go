@@ -50,7 +50,9 @@ type ViewerEvent struct {
 	// LocalCandidate and RemoteCandidate are the candidate types of the
 	// selected pair ("host", "srflx", "prflx", "relay") once connected.
 	LocalCandidate, RemoteCandidate string
-	// Peers is how many viewers the master serves after the change.
+	// Peers is how many viewers the master serves after the change: those
+	// with a PeerConnection that is not ending (unlike Master.PeerCount,
+	// which also counts ones still closing).
 	Peers int
 }
 

@@ -63,8 +63,12 @@ type ViewerConfig struct {
 	OnMessage func(data []byte)
 	// OnFrame receives every video frame and audio packet, put back
 	// together from its RTP packets, with the codec's MIME type, from the
-	// goroutine that reads the track. Timestamps start at zero with each
-	// PeerConnection. It must return quickly.
+	// goroutine that reads the track. Calls can be concurrent: audio and
+	// video have a reader each, and when a PeerConnection is replaced the
+	// old one's readers may still be finishing while the new one's start;
+	// guard shared state. Timestamps start at zero with each
+	// PeerConnection; audio packets carry no Duration (zero). It must
+	// return quickly.
 	OnFrame func(mimeType string, f media.Frame)
 	// Logger receives the viewer's logs; nothing is logged when nil.
 	Logger *slog.Logger
