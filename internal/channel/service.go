@@ -5,7 +5,9 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/internal/store"
@@ -25,7 +27,16 @@ type Service struct {
 	// onUpdated is called after a channel's configuration changed, so that
 	// live connections pick up the new message TTL.
 	onUpdated func(ctx context.Context, ch store.Channel)
+	// updateLocks order the updates of one channel with their onUpdated
+	// calls (see lockUpdates).
+	updateLocks [updateLockStripes]sync.Mutex
+	lockSeed    maphash.Seed
 }
+
+// updateLockStripes is how many locks the channels' updates share; two
+// channels whose ARNs hash to the same stripe wait for each other, which
+// costs little at 64.
+const updateLockStripes = 64
 
 // Options are the dependencies of a Service.
 type Options struct {
@@ -44,7 +55,8 @@ type Options struct {
 
 // NewService builds a Service. It starts nothing.
 func NewService(opts Options) *Service {
-	s := &Service{store: opts.Store, region: opts.Region, cfg: opts.Config, now: opts.Now, log: opts.Logger, onDeleted: opts.OnDeleted, onUpdated: opts.OnUpdated}
+	s := &Service{store: opts.Store, region: opts.Region, cfg: opts.Config, now: opts.Now, log: opts.Logger,
+		onDeleted: opts.OnDeleted, onUpdated: opts.OnUpdated, lockSeed: maphash.MakeSeed()}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -232,6 +244,8 @@ func (s *Service) Update(ctx context.Context, account, arn, currentVersion strin
 			return store.Channel{}, err
 		}
 	}
+	unlock := s.lockUpdates(arn)
+	defer unlock()
 	updated, err := s.mutate(ctx, account, "ChannelARN", arn, func(ch *store.Channel) error {
 		if ch.Version != currentVersion {
 			return versionMismatch(ch.Version)
@@ -249,6 +263,17 @@ func (s *Service) Update(ctx context.Context, account, arn, currentVersion strin
 		s.onUpdated(ctx, updated)
 	}
 	return updated, err
+}
+
+// lockUpdates holds the lock of arn's stripe until the returned function
+// runs. Update holds it from its write to the end of its onUpdated call, so
+// that two updates of one channel reach onUpdated in the order they were
+// stored: without it, the first update's call could run last and leave
+// live connections with the older message TTL.
+func (s *Service) lockUpdates(arn string) (unlock func()) {
+	mu := &s.updateLocks[maphash.String(s.lockSeed, arn)%updateLockStripes]
+	mu.Lock()
+	return mu.Unlock
 }
 
 func versionMismatch(_ string) error {

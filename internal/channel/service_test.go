@@ -189,3 +189,67 @@ func TestCreateOvertakenAnswersResourceInUse(t *testing.T) {
 		t.Errorf("%d attempts, want %d", st.attempts, createAttempts)
 	}
 }
+
+// TestUpdatesReachOnUpdatedInOrder: a second update of a channel, made
+// while the first one's onUpdated call is still running, reaches onUpdated
+// after it, so the last TTL applied to live connections is the one stored
+// last.
+func TestUpdatesReachOnUpdatedInOrder(t *testing.T) {
+	ctx := context.Background()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "data.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+
+	var mu sync.Mutex
+	var applied []int
+	firstCall := make(chan struct{})
+	releaseFirst := make(chan struct{})
+	s := NewService(Options{Store: st, Region: "us-west-2", Config: DefaultConfig(),
+		OnUpdated: func(_ context.Context, ch store.Channel) {
+			if ch.MessageTTL == 10 {
+				close(firstCall)
+				<-releaseFirst
+			}
+			mu.Lock()
+			applied = append(applied, ch.MessageTTL)
+			mu.Unlock()
+		}})
+	ch, err := s.Create(ctx, testAccount, CreateInput{Name: "ordered"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	first := make(chan error, 1)
+	go func() {
+		ttl := 10
+		_, err := s.Update(ctx, testAccount, ch.ARN, ch.Version, &ttl)
+		first <- err
+	}()
+	<-firstCall // the first update is stored; its onUpdated call waits
+	stored, err := s.ByARN(ctx, testAccount, "ChannelARN", ch.ARN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan error, 1)
+	go func() {
+		ttl := 100
+		_, err := s.Update(ctx, testAccount, ch.ARN, stored.Version, &ttl)
+		second <- err
+	}()
+	// Give the second update time to overtake, were it able to.
+	time.Sleep(50 * time.Millisecond)
+	close(releaseFirst)
+	if err := <-first; err != nil {
+		t.Fatalf("first Update: %v", err)
+	}
+	if err := <-second; err != nil {
+		t.Fatalf("second Update: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(applied) != 2 || applied[0] != 10 || applied[1] != 100 {
+		t.Fatalf("onUpdated saw TTLs %v, want [10 100]", applied)
+	}
+}
