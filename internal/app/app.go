@@ -58,6 +58,9 @@ type App struct {
 	// arrive; zero means controlplane.DefaultBodyReadTimeout. There is no
 	// configuration key for it; tests shorten it.
 	bodyReadTimeout time.Duration
+	// now is the clock of the control plane's rate limits; time.Now when
+	// nil. Tests stop it.
+	now func() time.Time
 
 	mu    sync.Mutex
 	addr  net.Addr
@@ -239,6 +242,8 @@ func (a *App) build(st store.Store, source auth.CredentialSource, publicHost str
 		Presence:        hub,
 		MaxBodyBytes:    a.cfg.Server.MaxBodyBytes,
 		BodyReadTimeout: a.bodyTimeout(),
+		Limits:          a.cfg.ControlPlane,
+		Now:             a.now,
 		Logger:          a.log,
 		Registerer:      reg,
 	})

@@ -20,6 +20,12 @@ import (
 // timeout and returns its address. It stops when the test ends.
 func startApp(t *testing.T, bodyTimeout time.Duration) string {
 	t.Helper()
+	return runApp(t, testConfig(t), func(a *App) { a.bodyReadTimeout = bodyTimeout })
+}
+
+// testConfig is the configuration of a test server: loopback, a data
+// directory of the test's own, no TURN and no console.
+func testConfig(t *testing.T) config.Config {
 	cfg := config.Default()
 	cfg.Server.Addr = "127.0.0.1:0"
 	cfg.Server.DataDir = t.TempDir()
@@ -28,8 +34,18 @@ func startApp(t *testing.T, bodyTimeout time.Duration) string {
 	cfg.Server.ShutdownTimeout = config.Duration(5 * time.Second)
 	cfg.Turn.Enabled = false
 	cfg.Console.Enabled = false
+	return cfg
+}
+
+// runApp runs a whole server with cfg, after configure has set what the
+// configuration cannot, and returns its address once it serves. It stops
+// when the test ends.
+func runApp(t *testing.T, cfg config.Config, configure func(*App)) string {
+	t.Helper()
 	a := New(cfg, Options{})
-	a.bodyReadTimeout = bodyTimeout
+	if configure != nil {
+		configure(a)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()

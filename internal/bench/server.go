@@ -201,15 +201,18 @@ func randomText(n int, alphabet string) string {
 }
 
 // limitsYAML raises the per-channel and per-connection limits that exist
-// to protect a production server from one client, so that a scenario
-// measures throughput rather than those limits. Every setting is printed
-// in the report.
+// to protect a production server from one client, and switches off the
+// control plane's call rates, so that a scenario measures throughput
+// rather than those limits. Every setting is printed in the report.
+// signaling stays the last section: extra may continue it.
 func limitsYAML(extra string) string {
 	return strings.TrimSpace(`
 channels:
   max_per_account: 0
 console:
   enabled: false
+control_plane:
+  rate_limits: false
 signaling:
   max_viewers_per_channel: 1000
   connects_per_second_per_channel: 1000000

@@ -20,20 +20,22 @@ import (
 
 	"github.com/switchboard-rtc/switchboard/internal/channel"
 	"github.com/switchboard-rtc/switchboard/internal/console"
+	"github.com/switchboard-rtc/switchboard/internal/controlplane"
 	"github.com/switchboard-rtc/switchboard/internal/ice"
 	"github.com/switchboard-rtc/switchboard/internal/signaling"
 )
 
 // Config is the whole server configuration.
 type Config struct {
-	Server      Server           `yaml:"server"`
-	Log         Log              `yaml:"log"`
-	Credentials Keys             `yaml:"credentials"`
-	Accounts    []Account        `yaml:"accounts"`
-	Channels    channel.Config   `yaml:"channels"`
-	Signaling   signaling.Config `yaml:"signaling"`
-	Turn        ice.Config       `yaml:"turn"`
-	Console     console.Config   `yaml:"console"`
+	Server       Server              `yaml:"server"`
+	Log          Log                 `yaml:"log"`
+	Credentials  Keys                `yaml:"credentials"`
+	Accounts     []Account           `yaml:"accounts"`
+	Channels     channel.Config      `yaml:"channels"`
+	ControlPlane controlplane.Config `yaml:"control_plane"`
+	Signaling    signaling.Config    `yaml:"signaling"`
+	Turn         ice.Config          `yaml:"turn"`
+	Console      console.Config      `yaml:"console"`
 }
 
 // Server is the listener and identity section.
@@ -95,11 +97,12 @@ func Default() Config {
 			MaxBodyBytes:    DefaultMaxBody,
 			ShutdownTimeout: Duration(30 * time.Second),
 		},
-		Log:       Log{Level: "info", Format: "text"},
-		Channels:  channel.DefaultConfig(),
-		Signaling: signaling.DefaultConfig(),
-		Turn:      ice.DefaultConfig(),
-		Console:   console.DefaultConfig(),
+		Log:          Log{Level: "info", Format: "text"},
+		Channels:     channel.DefaultConfig(),
+		ControlPlane: controlplane.DefaultConfig(),
+		Signaling:    signaling.DefaultConfig(),
+		Turn:         ice.DefaultConfig(),
+		Console:      console.DefaultConfig(),
 	}
 }
 
@@ -155,7 +158,7 @@ func (c Config) Validate() error {
 		add("log.format", "must be text or json, got %q", c.Log.Format)
 	}
 	errs = append(errs, c.validateKeys()...)
-	for _, section := range []interface{ Validate() error }{c.Channels, c.Signaling, c.Turn, c.Console} {
+	for _, section := range []interface{ Validate() error }{c.Channels, c.ControlPlane, c.Signaling, c.Turn, c.Console} {
 		if err := section.Validate(); err != nil {
 			errs = append(errs, err)
 		}

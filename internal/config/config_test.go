@@ -163,3 +163,79 @@ func TestBoolFlagValueAfterSpace(t *testing.T) {
 		t.Fatalf("got %v, want a plain unexpected-argument error", err)
 	}
 }
+
+// TestControlPlaneLimits checks that the control_plane section reaches
+// the configuration from the file, its switch from the environment and
+// the flags, and that a file entry changes only the keys it gives.
+func TestControlPlaneLimits(t *testing.T) {
+	file := writeFile(t, "control_plane:\n  operations:\n    DescribeSignalingChannel:\n      channel_per_second: 20\n      channel_burst: 40\n")
+	cfg, err := Load("test", Source{Args: []string{"--config", file}, Env: env(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	describe := cfg.ControlPlane.Operations["DescribeSignalingChannel"]
+	if !cfg.ControlPlane.RateLimits || describe.ChannelPerSecond != 20 || describe.ChannelBurst != 40 || describe.AccountPerSecond != 300 {
+		t.Fatalf("got %+v", cfg.ControlPlane)
+	}
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		on   bool
+	}{
+		{"default", nil, nil, true},
+		{"file", []string{"--config", writeFile(t, "control_plane:\n  rate_limits: false\n")}, nil, false},
+		{"environment", nil, map[string]string{"SWITCHBOARD_CONTROL_PLANE_RATE_LIMITS": "false"}, false},
+		{"bare flag over the environment", []string{"--control-plane-rate-limits"}, map[string]string{"SWITCHBOARD_CONTROL_PLANE_RATE_LIMITS": "false"}, true},
+		{"flag", []string{"--control-plane-rate-limits=false"}, nil, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Load("test", Source{Args: tc.args, Env: env(tc.env)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.ControlPlane.RateLimits != tc.on {
+				t.Fatalf("rate limits %v, want %v", cfg.ControlPlane.RateLimits, tc.on)
+			}
+		})
+	}
+}
+
+// TestControlPlaneProblemsAreReported: unknown operations, negative
+// values and unknown keys of an entry are refused with their keys.
+func TestControlPlaneProblemsAreReported(t *testing.T) {
+	file := writeFile(t, `control_plane:
+  operations:
+    DescribeSignalingChanel:
+      account_per_second: 1
+    TagResource:
+      account_per_second: -1
+      channel_burst: -5
+    SendAlexaOfferToMaster:
+      account_per_second: 1
+`)
+	_, err := Load("test", Source{Args: []string{"--config", file}, Env: env(nil)})
+	if err == nil {
+		t.Fatal("invalid control_plane settings accepted")
+	}
+	for _, want := range []string{
+		"control_plane.operations.DescribeSignalingChanel: no such operation",
+		"control_plane.operations.TagResource.account_per_second: must be 0 (no limit) or a positive number, got -1",
+		"control_plane.operations.TagResource.channel_burst: must be 0",
+		"control_plane.operations.SendAlexaOfferToMaster: SendAlexaOfferToMaster is limited by the signaling.alexa_offer* settings",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems do not mention %q:\n%v", want, err)
+		}
+	}
+	file = writeFile(t, "control_plane:\n  operations:\n    TagResource:\n      burst: 5\n")
+	_, err = Load("test", Source{Args: []string{"--config", file}, Env: env(nil)})
+	if err == nil || !strings.Contains(err.Error(), `control_plane.operations.TagResource: line 4: unknown key "burst"`) {
+		t.Errorf("unknown key of an entry: %v", err)
+	}
+	_, err = Load("test", Source{Args: []string{"--control-plane-rate-limits=maybe"}, Env: env(nil)})
+	if err == nil || !strings.Contains(err.Error(), "--control-plane-rate-limits") {
+		t.Errorf("bad switch value: %v", err)
+	}
+}

@@ -39,6 +39,7 @@ func settings() []setting {
 		{"log-level", "debug, info, warn or error", str(func(c *Config) *string { return &c.Log.Level })},
 		{"log-format", "text or json", str(func(c *Config) *string { return &c.Log.Format })},
 		{"max-channels-per-account", "channel limit per account (0: none)", integer(func(c *Config) *int { return &c.Channels.MaxPerAccount })},
+		{"control-plane-rate-limits", "limit the call rates of the REST control plane (true or false)", boolean(func(c *Config) *bool { return &c.ControlPlane.RateLimits })},
 		{"max-viewers-per-channel", "concurrent viewers a channel accepts", integer(func(c *Config) *int { return &c.Signaling.MaxViewersPerChannel })},
 		{"connects-per-second-per-channel", "new WebSocket connections per second a channel accepts", float(func(c *Config) *float64 { return &c.Signaling.ConnectsPerSecondPerChannel })},
 		{"turn", "run the embedded STUN/TURN server (true or false)", boolean(func(c *Config) *bool { return &c.Turn.Enabled })},
@@ -107,7 +108,7 @@ func boolean(field func(*Config) *bool) func(*Config, string) error {
 }
 
 // switchSettings are the on/off settings, which may be given as a bare flag.
-var switchSettings = map[string]bool{"turn": true, "turn-on-https-port": true}
+var switchSettings = map[string]bool{"turn": true, "turn-on-https-port": true, "control-plane-rate-limits": true}
 
 // appendTo adds comma-separated values to a list; the flag may repeat.
 func appendTo(field func(*Config) *[]string) func(*Config, string) error {

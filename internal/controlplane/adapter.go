@@ -46,8 +46,9 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.observe(r, requestID, name, account, code, err, time.Since(start))
 }
 
-// run reads, authenticates and carries out one operation; account is the
-// caller's once the signature is verified, "" before.
+// run reads, authenticates, applies the account's rate limit and carries
+// out one operation; account is the caller's once the signature is
+// verified, "" before.
 func (a *API) run(w http.ResponseWriter, r *http.Request, op operation) (out any, account string, err error) {
 	body, err := a.readBody(w, r)
 	if err != nil {
@@ -56,6 +57,9 @@ func (a *API) run(w http.ResponseWriter, r *http.Request, op operation) (out any
 	p, err := a.auth.Authenticate(r, body)
 	if err != nil {
 		return nil, "", err
+	}
+	if err := a.quotas.admitAccount(op.name, p.Account); err != nil {
+		return nil, p.Account, err
 	}
 	out, err = op.run(auth.WithPrincipal(r.Context(), p), p, body)
 	return out, p.Account, err

@@ -4,7 +4,9 @@
 // SendAlexaOfferToMaster). Each operation decodes its JSON body, checks
 // required members, calls the channel service or a consumer-declared
 // dependency, and returns a value or an error; one adapter authenticates,
-// writes the reply in the AWS shape, records metrics and logs once.
+// writes the reply in the AWS shape, records metrics and logs once. The
+// package also owns the operations' call-rate quotas per account and per
+// channel (spec section 8) and their configuration section, Config.
 //
 // It must not know about WebSocket connections or TURN internals: it reaches
 // them only through the small interfaces declared here.
@@ -64,6 +66,12 @@ type Options struct {
 	Logger       *slog.Logger
 	Registerer   prometheus.Registerer
 
+	// Limits are the call rates of the operations; the zero value has
+	// them off. The server passes its control_plane section.
+	Limits Config
+	// Now is the clock of the rate limits; time.Now when nil.
+	Now func() time.Time
+
 	// BodyReadTimeout bounds how long a request body may take to arrive
 	// once the headers are in; zero means DefaultBodyReadTimeout.
 	BodyReadTimeout time.Duration
@@ -86,6 +94,7 @@ type API struct {
 	maxBody    int64
 	log        *slog.Logger
 	metrics    *metrics
+	quotas     *quotas
 	operations map[string]operation
 
 	// bodyTimeout bounds the reading of a request body.
@@ -118,28 +127,29 @@ func New(opts Options) (*API, error) {
 		maxBody:   opts.MaxBodyBytes,
 		log:       log.With("component", "controlplane"),
 		metrics:   m,
+		quotas:    newQuotas(opts.Limits, opts.Now, m.throttled),
 	}
 	a.bodyTimeout = opts.BodyReadTimeout
 	if a.bodyTimeout <= 0 {
 		a.bodyTimeout = DefaultBodyReadTimeout
 	}
 	a.operations = map[string]operation{
-		kvsapi.PathCreateSignalingChannel:            {"CreateSignalingChannel", a.createSignalingChannel},
-		kvsapi.PathDescribeSignalingChannel:          {"DescribeSignalingChannel", a.describeSignalingChannel},
-		kvsapi.PathListSignalingChannels:             {"ListSignalingChannels", a.listSignalingChannels},
-		kvsapi.PathUpdateSignalingChannel:            {"UpdateSignalingChannel", a.updateSignalingChannel},
-		kvsapi.PathDeleteSignalingChannel:            {"DeleteSignalingChannel", a.deleteSignalingChannel},
-		kvsapi.PathTagResource:                       {"TagResource", a.tagResource},
-		kvsapi.PathUntagResource:                     {"UntagResource", a.untagResource},
-		kvsapi.PathListTagsForResource:               {"ListTagsForResource", a.listTagsForResource},
-		kvsapi.PathDescribeMediaStorageConfiguration: {"DescribeMediaStorageConfiguration", a.describeMediaStorageConfiguration},
-		kvsapi.PathUpdateMediaStorageConfiguration:   {"UpdateMediaStorageConfiguration", a.updateMediaStorageConfiguration},
-		kvsapi.PathGetSignalingChannelEndpoint:       {"GetSignalingChannelEndpoint", a.getSignalingChannelEndpoint},
-		kvsapi.PathGetIceServerConfig:                {"GetIceServerConfig", a.getIceServerConfig},
-		kvsapi.PathSendAlexaOfferToMaster:            {"SendAlexaOfferToMaster", a.sendAlexaOfferToMaster},
+		kvsapi.PathCreateSignalingChannel:            {opCreateSignalingChannel, a.createSignalingChannel},
+		kvsapi.PathDescribeSignalingChannel:          {opDescribeSignalingChannel, a.describeSignalingChannel},
+		kvsapi.PathListSignalingChannels:             {opListSignalingChannels, a.listSignalingChannels},
+		kvsapi.PathUpdateSignalingChannel:            {opUpdateSignalingChannel, a.updateSignalingChannel},
+		kvsapi.PathDeleteSignalingChannel:            {opDeleteSignalingChannel, a.deleteSignalingChannel},
+		kvsapi.PathTagResource:                       {opTagResource, a.tagResource},
+		kvsapi.PathUntagResource:                     {opUntagResource, a.untagResource},
+		kvsapi.PathListTagsForResource:               {opListTagsForResource, a.listTagsForResource},
+		kvsapi.PathDescribeMediaStorageConfiguration: {opDescribeMediaStorageConfiguration, a.describeMediaStorageConfiguration},
+		kvsapi.PathUpdateMediaStorageConfiguration:   {opUpdateMediaStorageConfiguration, a.updateMediaStorageConfiguration},
+		kvsapi.PathGetSignalingChannelEndpoint:       {opGetSignalingChannelEndpoint, a.getSignalingChannelEndpoint},
+		kvsapi.PathGetIceServerConfig:                {opGetIceServerConfig, a.getIceServerConfig},
+		kvsapi.PathSendAlexaOfferToMaster:            {opSendAlexaOfferToMaster, a.sendAlexaOfferToMaster},
 	}
 	if a.presence != nil {
-		a.operations[kvsapi.PathDescribeSignalingChannelConnections] = operation{"DescribeSignalingChannelConnections", a.describeSignalingChannelConnections}
+		a.operations[kvsapi.PathDescribeSignalingChannelConnections] = operation{opDescribeSignalingChannelConnections, a.describeSignalingChannelConnections}
 	}
 	return a, nil
 }

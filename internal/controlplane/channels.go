@@ -17,6 +17,9 @@ func (a *API) createSignalingChannel(ctx context.Context, p auth.Principal, body
 	if in.ChannelName == nil {
 		return nil, required("ChannelName")
 	}
+	if err := a.quotas.admitChannel(opCreateSignalingChannel, p.Account, in.ChannelName, nil); err != nil {
+		return nil, err
+	}
 	create := channel.CreateInput{Name: *in.ChannelName, Tags: in.Tags}
 	if in.ChannelType != nil {
 		create.Type = *in.ChannelType
@@ -37,6 +40,9 @@ func (a *API) createSignalingChannel(ctx context.Context, p auth.Principal, body
 func (a *API) describeSignalingChannel(ctx context.Context, p auth.Principal, body []byte) (any, error) {
 	var in kvsapi.ChannelSelector
 	if err := decode(body, &in); err != nil {
+		return nil, err
+	}
+	if err := a.quotas.admitChannel(opDescribeSignalingChannel, p.Account, in.ChannelName, in.ChannelARN); err != nil {
 		return nil, err
 	}
 	ch, err := a.channels.Resolve(ctx, p.Account, channel.Selector{Name: in.ChannelName, ARN: in.ChannelARN})
@@ -77,6 +83,9 @@ func (a *API) updateSignalingChannel(ctx context.Context, p auth.Principal, body
 	case in.CurrentVersion == nil:
 		return nil, required("CurrentVersion")
 	}
+	if err := a.quotas.admitChannel(opUpdateSignalingChannel, p.Account, nil, in.ChannelARN); err != nil {
+		return nil, err
+	}
 	var ttl *int
 	if in.SingleMasterConfiguration != nil {
 		ttl = in.SingleMasterConfiguration.MessageTtlSeconds
@@ -95,6 +104,9 @@ func (a *API) deleteSignalingChannel(ctx context.Context, p auth.Principal, body
 	if in.ChannelARN == nil {
 		return nil, required("ChannelARN")
 	}
+	if err := a.quotas.admitChannel(opDeleteSignalingChannel, p.Account, nil, in.ChannelARN); err != nil {
+		return nil, err
+	}
 	if _, err := a.channels.Delete(ctx, p.Account, *in.ChannelARN, in.CurrentVersion); err != nil {
 		return nil, err
 	}
@@ -108,6 +120,9 @@ func (a *API) describeSignalingChannelConnections(ctx context.Context, p auth.Pr
 	}
 	if in.ChannelARN == nil {
 		return nil, required("ChannelARN")
+	}
+	if err := a.quotas.admitChannel(opDescribeSignalingChannelConnections, p.Account, nil, in.ChannelARN); err != nil {
+		return nil, err
 	}
 	ch, err := a.channels.ByARN(ctx, p.Account, "ChannelARN", *in.ChannelARN)
 	if err != nil {

@@ -13,6 +13,9 @@ func (a *API) describeMediaStorageConfiguration(ctx context.Context, p auth.Prin
 	if err := decode(body, &in); err != nil {
 		return nil, err
 	}
+	if err := a.quotas.admitChannel(opDescribeMediaStorageConfiguration, p.Account, in.ChannelName, in.ChannelARN); err != nil {
+		return nil, err
+	}
 	if _, err := a.channels.Resolve(ctx, p.Account, channel.Selector{Name: in.ChannelName, ARN: in.ChannelARN}); err != nil {
 		return nil, err
 	}
@@ -36,6 +39,9 @@ func (a *API) updateMediaStorageConfiguration(ctx context.Context, p auth.Princi
 		return nil, required("MediaStorageConfiguration")
 	case in.MediaStorageConfiguration.Status == nil:
 		return nil, required("MediaStorageConfiguration.Status")
+	}
+	if err := a.quotas.admitChannel(opUpdateMediaStorageConfiguration, p.Account, nil, in.ChannelARN); err != nil {
+		return nil, err
 	}
 	if _, err := a.channels.ByARN(ctx, p.Account, "ChannelARN", *in.ChannelARN); err != nil {
 		return nil, err
@@ -61,6 +67,9 @@ func (a *API) getSignalingChannelEndpoint(ctx context.Context, p auth.Principal,
 	}
 	protocols, err := endpointProtocols(in.SingleMasterChannelEndpointConfiguration)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.quotas.admitChannel(opGetSignalingChannelEndpoint, p.Account, nil, in.ChannelARN); err != nil {
 		return nil, err
 	}
 	ch, err := a.channels.ByARN(ctx, p.Account, "ChannelARN", *in.ChannelARN)

@@ -18,6 +18,9 @@ func (a *API) tagResource(ctx context.Context, p auth.Principal, body []byte) (a
 	case in.Tags == nil:
 		return nil, required("Tags")
 	}
+	if err := a.quotas.admitChannel(opTagResource, p.Account, nil, in.ResourceARN); err != nil {
+		return nil, err
+	}
 	if err := a.channels.Tag(ctx, p.Account, *in.ResourceARN, in.Tags); err != nil {
 		return nil, err
 	}
@@ -34,6 +37,9 @@ func (a *API) untagResource(ctx context.Context, p auth.Principal, body []byte) 
 		return nil, required("ResourceARN")
 	case in.TagKeyList == nil:
 		return nil, required("TagKeyList")
+	}
+	if err := a.quotas.admitChannel(opUntagResource, p.Account, nil, in.ResourceARN); err != nil {
+		return nil, err
 	}
 	if err := a.channels.Untag(ctx, p.Account, *in.ResourceARN, in.TagKeyList); err != nil {
 		return nil, err
@@ -56,6 +62,9 @@ func (a *API) listTagsForResource(ctx context.Context, p auth.Principal, body []
 			return nil, err
 		}
 		return nil, kvsapi.Errorf(kvsapi.CodeInvalidArgument, "NextToken is not a token this server issued: tag lists always fit one page")
+	}
+	if err := a.quotas.admitChannel(opListTagsForResource, p.Account, nil, in.ResourceARN); err != nil {
+		return nil, err
 	}
 	tags, err := a.channels.Tags(ctx, p.Account, *in.ResourceARN)
 	if err != nil {

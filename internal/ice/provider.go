@@ -6,10 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/switchboard-rtc/switchboard/internal/auth"
 	"github.com/switchboard-rtc/switchboard/internal/store"
@@ -35,7 +32,7 @@ func (s *Service) IceServers(ctx context.Context, p auth.Principal, ch store.Cha
 		return nil, kvsapi.Errorf(kvsapi.CodeResourceNotFound, "The channel is %s; ICE servers are given for ACTIVE channels only", ch.Status)
 	}
 	now := s.now()
-	if !s.calls.allow(ch.Account+"\x00"+ch.ARN, now) {
+	if !s.calls.Allow(ch.Account+"\x00"+ch.ARN, now) {
 		s.metrics.throttled.Inc()
 		return nil, kvsapi.Errorf(kvsapi.CodeClientLimitExceeded,
 			"GetIceServerConfig is limited to %g calls per second per channel", s.cfg.GetIceServerConfigPerSecond)
@@ -227,48 +224,6 @@ func (s *Service) secret(ctx context.Context) ([]byte, error) {
 	}
 	s.hmacSecret = v
 	return v, nil
-}
-
-// callLimits is the per-channel rate limit of GetIceServerConfig.
-type callLimits struct {
-	limit rate.Limit
-	burst int
-	idle  time.Duration // after this long unused, a channel's bucket is full again and can go
-
-	mu        sync.Mutex
-	buckets   map[string]*callBucket
-	lastSweep time.Time
-}
-
-type callBucket struct {
-	lim  *rate.Limiter
-	last time.Time
-}
-
-func newCallLimits(perSecond float64, burst int) *callLimits {
-	refill := time.Duration(float64(burst) / perSecond * float64(time.Second))
-	return &callLimits{limit: rate.Limit(perSecond), burst: burst, idle: max(time.Minute, refill), buckets: map[string]*callBucket{}}
-}
-
-// allow takes one call from key's bucket.
-func (c *callLimits) allow(key string, now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if now.Sub(c.lastSweep) > c.idle {
-		for k, b := range c.buckets {
-			if now.Sub(b.last) > c.idle {
-				delete(c.buckets, k)
-			}
-		}
-		c.lastSweep = now
-	}
-	b := c.buckets[key]
-	if b == nil {
-		b = &callBucket{lim: rate.NewLimiter(c.limit, c.burst)}
-		c.buckets[key] = b
-	}
-	b.last = now
-	return b.lim.AllowN(now, 1)
 }
 
 // iceServerProvider is controlplane.IceServerProvider, restated here

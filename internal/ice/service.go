@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/switchboard-rtc/switchboard/internal/ratelimit"
 )
 
 // SecretStore keeps named secrets across restarts; store.Store satisfies
@@ -61,7 +63,7 @@ type Service struct {
 	metrics *metrics
 	policy  *policy
 	quotas  *quotas
-	calls   *callLimits
+	calls   *ratelimit.Keyed // GetIceServerConfig calls by channel
 	relayIP netip.Addr
 	relays  *relays
 	conns   *connSet
@@ -131,7 +133,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		cfg: cfg, deps: deps, log: log, now: deps.Now, metrics: m,
 		policy:              newPolicy(cfg.AllowPeers),
 		quotas:              newQuotas(cfg.MaxAllocationsPerCredential, cfg.MaxAllocationsPerChannel),
-		calls:               newCallLimits(cfg.GetIceServerConfigPerSecond, cfg.GetIceServerConfigBurst),
+		calls:               ratelimit.NewKeyed(ratelimit.Rule{Rate: cfg.GetIceServerConfigPerSecond, Burst: float64(cfg.GetIceServerConfigBurst)}),
 		relayIP:             relayIP,
 		ready:               make(chan struct{}),
 		handshakeTimeout:    defaultHandshakeTimeout,

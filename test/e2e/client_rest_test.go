@@ -33,7 +33,7 @@ func (s *server) goClient(t *testing.T, secret ...string) *client.Client {
 // TestGoClientControlPlane walks every REST method of the public client
 // against the real server, including the errors callers branch on.
 func TestGoClientControlPlane(t *testing.T) {
-	srv := startServer(t, serverOptions{})
+	srv := startServer(t, serverOptions{args: []string{noRateLimits}})
 	kvs := srv.goClient(t)
 	ctx := testContext(t)
 

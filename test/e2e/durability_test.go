@@ -13,7 +13,7 @@ import (
 // with SIGKILL (no shutdown of any kind), starts it again on the same data
 // directory and finds every channel with its tags and version.
 func TestDurabilityAcrossKill(t *testing.T) {
-	srv := startServer(t, serverOptions{})
+	srv := startServer(t, serverOptions{args: []string{noRateLimits}})
 	kvs := srv.kvs()
 	ctx := testContext(t)
 	type record struct{ arn, version, tag string }

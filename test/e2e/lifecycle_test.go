@@ -15,7 +15,7 @@ import (
 // TestChannelLifecycle walks one channel through every control-plane
 // operation with the AWS SDK for Go v2 and checks each reply.
 func TestChannelLifecycle(t *testing.T) {
-	srv := startServer(t, serverOptions{})
+	srv := startServer(t, serverOptions{args: []string{noRateLimits}})
 	kvs := srv.kvs()
 	ctx := testContext(t)
 	before := time.Now().Add(-time.Second)

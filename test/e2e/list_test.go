@@ -34,7 +34,7 @@ func writeAccountsConfig(t *testing.T) string {
 // without a name prefix, and checks that each channel comes back exactly
 // once and that a second account sees none of them.
 func TestListPaginationAndAccounts(t *testing.T) {
-	srv := startServer(t, serverOptions{args: []string{"--config", writeAccountsConfig(t)}})
+	srv := startServer(t, serverOptions{args: []string{"--config", writeAccountsConfig(t), noRateLimits}})
 	root := srv.kvs()
 	other := srv.kvs(otherAccessKey, otherSecret)
 	ctx := testContext(t)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -41,9 +42,9 @@ var (
 )
 
 // startRelayServer starts a server with its embedded TURN relay on
-// loopback. It fails the test, saying why, when the server has no TURN
-// flags yet.
-func startRelayServer(t *testing.T) *server {
+// loopback, and the extra flags. It fails the test, saying why, when the
+// server has no TURN flags yet.
+func startRelayServer(t *testing.T, extra ...string) *server {
 	t.Helper()
 	turnOnce.Do(func() {
 		out, _ := exec.Command(binary, "serve", "-h").CombinedOutput()
@@ -57,7 +58,7 @@ func startRelayServer(t *testing.T) *server {
 		t.Fatalf("relay-forced test: `switchboard serve` has no%s flag yet, so the server cannot relay; "+
 			"this test needs the embedded TURN server wired into serve", turnMissing)
 	}
-	return startServer(t, serverOptions{args: turnFlags})
+	return startServer(t, serverOptions{args: append(slices.Clone(turnFlags), extra...)})
 }
 
 // fileSource opens a looping test clip.

@@ -40,6 +40,11 @@ const (
 // nothing listens beyond this machine.
 var loopbackTURN = []string{"--turn-udp-addr=127.0.0.1:0", "--turn-tcp-addr=127.0.0.1:0", "--turn-tls-addr=127.0.0.1:0", "--relay-ip=127.0.0.1"}
 
+// noRateLimits switches the control plane's call-rate limits off, for the
+// tests that call one channel or one operation faster than AWS allows
+// (the limits have tests of their own, in quotas_test.go).
+const noRateLimits = "--control-plane-rate-limits=false"
+
 // server is one running switchboard process.
 type server struct {
 	t       *testing.T
