@@ -19,7 +19,7 @@ var allowedImports = map[string][]string{
 	"internal/config":          {"internal/channel", "internal/controlplane", "internal/signaling", "internal/ice", "internal/console"},
 	"internal/bench":           {"client", "client/media", "kvsapi", "sigv4"},
 	"internal/controlplane":    {"internal/auth", "internal/channel", "internal/httpx", "internal/ratelimit", "internal/store", "kvsapi"},
-	"internal/signaling":       {"internal/bus", "internal/httpx", "internal/netpark", "internal/wsserver", "internal/tlsidle", "kvsapi"},
+	"internal/signaling":       {"internal/bus", "internal/httpx", "internal/netpark", "internal/ratelimit", "internal/wsserver", "internal/tlsidle", "kvsapi"},
 	"internal/console":         {"internal/httpx", "kvsapi"},
 	"internal/ice":             {"internal/auth", "internal/ratelimit", "internal/store", "kvsapi"},
 	"internal/ratelimit":       {},

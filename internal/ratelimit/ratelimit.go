@@ -11,6 +11,7 @@
 package ratelimit
 
 import (
+	"math"
 	"sync"
 	"time"
 )
@@ -130,6 +131,23 @@ func (k *Keyed) sweepLocked(now int64) {
 		}
 	}
 	k.lastSweep = now
+}
+
+// Tokens returns how many calls key's bucket allows now, without taking
+// one; a key with no bucket has a full one, and a nil Keyed allows
+// without end.
+func (k *Keyed) Tokens(key string, now time.Time) float64 {
+	if k == nil {
+		return math.Inf(1)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	b := k.buckets[key]
+	if b == nil {
+		return k.rule.Burst
+	}
+	b.refill(k.rule, now.UnixNano())
+	return b.tokens
 }
 
 // Len returns how many buckets are held.

@@ -135,3 +135,24 @@ func TestConcurrentCallsShareTheBurst(t *testing.T) {
 		t.Fatalf("%d of 160 concurrent calls allowed, want the burst, 50", allowed)
 	}
 }
+
+func TestTokensReportsWithoutTaking(t *testing.T) {
+	k := NewKeyed(Rule{Rate: 1, Burst: 3})
+	if got := k.Tokens("a", t0); got != 3 {
+		t.Fatalf("unknown key: %v tokens, want a full bucket of 3", got)
+	}
+	k.Allow("a", t0)
+	k.Allow("a", t0)
+	for range 2 {
+		if got := k.Tokens("a", t0); got != 1 {
+			t.Fatalf("after two calls: %v tokens, want 1 (asking must not take one)", got)
+		}
+	}
+	if got := k.Tokens("a", t0.Add(1500*time.Millisecond)); got != 2.5 {
+		t.Fatalf("1.5 s later: %v tokens, want 2.5", got)
+	}
+	var none *Keyed
+	if got := none.Tokens("a", t0); got < 1e308 {
+		t.Fatalf("nil Keyed: %v tokens, want no end", got)
+	}
+}

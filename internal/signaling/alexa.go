@@ -60,12 +60,12 @@ func (h *Hub) sendAlexaOffer(ctx context.Context, account, channelARN, senderCli
 	// Spec 8 sets two quotas: per channel and per account. A call the
 	// account's quota refuses does not count against the channel's.
 	channel := channelKey(account, info.ARN)
-	if !h.alexaLimits.allow(channel, h.now()) {
+	if !h.alexaLimits.Allow(channel, h.now()) {
 		return "", kvsapi.Errorf(kvsapi.CodeClientLimitExceeded, "%s",
 			h.alexaLimits.refusal("SendAlexaOfferToMaster calls for this channel"))
 	}
-	if !h.alexaAccounts.allow(account, h.now()) {
-		h.alexaLimits.giveBack(channel)
+	if !h.alexaAccounts.Allow(account, h.now()) {
+		h.alexaLimits.GiveBack(channel)
 		return "", kvsapi.Errorf(kvsapi.CodeClientLimitExceeded, "%s",
 			h.alexaAccounts.refusal("SendAlexaOfferToMaster calls for this account"))
 	}

@@ -222,9 +222,7 @@ func TestSendAlexaOfferAccountRefusalKeepsChannelToken(t *testing.T) {
 	if _, err := e.hub.SendAlexaOffer(ctx, testAccount, testARN, "a2", alexaOffer); !kvsapi.HasCode(err, kvsapi.CodeClientLimitExceeded) {
 		t.Fatalf("third call of the account: %v, want ClientLimitExceededException", err)
 	}
-	e.hub.alexaLimits.mu.Lock()
-	left := e.hub.alexaLimits.buckets[channelKey(testAccount, testARN)].tokens
-	e.hub.alexaLimits.mu.Unlock()
+	left := e.hub.alexaLimits.Tokens(channelKey(testAccount, testARN), e.hub.now())
 	if left < 0.99 || left > 1.01 {
 		t.Fatalf("the channel has %.3f calls left, want 1: the account's refusal took one", left)
 	}

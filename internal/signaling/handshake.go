@@ -153,7 +153,7 @@ func (h *Hub) enter(ctx context.Context, c *conn) *refusal {
 		return lookupRefusal(err)
 	}
 	c.setTTL(info.MessageTTL)
-	if !h.connectLimits.allow(connectKey(c.addr), h.now()) {
+	if !h.connectLimits.Allow(connectKey(c.addr), h.now()) {
 		return refuse("connect_rate", kvsapi.CodeClientLimitExceeded, "%s",
 			h.connectLimits.refusal(c.addr.Role.String()+" connections to this channel"))
 	}

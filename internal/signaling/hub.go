@@ -193,9 +193,9 @@ func (h *Hub) housekeep(ctx context.Context) {
 		h.log.Warn("mailbox expiry failed", "error", err)
 	}
 	now := h.now()
-	h.connectLimits.sweep(now)
-	h.alexaLimits.sweep(now)
-	h.alexaAccounts.sweep(now)
+	h.connectLimits.Sweep(now)
+	h.alexaLimits.Sweep(now)
+	h.alexaAccounts.Sweep(now)
 }
 
 // Shutdown stops accepting connections, sends GO_AWAY to every connection,

@@ -2,8 +2,9 @@ package signaling
 
 import (
 	"fmt"
-	"sync"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/ratelimit"
 )
 
 // rateSettings are the configuration keys of a rate limit's rate and
@@ -54,67 +55,22 @@ func (b *bucket) allow(r bucketRule, now time.Time) bool {
 	return true
 }
 
-// full reports whether the bucket has refilled completely, i.e. forgetting
-// it changes nothing.
-func (b *bucket) full(r bucketRule, now time.Time) bool {
-	b.refill(r, now)
-	return b.tokens >= r.burst
-}
-
-// keyedLimiter is a set of token buckets by key (one per channel), created
-// on first use and forgotten by sweep once they have refilled, so that its
-// memory follows recent activity only.
+// keyedLimiter is a set of token buckets by key (one per channel, or per
+// account) with the settings that hold its rule, for its refusals. The
+// buckets are forgotten once they have refilled (ratelimit.Keyed).
 type keyedLimiter struct {
-	rule bucketRule
+	*ratelimit.Keyed
 	keys rateSettings
-
-	mu      sync.Mutex
-	buckets map[string]*bucket
 }
 
 func newKeyedLimiter(rate float64, burst int, keys rateSettings) *keyedLimiter {
-	return &keyedLimiter{rule: bucketRule{rate, float64(burst)}, keys: keys, buckets: make(map[string]*bucket)}
+	return &keyedLimiter{Keyed: ratelimit.NewKeyed(ratelimit.Rule{Rate: rate, Burst: float64(burst)}), keys: keys}
 }
 
 // refusal describes a refusal of what by this limiter.
-func (l *keyedLimiter) refusal(what string) string { return l.rule.refusal(what, l.keys) }
-
-func (l *keyedLimiter) allow(key string, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buckets[key]
-	if b == nil {
-		nb := l.rule.start(now)
-		b = &nb
-		l.buckets[key] = b
-	}
-	return b.allow(l.rule, now)
-}
-
-// giveBack returns the token an allow for key took, when a later check
-// refused what it was taken for.
-func (l *keyedLimiter) giveBack(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if b := l.buckets[key]; b != nil {
-		b.tokens = min(l.rule.burst, b.tokens+1)
-	}
-}
-
-func (l *keyedLimiter) sweep(now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for key, b := range l.buckets {
-		if b.full(l.rule, now) {
-			delete(l.buckets, key)
-		}
-	}
-}
-
-func (l *keyedLimiter) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.buckets)
+func (l *keyedLimiter) refusal(what string) string {
+	r := l.Rule()
+	return bucketRule{r.Rate, r.Burst}.refusal(what, l.keys)
 }
 
 // channelKey names a channel in the limiter maps.
