@@ -23,10 +23,11 @@
 //     same identity (which would evict that newer connection in turn).
 //
 //   - Master and Viewer, WebRTC peers on pion/webrtc. A Master (a camera)
-//     answers any number of viewers, one PeerConnection each, and sends them
-//     the frames of its media sources (package media plays files); a Viewer
-//     offers, trickles ICE candidates, receives audio and video frames and
-//     reports ViewerStats, including the time to first frame and the ICE
+//     answers up to MasterConfig.MaxViewers viewers at once (10 by
+//     default), one PeerConnection each, and sends them the frames of its
+//     media sources (package media plays files); a Viewer offers,
+//     trickles ICE candidates, receives audio and video frames and reports
+//     ViewerStats, including the time to first frame and the ICE
 //     hole-punching delay. Both take their TURN servers from
 //     GetIceServerConfig (plus the STUN server KVS clients derive from the
 //     region), can be forced onto relays, carry a data channel, ride out

@@ -70,6 +70,11 @@ var (
 	// ErrNotRunning: the peer is not running (Run has not been called, or
 	// has returned), or has no PeerConnection at the moment.
 	ErrNotRunning = errors.New("peer is not running")
+
+	// ErrTooManyViewers: a Master refused a new viewer's offer because it
+	// already serves MasterConfig.MaxViewers viewers. It is the Err of the
+	// ViewerEvent that reports the refusal.
+	ErrTooManyViewers = errors.New("the master already serves as many viewers as it may")
 )
 
 // APIError is an error reply of the service: the AWS error name (Code, for

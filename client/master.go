@@ -34,19 +34,51 @@ type MasterConfig struct {
 	// channels, from pion's goroutines; nil ignores them.
 	OnMessage func(viewerID string, data []byte)
 	// OnViewer reports changes of the viewers' connections, from pion's
-	// goroutines; nil ignores them.
+	// goroutines, and refused viewers, from the goroutine running Run
+	// (which waits for it: it must return quickly); nil ignores them. The
+	// calls for one PeerConnection come one at a time, in order.
 	OnViewer func(ViewerEvent)
+	// MaxViewers caps the viewers served at once, each with its own
+	// PeerConnection (memory, CPU, and a copy of the media to send). An
+	// offer from a viewer the master does not serve yet, while it serves
+	// this many, is refused: no PeerConnection is made and no answer is
+	// sent (a Viewer offers again later), a warning is logged and OnViewer
+	// gets a ViewerEvent with State ViewerRefused and Err wrapping
+	// ErrTooManyViewers. Offers from a viewer it serves (an ICE restart, a
+	// renegotiation, a new PeerConnection replacing its own) are never
+	// refused for this, and a viewer's slot is free again as soon as its
+	// PeerConnection ends. Offers sent with SendAlexaOfferToMaster take a
+	// slot too. Zero means DefaultMaxViewers; NewMaster refuses negative
+	// values.
+	MaxViewers int
 	// Logger receives the master's logs; nothing is logged when nil.
 	Logger *slog.Logger
 }
+
+// DefaultMaxViewers is MasterConfig.MaxViewers when left at zero: the
+// number of viewers a KVS signaling channel admits at once, which is also
+// Switchboard's default signaling.max_viewers_per_channel. Raise both
+// together.
+const DefaultMaxViewers = 10
+
+// ViewerRefused is the State of a ViewerEvent that reports an offer the
+// master refused (see MasterConfig.MaxViewers).
+const ViewerRefused = "refused"
 
 // ViewerEvent reports a change of one viewer's connection to a Master.
 type ViewerEvent struct {
 	// ViewerID is the viewer's client id.
 	ViewerID string
 	// State is the PeerConnection state, in the W3C names: "connecting",
-	// "connected", "disconnected", "failed" or "closed".
+	// "connected", "disconnected", "failed" or "closed"; or ViewerRefused
+	// when the master refused the viewer's offer. It is the state the
+	// PeerConnection is in when the event is made: a state that lasted
+	// less than that may go unreported, and a state is not reported twice
+	// in a row.
 	State string
+	// Err says why, for ViewerRefused (it wraps ErrTooManyViewers); nil
+	// otherwise.
+	Err error
 	// LocalCandidate and RemoteCandidate are the candidate types of the
 	// selected pair ("host", "srflx", "prflx", "relay") once connected.
 	LocalCandidate, RemoteCandidate string
@@ -57,16 +89,18 @@ type ViewerEvent struct {
 }
 
 // Master is a channel's master peer, such as a camera: it answers the
-// offers of any number of viewers at once, with one PeerConnection per
-// viewer, sends each the same audio and video, and frees a viewer's
-// PeerConnection when the viewer leaves or its connection fails. A viewer
-// that offers again replaces its PeerConnection, unless the offer is an
-// ICE restart of it. Create one with NewMaster and call Run.
+// offers of up to MasterConfig.MaxViewers viewers at once, with one
+// PeerConnection per viewer, sends each the same audio and video, and
+// frees a viewer's PeerConnection when the viewer leaves or its
+// connection fails. A viewer that offers again replaces its
+// PeerConnection, unless the offer is an ICE restart of it. Create one
+// with NewMaster and call Run.
 type Master struct {
 	cfg   MasterConfig
 	log   *slog.Logger
 	api   *webrtc.API
 	setup peerSetup
+	max   int // viewers served at once (MaxViewers or its default)
 	video *webrtc.TrackLocalStaticSample
 	audio *webrtc.TrackLocalStaticSample
 
@@ -89,6 +123,9 @@ func NewMaster(cfg MasterConfig) (*Master, error) {
 	if err := checkSTUNURL(cfg.ICE.STUNURL); err != nil {
 		return nil, err
 	}
+	if cfg.MaxViewers < 0 {
+		return nil, fmt.Errorf("client: MasterConfig.MaxViewers is %d; it must be positive, or zero for the default", cfg.MaxViewers)
+	}
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -98,7 +135,10 @@ func NewMaster(cfg MasterConfig) (*Master, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Master{cfg: cfg, log: logger, api: api, viewers: map[string]*masterPeer{}}
+	m := &Master{cfg: cfg, log: logger, api: api, max: cfg.MaxViewers, viewers: map[string]*masterPeer{}}
+	if m.max == 0 {
+		m.max = DefaultMaxViewers
+	}
 	m.setup = peerSetup{kvs: cfg.Client, channel: cfg.Channel, create: cfg.CreateChannel, role: kvsapi.RoleMaster, log: logger}
 	if m.video, err = newTrack(cfg.Video, "video"); err != nil {
 		return nil, err
@@ -291,7 +331,8 @@ func (m *Master) handle(ctx context.Context, sig *SignalingClient, ev Event) {
 
 // onOffer answers a viewer's offer: on its current PeerConnection when
 // the offer comes from it (an ICE restart or a renegotiation), otherwise
-// on a new one that replaces any other of that viewer.
+// on a new one that replaces any other of that viewer, unless the master
+// serves as many viewers as it may.
 func (m *Master) onOffer(ctx context.Context, sig *SignalingClient, viewerID string, offer SessionDescription) {
 	fp := fingerprint(offer.SDP)
 	m.mu.Lock()
@@ -315,7 +356,10 @@ func (m *Master) onOffer(ctx context.Context, sig *SignalingClient, viewerID str
 		return
 	}
 	if old != nil {
-		m.drop(old, "replaced by a new offer")
+		m.drop(old, "replaced by a new offer") // frees its slot at once
+	}
+	if !m.admit(viewerID) {
+		return
 	}
 	servers, err := m.ice.get(ctx)
 	if err != nil {
@@ -334,6 +378,23 @@ func (m *Master) onOffer(ctx context.Context, sig *SignalingClient, viewerID str
 		m.log.Warn("answering a viewer", "viewer", viewerID, "error", err)
 		m.drop(p, "answer failed")
 	}
+}
+
+// admit reports whether a viewer without a PeerConnection may have one,
+// and reports a refusal. Only Run's goroutine adds viewers, so the count
+// cannot grow between this check and the addition.
+func (m *Master) admit(viewerID string) bool {
+	n := m.viewerCount()
+	if n < m.max {
+		return true
+	}
+	m.log.Warn("refusing a viewer's offer: the master serves as many viewers as it may",
+		"viewer", viewerID, "viewers", n, "max_viewers", m.max)
+	if on := m.cfg.OnViewer; on != nil {
+		err := fmt.Errorf("client: viewer %q: %w (MaxViewers %d)", viewerID, ErrTooManyViewers, m.max)
+		on(ViewerEvent{ViewerID: viewerID, State: ViewerRefused, Err: err, Peers: n})
+	}
+	return false
 }
 
 // drop forgets a viewer's PeerConnection and closes it in the background.

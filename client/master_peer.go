@@ -27,6 +27,15 @@ type masterPeer struct {
 
 	dropped atomic.Bool
 
+	// Owned by Run's goroutine: the remote candidates of the current
+	// offer, those handed to pion and those dropped.
+	candidates, ignored int
+
+	// stateMu orders onState's calls, which pion makes from goroutines
+	// of their own; reported is the last state they acted on.
+	stateMu  sync.Mutex
+	reported webrtc.PeerConnectionState
+
 	mu sync.Mutex
 	dc *webrtc.DataChannel
 }
@@ -79,6 +88,7 @@ func drainRTCP(sender *webrtc.RTPSender) {
 // candidates gathered meanwhile.
 func (p *masterPeer) answer(ctx context.Context, sig *SignalingClient, offer SessionDescription) error {
 	p.out.hold()
+	p.newCandidateRound()
 	err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.SDP})
 	if err != nil {
 		return fmt.Errorf("applying the offer: %w", err)
@@ -108,19 +118,47 @@ func (p *masterPeer) sendCandidate(c ICECandidate) {
 	}
 }
 
-// addRemoteCandidate adds a candidate the viewer sent.
+// addRemoteCandidate adds a candidate the viewer sent, up to
+// maxRemoteCandidates for each of its offers.
 func (p *masterPeer) addRemoteCandidate(c ICECandidate) {
+	if p.candidates >= maxRemoteCandidates {
+		p.ignored++
+		if p.ignored == 1 {
+			p.log.Debug("dropping remote candidates beyond the limit for this offer", "limit", maxRemoteCandidates)
+		}
+		return
+	}
+	p.candidates++
 	if err := p.pc.AddICECandidate(toICECandidateInit(c)); err != nil {
 		p.log.Debug("adding a remote candidate", "error", err)
 	}
 }
 
-// onState reports the connection's state and frees it when it ends.
-func (p *masterPeer) onState(state webrtc.PeerConnectionState) {
-	if state == webrtc.PeerConnectionStateConnected {
-		p.timer.Stop()
+// newCandidateRound starts counting the remote candidates of a new offer.
+func (p *masterPeer) newCandidateRound() {
+	if p.ignored > 0 {
+		p.log.Debug("remote candidates dropped for the previous offer", "count", p.ignored)
 	}
-	if state == webrtc.PeerConnectionStateFailed || state == webrtc.PeerConnectionStateClosed {
+	p.candidates, p.ignored = 0, 0
+}
+
+// onState follows the connection's state: it reports it and frees the
+// PeerConnection when it ends. pion calls it from a new goroutine for
+// each change, so calls can run out of order: it therefore acts on the
+// state the PeerConnection is in now, not on the one it is given, and a
+// late call finds that state already handled.
+func (p *masterPeer) onState(webrtc.PeerConnectionState) {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	state := p.pc.ConnectionState()
+	if state == p.reported {
+		return
+	}
+	p.reported = state
+	switch state {
+	case webrtc.PeerConnectionStateConnected:
+		p.timer.Stop()
+	case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 		p.m.drop(p, "connection "+state.String())
 	}
 	if state == webrtc.PeerConnectionStateNew || p.m.cfg.OnViewer == nil {

@@ -29,6 +29,17 @@ const (
 // one the KVS sample viewers use.
 const DataChannelLabel = "kvsDataChannel"
 
+// maxRemoteCandidates bounds the remote ICE candidates a peer takes in
+// one round of ICE: those a Viewer keeps while it waits for the master's
+// answer, and those a Master hands to pion for one offer of a viewer.
+// Extras are dropped (logged at debug level). One gathering of a real
+// peer yields a candidate per interface, address family, transport and
+// server, a few dozen at most, and the KVS C SDK keeps no more than 100
+// remote candidates either; the bound keeps a misbehaving peer from
+// growing memory and pion's work (a goroutine and candidate pairs for
+// each candidate) without end.
+const maxRemoteCandidates = 100
+
 // peerSetup is what a Master and a Viewer share to join a channel.
 type peerSetup struct {
 	kvs      *Client

@@ -34,9 +34,17 @@ type viewerSession struct {
 	// Owned by the viewer's loop goroutine.
 	remoteFingerprint string
 	early             []ICECandidate // remote candidates before the answer
+	earlyDropped      int            // candidates refused for want of room in early
+	pathLost          bool           // an ICE restart is scheduled for a lost path
+	ended             bool           // a new session is scheduled for a failed one
+	lastState         webrtc.PeerConnectionState
 }
 
-// sessionEvent carries a PeerConnection's state change to the loop.
+// sessionEvent tells the loop that one of a PeerConnection's states
+// changed. pion calls the handlers that post these events on goroutines
+// of their own (a new one for every PeerConnection state change), so they
+// can arrive out of order: the states they carry serve the logs only, and
+// the loop acts on the PeerConnection's current states.
 type sessionEvent struct {
 	s     *viewerSession
 	ice   webrtc.ICEConnectionState // zero unless an ICE change
@@ -166,6 +174,9 @@ func (s *viewerSession) applyAnswer(answer SessionDescription) error {
 	for _, c := range s.early {
 		s.addRemoteCandidate(c)
 	}
+	if s.earlyDropped > 0 {
+		s.log.Debug("remote candidates dropped before the answer", "count", s.earlyDropped)
+	}
 	s.early = nil
 	return nil
 }
@@ -174,11 +185,27 @@ func (s *viewerSession) applyAnswer(answer SessionDescription) error {
 // answer.
 func (s *viewerSession) addRemoteCandidate(c ICECandidate) {
 	if !s.answered() {
-		s.early = append(s.early, c)
+		s.keepEarly(c)
 		return
 	}
 	if err := s.pc.AddICECandidate(toICECandidateInit(c)); err != nil {
 		s.log.Debug("adding a remote candidate", "error", err)
+	}
+}
+
+// keepEarly keeps a candidate that came before the answer, up to
+// maxRemoteCandidates; later ones are dropped. A master sends its
+// candidates after its answer, so early ones are mostly leftovers meant
+// for an earlier PeerConnection, and their number must not be up to the
+// sender.
+func (s *viewerSession) keepEarly(c ICECandidate) {
+	if len(s.early) < maxRemoteCandidates {
+		s.early = append(s.early, c)
+		return
+	}
+	s.earlyDropped++
+	if s.earlyDropped == 1 {
+		s.log.Debug("dropping remote candidates that came before the answer: buffer full", "limit", maxRemoteCandidates)
 	}
 }
 
@@ -193,7 +220,10 @@ func (s *viewerSession) close() {
 
 // onSessionEvent follows the current PeerConnection's states: it records
 // when ICE connected, restarts ICE when the path is lost, and replaces
-// the PeerConnection when it fails.
+// the PeerConnection when it fails. It decides on the states the
+// PeerConnection is in now, never on those the event carries, so that an
+// event that arrives late cannot undo a newer state; the actions are
+// idempotent, as several events may find the same state.
 func (v *Viewer) onSessionEvent(ctx context.Context, sig *SignalingClient, e sessionEvent) {
 	v.mu.Lock()
 	current := v.sess
@@ -201,10 +231,22 @@ func (v *Viewer) onSessionEvent(ctx context.Context, sig *SignalingClient, e ses
 	if e.s != current {
 		return
 	}
-	s := e.s
-	switch {
-	case e.ice == webrtc.ICEConnectionStateConnected:
-		v.count.holePunch.Store(time.Now().UnixNano() - s.iceStart.Load())
+	if e.ice != webrtc.ICEConnectionStateUnknown {
+		v.onICEState(e.s, e.s.pc.ICEConnectionState())
+		return
+	}
+	v.onPeerState(e.s, e.s.pc.ConnectionState())
+}
+
+// onICEState acts on a session's current ICE connection state.
+func (v *Viewer) onICEState(s *viewerSession, state webrtc.ICEConnectionState) {
+	switch state {
+	case webrtc.ICEConnectionStateConnected, webrtc.ICEConnectionStateCompleted:
+		s.pathLost = false
+		// Once per round of ICE, from the offer that began it.
+		if start := s.iceStart.Swap(0); start != 0 {
+			v.count.holePunch.Store(time.Now().UnixNano() - start)
+		}
 		if s.restarting.Swap(false) {
 			v.count.restarts.Add(1)
 			v.log.Info("ICE restart succeeded")
@@ -212,15 +254,33 @@ func (v *Viewer) onSessionEvent(ctx context.Context, sig *SignalingClient, e ses
 		if s.pc.ConnectionState() == webrtc.PeerConnectionStateConnected {
 			v.scheduleCredentialRestart(s)
 		}
-	case e.ice == webrtc.ICEConnectionStateDisconnected:
-		v.schedule(disconnectGrace, actRestartICE)
-	case e.state == webrtc.PeerConnectionStateConnected:
-		local, remote := selectedPair(s.pc)
-		v.log.Info("connected to the master", "local", local, "remote", remote)
+	case webrtc.ICEConnectionStateDisconnected:
+		if !s.pathLost { // a repeat must not push the restart back
+			s.pathLost = true
+			v.schedule(disconnectGrace, actRestartICE)
+		}
+	}
+}
+
+// onPeerState acts on a session's current PeerConnection state.
+func (v *Viewer) onPeerState(s *viewerSession, state webrtc.PeerConnectionState) {
+	seen := state == s.lastState
+	s.lastState = state
+	switch state {
+	case webrtc.PeerConnectionStateConnected:
+		if !seen {
+			local, remote := selectedPair(s.pc)
+			v.log.Info("connected to the master", "local", local, "remote", remote)
+		}
+		// Even when seen: the connecting state of an ICE restart may
+		// have passed unobserved, and the restart's timeout must go.
 		v.scheduleCredentialRestart(s)
-	case e.state == webrtc.PeerConnectionStateFailed, e.state == webrtc.PeerConnectionStateClosed:
-		v.log.Info("peer connection ended; offering a new one", "state", e.state)
-		v.schedule(retryDelay, actNewSession)
+	case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
+		if !s.ended { // both are final for this viewer
+			s.ended = true
+			v.log.Info("peer connection ended; offering a new one", "state", state)
+			v.schedule(retryDelay, actNewSession)
+		}
 	}
 }
 

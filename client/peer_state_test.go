@@ -1,0 +1,306 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+)
+
+// loopbackOnly keeps a test peer's host candidates on loopback.
+var loopbackOnly = ICEConfig{Interfaces: []string{"lo"}}
+
+// offlineClient is a Client for peers that a test drives without a
+// service.
+func offlineClient(t *testing.T) *Client {
+	t.Helper()
+	kvs, err := New(Config{Endpoint: "https://127.0.0.1:1", Region: "us-west-2", Credentials: testCreds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kvs
+}
+
+// loopViewer returns a Viewer whose loop the test runs by hand.
+func loopViewer(t *testing.T) *Viewer {
+	t.Helper()
+	v, err := NewViewer(ViewerConfig{Client: offlineClient(t), Channel: "c", ClientID: "v1", ICE: loopbackOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.timer = time.NewTimer(time.Hour)
+	t.Cleanup(func() { v.timer.Stop() })
+	return v
+}
+
+// closedPeerConnection returns a PeerConnection of api that is closed.
+func closedPeerConnection(t *testing.T, api *webrtc.API) *webrtc.PeerConnection {
+	t.Helper()
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return pc
+}
+
+// TestViewerActsOnCurrentStates: pion may deliver a state change after a
+// newer one, so the viewer decides on its PeerConnection's current state
+// and a late event does not undo the newer state.
+func TestViewerActsOnCurrentStates(t *testing.T) {
+	v := loopViewer(t)
+	ctx := context.Background()
+
+	// A PeerConnection that ended: its replacement is due, and late
+	// "connected" events must not call it off.
+	ended := &viewerSession{v: v, pc: closedPeerConnection(t, v.api), log: v.log}
+	v.sess = ended
+	v.onSessionEvent(ctx, nil, sessionEvent{s: ended, state: webrtc.PeerConnectionStateClosed})
+	if v.pending != actNewSession {
+		t.Fatalf("pending %v after the close, want a new session", v.pending)
+	}
+	v.onSessionEvent(ctx, nil, sessionEvent{s: ended, state: webrtc.PeerConnectionStateConnected})
+	v.onSessionEvent(ctx, nil, sessionEvent{s: ended, ice: webrtc.ICEConnectionStateConnected})
+	if v.pending != actNewSession {
+		t.Fatalf("pending %v after late connected events, want the new session still due", v.pending)
+	}
+
+	// A connected PeerConnection: late "disconnected" and "failed"
+	// events must neither restart ICE nor replace it.
+	live := &viewerSession{v: v, pc: connectedPair(t, v.api), log: v.log}
+	v.sess = live
+	v.schedule(0, actNone)
+	v.onSessionEvent(ctx, nil, sessionEvent{s: live, ice: webrtc.ICEConnectionStateDisconnected})
+	v.onSessionEvent(ctx, nil, sessionEvent{s: live, state: webrtc.PeerConnectionStateFailed})
+	if v.pending != actNone || live.pathLost || live.ended {
+		t.Fatalf("pending %v (path lost %v, ended %v) after late events on a connected peer connection, want nothing",
+			v.pending, live.pathLost, live.ended)
+	}
+}
+
+// viewerEvents records a Master's ViewerEvents.
+type viewerEvents struct {
+	mu      sync.Mutex
+	list    []ViewerEvent
+	changed chan struct{} // closed and replaced on every event
+}
+
+func newViewerEvents() *viewerEvents { return &viewerEvents{changed: make(chan struct{})} }
+
+func (r *viewerEvents) add(ev ViewerEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.list = append(r.list, ev)
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// states returns the states reported for a viewer, in order.
+func (r *viewerEvents) states(viewerID string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, ev := range r.list {
+		if ev.ViewerID == viewerID {
+			out = append(out, ev.State)
+		}
+	}
+	return out
+}
+
+// find returns the first event that matches.
+func (r *viewerEvents) find(match func(ViewerEvent) bool) (ViewerEvent, bool, <-chan struct{}) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, ev := range r.list {
+		if match(ev) {
+			return ev, true, nil
+		}
+	}
+	return ViewerEvent{}, false, r.changed
+}
+
+// await waits for an event that matches; the limit only keeps a broken
+// run from hanging.
+func (r *viewerEvents) await(t *testing.T, what string, match func(ViewerEvent) bool) ViewerEvent {
+	t.Helper()
+	limit := time.After(90 * time.Second)
+	for {
+		ev, ok, changed := r.find(match)
+		if ok {
+			return ev
+		}
+		select {
+		case <-changed:
+		case <-limit:
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			t.Fatalf("no event for %s; events: %+v", what, r.list)
+		}
+	}
+}
+
+// is matches a viewer's event in a state.
+func is(viewerID, state string) func(ViewerEvent) bool {
+	return func(ev ViewerEvent) bool { return ev.ViewerID == viewerID && ev.State == state }
+}
+
+// TestMasterActsOnCurrentStates: a master's viewer whose state change
+// comes late keeps the newer state: a late "failed" does not drop a
+// connected viewer, a late "connected" is not reported after "closed".
+func TestMasterActsOnCurrentStates(t *testing.T) {
+	events := newViewerEvents()
+	m, err := NewMaster(MasterConfig{Client: offlineClient(t), Channel: "c", ICE: loopbackOnly, OnViewer: events.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := connectedPair(t, m.api)
+	p := &masterPeer{m: m, id: "v1", pc: pc, log: m.log, timer: time.NewTimer(time.Hour)}
+	m.viewers[p.id] = p
+	m.live.Add(1)
+
+	p.onState(webrtc.PeerConnectionStateFailed) // late: pc is connected
+	if m.viewerCount() != 1 || p.dropped.Load() {
+		t.Fatal("a late failed state dropped a connected viewer")
+	}
+	if err := pc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p.onState(webrtc.PeerConnectionStateClosed)
+	p.onState(webrtc.PeerConnectionStateConnected) // late: pc is closed
+	m.closing.Wait()
+	if got, want := events.states(p.id), []string{"connected", "closed"}; !slices.Equal(got, want) {
+		t.Fatalf("reported %v, want %v", got, want)
+	}
+	if m.viewerCount() != 0 || m.PeerCount() != 0 {
+		t.Fatalf("%d viewers, %d peer connections after the close, want none", m.viewerCount(), m.PeerCount())
+	}
+}
+
+// candidate is a host candidate on a loopback port.
+func candidate(port int) ICECandidate {
+	mid, index := "0", uint16(0)
+	return ICECandidate{Candidate: fmt.Sprintf("candidate:1 1 udp 2130706431 127.0.0.1 %d typ host", port), SDPMid: &mid, SDPMLineIndex: &index}
+}
+
+// offerer returns a PeerConnection of api that has applied its own offer
+// and that offer.
+func offerer(t *testing.T, api *webrtc.API) (*webrtc.PeerConnection, webrtc.SessionDescription) {
+	t.Helper()
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	if _, err := pc.CreateDataChannel("x", nil); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	return pc, offer
+}
+
+// answerTo returns the answer of a new PeerConnection of api to offer.
+func answerTo(t *testing.T, api *webrtc.API, offer webrtc.SessionDescription) webrtc.SessionDescription {
+	t.Helper()
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	if err := pc.SetRemoteDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetLocalDescription(answer); err != nil {
+		t.Fatal(err)
+	}
+	return answer
+}
+
+// TestViewerKeepsBoundedEarlyCandidates: candidates that come before the
+// answer are kept up to maxRemoteCandidates, the first ones; the answer
+// takes them and empties the buffer.
+func TestViewerKeepsBoundedEarlyCandidates(t *testing.T) {
+	v := loopViewer(t)
+	pc, offer := offerer(t, v.api)
+	s := &viewerSession{v: v, pc: pc, log: v.log}
+	const extra = 20
+	for i := range maxRemoteCandidates + extra {
+		s.addRemoteCandidate(candidate(20000 + i))
+	}
+	if len(s.early) != maxRemoteCandidates || s.earlyDropped != extra {
+		t.Fatalf("kept %d and dropped %d early candidates, want %d and %d", len(s.early), s.earlyDropped, maxRemoteCandidates, extra)
+	}
+	first, last := s.early[0], s.early[len(s.early)-1]
+	if first.Candidate != candidate(20000).Candidate || last.Candidate != candidate(20000+maxRemoteCandidates-1).Candidate {
+		t.Fatalf("kept %q to %q, want the first %d", first.Candidate, last.Candidate, maxRemoteCandidates)
+	}
+	answer := answerTo(t, v.api, offer)
+	if err := s.applyAnswer(SessionDescription{Type: "answer", SDP: answer.SDP}); err != nil {
+		t.Fatal(err)
+	}
+	if s.early != nil {
+		t.Fatalf("%d early candidates left after the answer", len(s.early))
+	}
+}
+
+// TestMasterBoundsRemoteCandidatesPerOffer: a master hands pion at most
+// maxRemoteCandidates of a viewer's candidates for one offer, and counts
+// again from zero with the next offer.
+func TestMasterBoundsRemoteCandidatesPerOffer(t *testing.T) {
+	m, err := NewMaster(MasterConfig{Client: offlineClient(t), Channel: "c", ICE: loopbackOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, offer := offerer(t, m.api)
+	pc, err := m.api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pc.Close() })
+	if err := pc.SetRemoteDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	p := &masterPeer{m: m, id: "v1", pc: pc, log: m.log.With("viewer", "v1")}
+	p.newCandidateRound()
+	const extra = 20
+	for i := range maxRemoteCandidates + extra {
+		p.addRemoteCandidate(candidate(20000 + i))
+	}
+	if p.candidates != maxRemoteCandidates || p.ignored != extra {
+		t.Fatalf("took %d and dropped %d candidates, want %d and %d", p.candidates, p.ignored, maxRemoteCandidates, extra)
+	}
+	p.newCandidateRound() // the next offer, an ICE restart
+	p.addRemoteCandidate(candidate(30000))
+	if p.candidates != 1 || p.ignored != 0 {
+		t.Fatalf("after a new offer: took %d and dropped %d, want 1 and 0", p.candidates, p.ignored)
+	}
+}
+
+// TestMaxViewersConfig: zero means the default; negative is refused.
+func TestMaxViewersConfig(t *testing.T) {
+	kvs := offlineClient(t)
+	m, err := NewMaster(MasterConfig{Client: kvs, Channel: "c", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil || m.max != DefaultMaxViewers {
+		t.Fatalf("max %d, error %v; want the default, %d", m.max, err, DefaultMaxViewers)
+	}
+	if _, err := NewMaster(MasterConfig{Client: kvs, Channel: "c", MaxViewers: -1}); err == nil {
+		t.Fatal("NewMaster accepted MaxViewers -1")
+	}
+}
