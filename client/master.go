@@ -203,8 +203,8 @@ func (m *Master) Broadcast(data []byte) int {
 // Run joins the channel as its master and serves viewers until ctx ends
 // (it then returns nil) or something fails for good: the first join
 // (unknown channel, refused credentials, unreachable endpoint, untrusted
-// certificate), a replacement by another master (ErrReplaced), a
-// media source. When the signaling connection is lost for longer than its
+// certificate; a throttled join is tried again a few times), a
+// replacement by another master (ErrReplaced), a media source. When the signaling connection is lost for longer than its
 // own reconnection tries, the master joins the channel again. Run returns
 // after every PeerConnection is closed and every goroutine it started
 // has ended; it may be called once.
@@ -212,7 +212,7 @@ func (m *Master) Run(ctx context.Context) error {
 	if m.running.Swap(true) {
 		return errors.New("client: Master.Run called twice")
 	}
-	j, err := m.setup.join(ctx)
+	j, err := m.setup.joinFirst(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped before the join completed, as documented

@@ -21,6 +21,10 @@ const (
 	// again after its SignalingClient gave up; it doubles up to
 	// maxReconnectBackoff.
 	redialBackoff = time.Second
+	// throttledJoinBackoff and firstJoinAttempts pace a first join the
+	// server throttles: up to about 15 s of waiting in all.
+	throttledJoinBackoff = 500 * time.Millisecond
+	firstJoinAttempts    = 6
 	// closeGrace bounds the graceful close of one PeerConnection.
 	closeGrace = 5 * time.Second
 )
@@ -93,6 +97,29 @@ func (s *peerSetup) join(ctx context.Context) (joined, error) {
 		return joined{}, err
 	}
 	return joined{arn: info.ChannelARN, https: eps.HTTPS, sig: sig}, nil
+}
+
+// joinFirst is the first join of a peer's Run. A refusal that will not
+// change (unknown channel, bad credentials, unreachable endpoint) fails it
+// at once, so that a mistake shows; but a throttled call is tried again,
+// after growing, randomised delays, up to firstJoinAttempts times in all:
+// a channel's per-channel quotas (KVS's and ours, 5 DescribeSignalingChannel
+// calls per second) are exceeded whenever a few peers join it within the
+// same second, and that passes.
+func (s *peerSetup) joinFirst(ctx context.Context) (joined, error) {
+	for attempt := 1; ; attempt++ {
+		j, err := s.join(ctx)
+		if err == nil || !IsThrottled(err) || attempt == firstJoinAttempts || ctx.Err() != nil {
+			return j, err
+		}
+		delay := backoff(throttledJoinBackoff, attempt-1)
+		s.log.Info("the server throttled joining the channel; trying again", "in", delay, "error", err)
+		select {
+		case <-ctx.Done():
+			return joined{}, ctx.Err()
+		case <-time.After(delay):
+		}
+	}
 }
 
 // rejoin joins again after the signaling client gave up, with growing,

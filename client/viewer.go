@@ -150,15 +150,15 @@ func (v *Viewer) ClientID() string { return v.cfg.ClientID }
 // ctx ends (it then closes it, so that the master frees its side at
 // once, and returns nil) or something fails for good: the first join
 // (unknown channel, refused credentials, unreachable endpoint, untrusted
-// certificate) or a replacement by a viewer with the same client id
-// (ErrReplaced). Run returns after every goroutine it started has ended;
+// certificate; a throttled join is tried again a few times) or a
+// replacement by a viewer with the same client id (ErrReplaced). Run returns after every goroutine it started has ended;
 // it may be called once.
 func (v *Viewer) Run(ctx context.Context) error {
 	if v.running.Swap(true) {
 		return errors.New("client: Viewer.Run called twice")
 	}
 	v.started = time.Now()
-	j, err := v.setup.join(ctx)
+	j, err := v.setup.joinFirst(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped before the join completed, as documented

@@ -37,6 +37,7 @@ type masterFlags struct {
 	fps          float64
 	loop, json   bool
 	interval     time.Duration
+	maxViewers   int
 }
 
 // runMaster is `switchboard master`.
@@ -50,6 +51,8 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.loop, "loop", true, "play the files again from the start when they end")
 	fs.BoolVar(&f.json, "json", false, "print status as JSON lines")
 	fs.DurationVar(&f.interval, "stats-interval", time.Second, "how often to report the viewer count when it changed (positive)")
+	fs.IntVar(&f.maxViewers, "max-viewers", client.DefaultMaxViewers,
+		"viewers served at once; offers from more are refused (at least 1; the server's signaling.max_viewers_per_channel caps it too)")
 	fs.Usage = func() { fmt.Fprint(stderr, masterHelp); fs.PrintDefaults() }
 	if code, ok := parseFlags(fs, &f.peerFlags, args, stderr, f.check); !ok {
 		return code
@@ -99,6 +102,9 @@ func (f *masterFlags) check() error {
 	if !(f.fps > 0 && f.fps <= maxFPS) {
 		return fmt.Errorf("--fps must be above 0 and at most %d, got %v", maxFPS, f.fps)
 	}
+	if f.maxViewers < 1 {
+		return fmt.Errorf("--max-viewers must be at least 1, got %d", f.maxViewers)
+	}
 	return nil
 }
 
@@ -107,7 +113,7 @@ func (f *masterFlags) newMaster(s *session, out *printer, video, audio *media.Fi
 	var master *client.Master
 	cfg := client.MasterConfig{
 		Client: s.kvs, Channel: f.channel, CreateChannel: f.create, ICE: s.ice, Logger: s.log,
-		OnViewer: out.viewer,
+		OnViewer: out.viewer, MaxViewers: f.maxViewers,
 		OnMessage: func(viewerID string, data []byte) {
 			out.message("viewer "+viewerID, data)
 			if f.data != "" {
@@ -218,8 +224,12 @@ func (p *printer) message(from string, data []byte) {
 // viewer prints a viewer's connection change.
 func (p *printer) viewer(ev client.ViewerEvent) {
 	if p.json {
-		p.object(map[string]any{"event": "viewer", "viewer": ev.ViewerID, "state": ev.State,
-			"localCandidate": ev.LocalCandidate, "remoteCandidate": ev.RemoteCandidate, "viewers": ev.Peers})
+		obj := map[string]any{"event": "viewer", "viewer": ev.ViewerID, "state": ev.State,
+			"localCandidate": ev.LocalCandidate, "remoteCandidate": ev.RemoteCandidate, "viewers": ev.Peers}
+		if ev.Err != nil {
+			obj["error"] = ev.Err.Error()
+		}
+		p.object(obj)
 		return
 	}
 	pair := ""

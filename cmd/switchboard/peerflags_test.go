@@ -55,6 +55,16 @@ func TestMasterRefusesFPSOutOfRange(t *testing.T) {
 	}
 }
 
+func TestMasterRefusesMaxViewersBelowOne(t *testing.T) {
+	for _, value := range []string{"0", "-3"} {
+		code, stderr := runPeer(peerArgs(t, "master", "--max-viewers", value))
+		want := "switchboard master: --max-viewers must be at least 1, got " + value + "\n"
+		if code != exitUsage || stderr != want {
+			t.Errorf("--max-viewers %s: exit %d, stderr %q; want exit %d, %q", value, code, stderr, exitUsage, want)
+		}
+	}
+}
+
 // Values in range pass the flag checks: the commands go on to the next
 // step, here a CA bundle that does not exist, which fails before any
 // connection is made.
@@ -64,6 +74,8 @@ func TestPeerCommandsAcceptTimingFlagsInRange(t *testing.T) {
 		{"master", "--fps", "1000", "--stats-interval", "1ms"},
 		{"master", "--fps", "0.5", "--stats-interval", "1h"},
 		{"master", "--fps", "1e-300"},
+		{"master", "--max-viewers", "1"},
+		{"master", "--max-viewers", "500"},
 		{"viewer", "--stats-interval", "1ns"},
 	}
 	for _, tc := range tests {
