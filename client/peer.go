@@ -22,9 +22,9 @@ const (
 	// maxReconnectBackoff.
 	redialBackoff = time.Second
 	// throttledJoinBackoff and firstJoinAttempts pace a first join the
-	// server throttles: up to about 15 s of waiting in all.
+	// server throttles: up to about 35 s of waiting in all.
 	throttledJoinBackoff = 500 * time.Millisecond
-	firstJoinAttempts    = 6
+	firstJoinAttempts    = 8
 	// closeGrace bounds the graceful close of one PeerConnection.
 	closeGrace = 5 * time.Second
 )

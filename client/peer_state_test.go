@@ -87,19 +87,16 @@ func TestViewerActsOnCurrentStates(t *testing.T) {
 
 // viewerEvents records a Master's ViewerEvents.
 type viewerEvents struct {
-	mu      sync.Mutex
-	list    []ViewerEvent
-	changed chan struct{} // closed and replaced on every event
+	mu   sync.Mutex
+	list []ViewerEvent
 }
 
-func newViewerEvents() *viewerEvents { return &viewerEvents{changed: make(chan struct{})} }
+func newViewerEvents() *viewerEvents { return &viewerEvents{} }
 
 func (r *viewerEvents) add(ev ViewerEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.list = append(r.list, ev)
-	close(r.changed)
-	r.changed = make(chan struct{})
 }
 
 // states returns the states reported for a viewer, in order.
@@ -113,43 +110,6 @@ func (r *viewerEvents) states(viewerID string) []string {
 		}
 	}
 	return out
-}
-
-// find returns the first event that matches.
-func (r *viewerEvents) find(match func(ViewerEvent) bool) (ViewerEvent, bool, <-chan struct{}) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, ev := range r.list {
-		if match(ev) {
-			return ev, true, nil
-		}
-	}
-	return ViewerEvent{}, false, r.changed
-}
-
-// await waits for an event that matches; the limit only keeps a broken
-// run from hanging.
-func (r *viewerEvents) await(t *testing.T, what string, match func(ViewerEvent) bool) ViewerEvent {
-	t.Helper()
-	limit := time.After(90 * time.Second)
-	for {
-		ev, ok, changed := r.find(match)
-		if ok {
-			return ev
-		}
-		select {
-		case <-changed:
-		case <-limit:
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			t.Fatalf("no event for %s; events: %+v", what, r.list)
-		}
-	}
-}
-
-// is matches a viewer's event in a state.
-func is(viewerID, state string) func(ViewerEvent) bool {
-	return func(ev ViewerEvent) bool { return ev.ViewerID == viewerID && ev.State == state }
 }
 
 // TestMasterActsOnCurrentStates: a master's viewer whose state change

@@ -147,3 +147,83 @@ func describeStats(s client.ViewerStats) string {
 	return fmt.Sprintf("state %q, pair %s/%s, %d video frames, %d audio, %d peer connections",
 		s.State, s.LocalCandidate, s.RemoteCandidate, s.VideoFrames, s.AudioFrames, s.PeerConnections)
 }
+
+// viewerLog records the ViewerEvents a Master reports through OnViewer.
+type viewerLog struct {
+	mu     sync.Mutex
+	events []client.ViewerEvent
+	grown  chan struct{} // closed, then replaced, whenever an event arrives
+}
+
+func newViewerLog() *viewerLog { return &viewerLog{grown: make(chan struct{})} }
+
+// add is the OnViewer callback.
+func (l *viewerLog) add(ev client.ViewerEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.events = append(l.events, ev)
+	close(l.grown)
+	l.grown = make(chan struct{})
+}
+
+// lookup returns the earliest recorded event that match accepts; when
+// there is none, it returns a channel closed by the next event.
+func (l *viewerLog) lookup(match func(client.ViewerEvent) bool) (client.ViewerEvent, bool, <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, ev := range l.events {
+		if match(ev) {
+			return ev, true, nil
+		}
+	}
+	return client.ViewerEvent{}, false, l.grown
+}
+
+// has reports whether an event that match accepts was recorded.
+func (l *viewerLog) has(match func(client.ViewerEvent) bool) bool {
+	_, ok, _ := l.lookup(match)
+	return ok
+}
+
+// await returns the first event that match accepts, waiting for it; the
+// limit only keeps a broken run from hanging.
+func (l *viewerLog) await(t *testing.T, what string, match func(client.ViewerEvent) bool) client.ViewerEvent {
+	t.Helper()
+	limit := time.After(90 * time.Second)
+	for {
+		ev, ok, grown := l.lookup(match)
+		if ok {
+			return ev
+		}
+		select {
+		case <-grown:
+		case <-limit:
+			t.Fatalf("no event for %s; events so far: %s", what, l)
+		}
+	}
+}
+
+// states lists the states reported for one viewer, oldest first.
+func (l *viewerLog) states(viewerID string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, ev := range l.events {
+		if ev.ViewerID == viewerID {
+			out = append(out, ev.State)
+		}
+	}
+	return out
+}
+
+// String lists every event, for failure messages.
+func (l *viewerLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprintf("%+v", l.events)
+}
+
+// viewerIn matches the events of one viewer in one state.
+func viewerIn(viewerID, state string) func(client.ViewerEvent) bool {
+	return func(ev client.ViewerEvent) bool { return ev.ViewerID == viewerID && ev.State == state }
+}
