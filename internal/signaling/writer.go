@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"runtime"
 	"sync"
 	"time"
 
@@ -31,6 +32,15 @@ func (c *conn) writeLoop() {
 	if !c.writeBatch(&buf, batch, false) {
 		return
 	}
+	// Let the goroutines that are ready to run go first: the readers of
+	// other connections woken with this one often have messages for this
+	// connection too, and what they queue meanwhile goes out in the same
+	// write. Without this yield a busy master's writer wrote about one
+	// message per system call; with it, the relay's median latency at
+	// 50,000 messages/s halved and its CPU per message fell
+	// (docs/benchmarks.md, session 7). When nothing else is ready to run,
+	// the yield returns at once.
+	runtime.Gosched()
 	for {
 		q, goAway, cause, ok := c.takeQueue(batch)
 		if !ok {
