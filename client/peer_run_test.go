@@ -64,6 +64,14 @@ func TestRunStoppedDuringJoin(t *testing.T) {
 // to another one, which the test closes.
 func connectedPair(t *testing.T, api *webrtc.API) *webrtc.PeerConnection {
 	t.Helper()
+	a, _ := connectedPeers(t, api)
+	return a
+}
+
+// connectedPeers returns the offerer and the answerer of a connected
+// loopback pair made with api.
+func connectedPeers(t *testing.T, api *webrtc.API) (*webrtc.PeerConnection, *webrtc.PeerConnection) {
+	t.Helper()
 	a, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +115,7 @@ func connectedPair(t *testing.T, api *webrtc.API) *webrtc.PeerConnection {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return a
+	return a, b
 }
 
 // TestViewerAfterRejoin: after a new join, a connected PeerConnection is

@@ -72,6 +72,16 @@ func TestViewerActsOnCurrentStates(t *testing.T) {
 		t.Fatalf("pending %v after late connected events, want the new session still due", v.pending)
 	}
 
+	// A PeerConnection whose "closed" event was dropped from a full
+	// queue: an event of another kind queued after it finds the state.
+	dropped := &viewerSession{v: v, pc: closedPeerConnection(t, v.api), log: v.log}
+	v.sess = dropped
+	v.schedule(0, actNone)
+	v.onSessionEvent(ctx, nil, sessionEvent{s: dropped, ice: webrtc.ICEConnectionStateClosed})
+	if v.pending != actNewSession {
+		t.Fatalf("pending %v after an ICE event on a closed peer connection, want a new session", v.pending)
+	}
+
 	// A connected PeerConnection: late "disconnected" and "failed"
 	// events must neither restart ICE nor replace it.
 	live := &viewerSession{v: v, pc: connectedPair(t, v.api), log: v.log}
@@ -262,5 +272,68 @@ func TestMaxViewersConfig(t *testing.T) {
 	}
 	if _, err := NewMaster(MasterConfig{Client: kvs, Channel: "c", MaxViewers: -1}); err == nil {
 		t.Fatal("NewMaster accepted MaxViewers -1")
+	}
+}
+
+// TestViewerRestartWaitsForItsRound: just after an ICE restart's offer the
+// ICE state can still read "connected" from the round before, and events
+// of that round can still be queued. Neither may count the restart as
+// done or call off its timeout; the restart's own round connecting does
+// both.
+func TestViewerRestartWaitsForItsRound(t *testing.T) {
+	v := loopViewer(t)
+	pc, master := connectedPeers(t, v.api)
+	s := &viewerSession{v: v, pc: pc, log: v.log}
+	v.sess = s
+	pc.OnICEConnectionStateChange(s.onICEChange)
+
+	if _, err := s.makeOffer(true); err != nil {
+		t.Fatal(err)
+	}
+	v.schedule(restartTimeout, actNewSession) // as restartICE does
+	// The states of the round before, read before pion reports the
+	// restart's first change.
+	v.onICEState(s, webrtc.ICEConnectionStateConnected, s.restartFrom)
+	v.onPeerState(s, webrtc.PeerConnectionStateConnected)
+	if v.pending != actNewSession || v.count.restarts.Load() != 0 {
+		t.Fatalf("after a connected state of the round before: pending %v, %d restarts done; want the timeout kept and none done",
+			v.pending, v.count.restarts.Load())
+	}
+
+	// The master answers and the restart's round connects.
+	answerOffer(t, master, pc)
+	deadline := time.After(10 * time.Second)
+	for v.count.restarts.Load() == 0 {
+		select {
+		case e := <-v.events:
+			v.onSessionEvent(context.Background(), nil, e)
+		case <-deadline:
+			t.Fatalf("the restart's round did not count as done; ICE %s, pending %v", pc.ICEConnectionState(), v.pending)
+		}
+	}
+	if v.pending == actNewSession {
+		t.Fatal("the restart's timeout is still due after its round connected")
+	}
+}
+
+// answerOffer has answerer answer offerer's pending offer, with every
+// candidate in the descriptions.
+func answerOffer(t *testing.T, answerer, offerer *webrtc.PeerConnection) {
+	t.Helper()
+	<-webrtc.GatheringCompletePromise(offerer)
+	if err := answerer.SetRemoteDescription(*offerer.LocalDescription()); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := answerer.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(answerer)
+	if err := answerer.SetLocalDescription(answer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	if err := offerer.SetRemoteDescription(*answerer.LocalDescription()); err != nil {
+		t.Fatal(err)
 	}
 }

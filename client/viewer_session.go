@@ -28,11 +28,13 @@ type viewerSession struct {
 	// servers without the lock its statistics take.
 	configMu sync.Mutex
 
-	iceStart   atomic.Int64 // unix nanoseconds when ICE began (again)
-	restarting atomic.Bool  // an ICE restart is under way
+	iceStart   atomic.Int64  // unix nanoseconds when ICE began (again)
+	restarting atomic.Bool   // an ICE restart is under way
+	iceChanges atomic.Uint64 // ICE state changes pion reported, in its order
 
 	// Owned by the viewer's loop goroutine.
 	remoteFingerprint string
+	restartFrom       uint64         // iceChanges when the current ICE restart began
 	early             []ICECandidate // remote candidates before the answer
 	earlyDropped      int            // candidates refused for want of room in early
 	pathLost          bool           // an ICE restart is scheduled for a lost path
@@ -117,13 +119,21 @@ func (v *Viewer) openSession(servers []webrtc.ICEServer) (*viewerSession, error)
 	}
 	pc.OnICECandidate(s.out.add)
 	pc.OnTrack(s.onTrack)
-	pc.OnICEConnectionStateChange(func(st webrtc.ICEConnectionState) { v.post(sessionEvent{s: s, ice: st}) })
+	pc.OnICEConnectionStateChange(s.onICEChange)
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) { v.post(sessionEvent{s: s, state: st}) })
 	return s, nil
 }
 
-// post hands a PeerConnection event to the loop; events that find the
-// queue full are dropped, as a later one follows.
+// onICEChange counts an ICE state change and posts it. pion calls it in
+// the order of the changes, after storing the new state.
+func (s *viewerSession) onICEChange(st webrtc.ICEConnectionState) {
+	s.iceChanges.Add(1)
+	s.v.post(sessionEvent{s: s, ice: st})
+}
+
+// post hands a PeerConnection event to the loop. An event that finds the
+// queue full is dropped: the loop reads the current states on each event,
+// and the events already queued are handled after this change.
 func (v *Viewer) post(e sessionEvent) {
 	select {
 	case v.events <- e:
@@ -136,18 +146,30 @@ func (v *Viewer) post(e sessionEvent) {
 // candidates wait until it is sent.
 func (s *viewerSession) offer(ctx context.Context, sig *SignalingClient, restart bool) error {
 	s.out.hold()
-	offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
+	offer, err := s.makeOffer(restart)
 	if err != nil {
-		return fmt.Errorf("creating the offer: %w", err)
+		return err
 	}
-	s.iceStart.Store(time.Now().UnixNano())
-	if err := s.pc.SetLocalDescription(offer); err != nil {
-		return fmt.Errorf("applying the offer: %w", err)
-	}
-	s.restarting.Store(restart)
 	err = sig.SendOffer(ctx, "", SessionDescription{Type: "offer", SDP: offer.SDP})
 	s.out.release()
 	return err
+}
+
+// makeOffer creates an offer and applies it.
+func (s *viewerSession) makeOffer(restart bool) (webrtc.SessionDescription, error) {
+	// Before CreateOffer, which restarts the ICE agent: the restart's
+	// round of checks begins after this count.
+	s.restartFrom = s.iceChanges.Load()
+	s.restarting.Store(restart)
+	offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
+	if err != nil {
+		return offer, fmt.Errorf("creating the offer: %w", err)
+	}
+	s.iceStart.Store(time.Now().UnixNano())
+	if err := s.pc.SetLocalDescription(offer); err != nil {
+		return offer, fmt.Errorf("applying the offer: %w", err)
+	}
+	return offer, nil
 }
 
 // sendCandidate sends a local candidate to the master.
@@ -222,8 +244,10 @@ func (s *viewerSession) close() {
 // when ICE connected, restarts ICE when the path is lost, and replaces
 // the PeerConnection when it fails. It decides on the states the
 // PeerConnection is in now, never on those the event carries, so that an
-// event that arrives late cannot undo a newer state; the actions are
-// idempotent, as several events may find the same state.
+// event that arrives late cannot undo a newer state, and it looks at both
+// states on every event, so that an event dropped from a full queue is
+// made up for by those queued after it. The actions are idempotent, as
+// several events may find the same state.
 func (v *Viewer) onSessionEvent(ctx context.Context, sig *SignalingClient, e sessionEvent) {
 	v.mu.Lock()
 	current := v.sess
@@ -231,17 +255,24 @@ func (v *Viewer) onSessionEvent(ctx context.Context, sig *SignalingClient, e ses
 	if e.s != current {
 		return
 	}
-	if e.ice != webrtc.ICEConnectionStateUnknown {
-		v.onICEState(e.s, e.s.pc.ICEConnectionState())
-		return
-	}
+	changes := e.s.iceChanges.Load() // before the state: see onICEState
+	v.onICEState(e.s, e.s.pc.ICEConnectionState(), changes)
 	v.onPeerState(e.s, e.s.pc.ConnectionState())
 }
 
-// onICEState acts on a session's current ICE connection state.
-func (v *Viewer) onICEState(s *viewerSession, state webrtc.ICEConnectionState) {
+// onICEState acts on a session's current ICE connection state; changes
+// is the count of ICE state changes, read before the state. While an ICE
+// restart waits for its round of checks to begin (no change counted
+// since its offer), a connected state is the round before, which must
+// neither count the restart as done nor call off its timeout. pion
+// stores a state before counting it, so a state read after a count that
+// moved on is the restart's own.
+func (v *Viewer) onICEState(s *viewerSession, state webrtc.ICEConnectionState, changes uint64) {
 	switch state {
 	case webrtc.ICEConnectionStateConnected, webrtc.ICEConnectionStateCompleted:
+		if s.restarting.Load() && changes == s.restartFrom {
+			return
+		}
 		s.pathLost = false
 		// Once per round of ICE, from the offer that began it.
 		if start := s.iceStart.Swap(0); start != 0 {
@@ -271,6 +302,9 @@ func (v *Viewer) onPeerState(s *viewerSession, state webrtc.PeerConnectionState)
 		if !seen {
 			local, remote := selectedPair(s.pc)
 			v.log.Info("connected to the master", "local", local, "remote", remote)
+		}
+		if s.restarting.Load() {
+			return // onICEState decides when the restart is done
 		}
 		// Even when seen: the connecting state of an ICE restart may
 		// have passed unobserved, and the restart's timeout must go.
