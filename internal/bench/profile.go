@@ -9,6 +9,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime"
 	runpprof "runtime/pprof"
 	"time"
 )
@@ -86,13 +87,23 @@ func (p profiler) profileSelf(file string, d time.Duration) {
 	runpprof.StopCPUProfile()
 }
 
-// heap records the live heap (after a GC) and the goroutine stacks.
+// heap records the server's live heap (after a GC) and goroutine stacks,
+// and this generator's live heap (NAME.generator.heap.pprof): what the
+// generator holds per connection is memory it must grow into, which
+// costs CPU on the same two cores.
 func (p profiler) heap(name string) {
 	if p.addr == "" {
 		return
 	}
 	p.fetch("/debug/pprof/heap?gc=1", name+".heap.pprof", time.Minute)
 	p.fetch("/debug/pprof/goroutine", name+".goroutine.pprof", time.Minute)
+	f, err := p.create(name + ".generator.heap.pprof")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	runtime.GC()
+	_ = runpprof.WriteHeapProfile(f)
 }
 
 func (p profiler) fetch(path, file string, timeout time.Duration) {
