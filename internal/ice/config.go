@@ -3,6 +3,7 @@ package ice
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"runtime"
@@ -192,8 +193,8 @@ func (c Config) Validate() error {
 	if c.UDPListeners < 1 || c.UDPListeners > maxUDPListeners {
 		add("udp_listeners", "must be from 1 to %d, got %d", maxUDPListeners, c.UDPListeners)
 	}
-	if c.GetIceServerConfigPerSecond <= 0 {
-		add("get_ice_server_config_per_second", "must be positive, got %v", c.GetIceServerConfigPerSecond)
+	if !(c.GetIceServerConfigPerSecond > 0) || math.IsInf(c.GetIceServerConfigPerSecond, 1) { // NaN fails the first test
+		add("get_ice_server_config_per_second", "must be a positive number, got %v", c.GetIceServerConfigPerSecond)
 	}
 	if c.GetIceServerConfigBurst < 1 {
 		add("get_ice_server_config_burst", "must be at least 1, got %d", c.GetIceServerConfigBurst)

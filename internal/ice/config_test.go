@@ -1,6 +1,7 @@
 package ice
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -103,6 +104,10 @@ func TestValidateCases(t *testing.T) {
 		}, "turn.external_uris"},
 		{"ipv6 allow-list", func(c *Config) { c.AllowPeers = []string{"::1/128", "fd00::/8"} }, ""},
 		{"relay ip v6", func(c *Config) { c.RelayIP = "2001:db8::10" }, ""},
+		{"ice server rate NaN", func(c *Config) { c.GetIceServerConfigPerSecond = math.NaN() }, "turn.get_ice_server_config_per_second"},
+		{"ice server rate infinite", func(c *Config) { c.GetIceServerConfigPerSecond = math.Inf(1) }, "turn.get_ice_server_config_per_second"},
+		{"ice server rate zero", func(c *Config) { c.GetIceServerConfigPerSecond = 0 }, "turn.get_ice_server_config_per_second"},
+		{"ice server burst zero", func(c *Config) { c.GetIceServerConfigBurst = 0 }, "turn.get_ice_server_config_burst"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -35,7 +35,9 @@ func (s *Service) IceServers(ctx context.Context, p auth.Principal, ch store.Cha
 	if !s.calls.Allow(ch.Account+"\x00"+ch.ARN, now) {
 		s.metrics.throttled.Inc()
 		return nil, kvsapi.Errorf(kvsapi.CodeClientLimitExceeded,
-			"GetIceServerConfig is limited to %g calls per second per channel", s.cfg.GetIceServerConfigPerSecond)
+			"Too many GetIceServerConfig calls for this channel: the limit is %g per second with a burst of %d "+
+				"(turn.get_ice_server_config_per_second, turn.get_ice_server_config_burst); retry later",
+			s.cfg.GetIceServerConfigPerSecond, s.cfg.GetIceServerConfigBurst)
 	}
 	ttl := time.Duration(s.cfg.CredentialTTL)
 	var (

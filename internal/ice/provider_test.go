@@ -198,6 +198,11 @@ func TestIceServersErrors(t *testing.T) {
 	if code := apiCode(err); code != "ClientLimitExceededException" {
 		t.Fatalf("4th call in the same instant: %v", err)
 	}
+	for _, want := range []string{"5 per second", "burst of 3", "turn.get_ice_server_config_per_second", "turn.get_ice_server_config_burst"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("throttling message %q does not say %q", err.Error(), want)
+		}
+	}
 	if _, err := svc.IceServers(ctx, principal(), activeChannel(otherARN), ""); err != nil {
 		t.Fatalf("another channel is throttled too: %v", err)
 	}

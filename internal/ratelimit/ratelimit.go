@@ -11,6 +11,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -61,8 +62,14 @@ type Keyed struct {
 // every call.
 const minSweepEvery = time.Second
 
-// NewKeyed returns an empty set of buckets following rule.
+// NewKeyed returns an empty set of buckets following rule. It panics on
+// a rule outside its contract (a rate not above 0, a burst under 1, or
+// either not finite): its owners validate their settings first, and a
+// NaN rate would otherwise allow every call and keep every bucket.
 func NewKeyed(rule Rule) *Keyed {
+	if !(rule.Rate > 0) || !(rule.Burst >= 1) || math.IsInf(rule.Rate, 0) || math.IsInf(rule.Burst, 0) {
+		panic(fmt.Sprintf("ratelimit: invalid rule: rate %v, burst %v", rule.Rate, rule.Burst))
+	}
 	return &Keyed{
 		rule:       rule,
 		sweepEvery: int64(max(minSweepEvery, rule.refillTime())),

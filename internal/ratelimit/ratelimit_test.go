@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -154,5 +155,27 @@ func TestTokensReportsWithoutTaking(t *testing.T) {
 	var none *Keyed
 	if got := none.Tokens("a", t0); got < 1e308 {
 		t.Fatalf("nil Keyed: %v tokens, want no end", got)
+	}
+}
+
+// TestNewKeyedRefusesRulesOutsideItsContract: a NaN rate would allow
+// every call and keep every bucket forever, so no such Keyed is made.
+func TestNewKeyedRefusesRulesOutsideItsContract(t *testing.T) {
+	for _, r := range []Rule{
+		{Rate: math.NaN(), Burst: 1},
+		{Rate: math.Inf(1), Burst: 1},
+		{Rate: 0, Burst: 1},
+		{Rate: 1, Burst: 0.5},
+		{Rate: 1, Burst: math.NaN()},
+		{Rate: 1, Burst: math.Inf(1)},
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("NewKeyed(%+v) made a set of buckets", r)
+				}
+			}()
+			NewKeyed(r)
+		}()
 	}
 }

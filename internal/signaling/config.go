@@ -3,6 +3,7 @@ package signaling
 import (
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -150,8 +151,8 @@ func (c Config) Validate() error {
 		}
 	}
 	positiveRate := func(key string, v float64) {
-		if !(v > 0) {
-			bad(key, "must be greater than 0, got %v", v)
+		if !(v > 0) || math.IsInf(v, 1) { // NaN fails the first test
+			bad(key, "must be a finite number greater than 0, got %v", v)
 		}
 	}
 	atLeast("max_viewers_per_channel", int64(c.MaxViewersPerChannel), 1)

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"bytes"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,8 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	cfg.PongTimeout = 0
 	cfg.ShutdownDrain = -1
 	cfg.ReadLimit = 100
+	cfg.ConnectsPerSecondPerChannel = math.Inf(1)
+	cfg.AlexaOffersPerSecondPerAccount = math.NaN()
 	err := cfg.Validate()
 	if err == nil {
 		t.Fatal("invalid config accepted")
@@ -45,13 +48,15 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		"signaling.pong_timeout:",
 		"signaling.shutdown_drain: must not be negative",
 		"signaling.read_limit:",
+		"signaling.connects_per_second_per_channel: must be a finite number",
+		"signaling.alexa_offers_per_second_per_account: must be a finite number",
 	} {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("error does not mention %q:\n%v", key, err)
 		}
 	}
-	if n := strings.Count(err.Error(), "\n") + 1; n != 7 {
-		t.Errorf("got %d problems, want 7:\n%v", n, err)
+	if n := strings.Count(err.Error(), "\n") + 1; n != 9 {
+		t.Errorf("got %d problems, want 9:\n%v", n, err)
 	}
 }
 
