@@ -15,6 +15,10 @@
 //     address's mailbox for the TTL given at publish time and hands the
 //     mailbox over, in order, to the next subscriber. The mailbox therefore
 //     belongs to the bus (in a cluster it lives in the shared store).
+//   - A subscriber that took envelopes but could not pass them on (its
+//     connection ended first) gives them back with Requeue; they go to the
+//     next holder of the address, before anything queued after them, for
+//     what is left of their TTL.
 //   - CloseChannel reaches every subscriber of a channel on every node and
 //     drops the channel's mailboxes.
 //
@@ -69,7 +73,7 @@ func ViewerOf(account, channel, clientID string) Address {
 }
 
 // Envelope is one message in transit. The bus treats it as opaque except
-// for the replacement rule of mailboxes (see Bus.Publish).
+// for the replacement rule of mailboxes (see Bus.Publish) and its expiry.
 type Envelope struct {
 	// Type is the message type (SDP_OFFER, SDP_ANSWER, ICE_CANDIDATE).
 	Type string
@@ -79,6 +83,12 @@ type Envelope struct {
 	SenderClientID string
 	// Payload is relayed byte for byte.
 	Payload string
+	// Expires is when the envelope stops being worth delivering: the bus
+	// sets it when it accepts the envelope (publish time plus TTL) and
+	// keeps it on every copy it hands out, so that an envelope given back
+	// with Bus.Requeue waits only for the rest of its TTL. Publishers leave
+	// it zero; the bus overwrites it.
+	Expires time.Time
 }
 
 // Size is the number of bytes an envelope counts against mailbox limits.
@@ -93,7 +103,10 @@ type Handler interface {
 	// Deliver hands over one envelope. It returns false when the
 	// subscriber cannot take it (its connection is being dropped); the bus
 	// then keeps the envelope in the mailbox as if the address were
-	// unheld. Once Deliver has returned false it must keep doing so.
+	// unheld. Once Deliver has returned false it must keep doing so. An
+	// envelope it took but cannot pass on after all goes back with
+	// Bus.Requeue: Publish has reported it Delivered, so it must not be
+	// dropped.
 	Deliver(Envelope) bool
 	// Displaced tells the holder that a newer subscriber took its address.
 	// The subscription receives nothing afterwards.
@@ -228,6 +241,22 @@ type Bus interface {
 	// acceptance order. Other types are never replaced. Errors:
 	// ErrMailboxFull, ErrChannelClosed, ErrClosed, or a backend failure.
 	Publish(ctx context.Context, to Address, env Envelope, opts PublishOptions) (Outcome, error)
+
+	// Requeue gives back envelopes that a subscriber of addr took (through
+	// Deliver or a backlog) but could not pass on, oldest first. They are
+	// older than anything queued for addr since, so they go first: to the
+	// holder of addr through Deliver when it has one (after a takeover,
+	// the newer connection), otherwise in front of the mailbox, where what
+	// the holder refuses goes too. In the mailbox each keeps its Expires,
+	// so it waits only for the rest of its TTL; the mailbox limits do not
+	// apply (the envelopes were accepted once), and an SDP_OFFER or
+	// SDP_ANSWER followed by a newer one of the same type from the same
+	// sender, given back with it or queued already, is dropped as the
+	// replacement rule would have. Expired envelopes are dropped and
+	// counted in Stats.Expired. Errors: ErrChannelClosed (the channel's
+	// mail is gone, these envelopes with it), ErrClosed, or a backend
+	// failure.
+	Requeue(ctx context.Context, addr Address, envs []Envelope) error
 
 	// CloseChannel calls ChannelClosed on every subscriber of the channel,
 	// on every node, drops its mailboxes and, for a while, refuses new

@@ -25,29 +25,33 @@ type closeCause struct {
 	metric string // disconnects_total reason
 	goAway bool   // send GO_AWAY before the close frame
 	abrupt bool   // drop the TCP connection without a close handshake
+	// flush writes what is queued before the close frame. Only for a
+	// client that is still the rightful recipient and reading; otherwise
+	// the queue goes back to the bus (see conn.handBack).
+	flush bool
 }
 
 var (
 	causeReplaced = closeCause{ws.StatusNormalClosure,
-		"replaced by a newer connection with the same identity", "replaced", true, false}
+		"replaced by a newer connection with the same identity", "replaced", true, false, false}
 	causeChannelDeleted = closeCause{ws.StatusGoingAway,
-		"signaling channel deleted", "channel_deleted", true, false}
+		"signaling channel deleted", "channel_deleted", true, false, false}
 	causeShutdown = closeCause{ws.StatusGoingAway,
-		"server shutting down", "shutdown", true, false}
+		"server shutting down", "shutdown", true, false, true}
 	causeShutdownForced = closeCause{ws.StatusGoingAway,
-		"server shutting down", "shutdown", false, true}
+		"server shutting down", "shutdown", false, true, false}
 	causeMaxDuration = closeCause{ws.StatusGoingAway,
-		"maximum connection duration reached", "max_duration", true, false}
+		"maximum connection duration reached", "max_duration", true, false, true}
 	causeIdle = closeCause{ws.StatusNormalClosure,
-		"idle timeout", "idle_timeout", false, false}
+		"idle timeout", "idle_timeout", false, false, true}
 	causeSlowReader = closeCause{ws.StatusPolicyViolation,
-		"send queue full: client is not reading fast enough", "send_queue_full", false, false}
+		"send queue full: client is not reading fast enough", "send_queue_full", false, false, false}
 	causePingTimeout = closeCause{ws.StatusGoingAway,
-		"ping timeout", "ping_timeout", false, true}
+		"ping timeout", "ping_timeout", false, true, false}
 	causeBinary = closeCause{ws.StatusUnsupportedData,
-		"binary frames are not supported; send JSON text frames", "binary_frame", false, false}
+		"binary frames are not supported; send JSON text frames", "binary_frame", false, false, false}
 	causeBusError = closeCause{ws.StatusInternalServerError,
-		"messages cannot be relayed; reconnect", "bus_error", false, false}
+		"messages cannot be relayed; reconnect", "bus_error", false, false, false}
 )
 
 // outbound is one frame waiting to be written: a delivery (env), a text
@@ -57,6 +61,10 @@ type outbound struct {
 	raw     []byte
 	control []byte
 }
+
+// delivery reports whether o is an envelope the bus handed over (and
+// counted as delivered), as opposed to a frame the server made.
+func (o *outbound) delivery() bool { return o.raw == nil && o.control == nil }
 
 // conn is one accepted WebSocket connection. It is the bus.Handler of its
 // address.
@@ -90,8 +98,11 @@ type conn struct {
 	timer     *time.Timer    // the connection's clocks; see onTimer
 
 	// writeMu makes each network write whole: the writer's batches and
-	// the reader's last frames (a close echo) never interleave.
-	writeMu sync.Mutex
+	// the reader's last frames (a close echo) never interleave. It also
+	// guards closeSent: once a close frame went out (the server's, or the
+	// echo of the client's), nothing more is written (RFC 6455 5.5.1).
+	writeMu   sync.Mutex
+	closeSent bool
 
 	lastActivity atomic.Int64 // mono reading of the last client-initiated frame
 
@@ -106,7 +117,6 @@ type conn struct {
 	writing    bool        // a writer goroutine runs (or the connection is closing)
 	finished   bool        // serve is ending: no goroutine may start
 	goAwaySent bool        // owned by the writer of the moment
-	closeSent  bool        // a close frame went out (the server's, or the echo of the client's)
 	clocks     connClocks
 
 	// Owned by the reader goroutine.
@@ -206,15 +216,23 @@ func (c *conn) requestGoAway() {
 }
 
 // requestClose asks the writer to close the connection. The first cause
-// is kept, except that a forced close overrides a graceful one.
+// is kept, except that a forced close overrides a graceful one. A forced
+// close also cuts short a graceful close under way: the writer that took
+// it does not look at the cause again (it is writing, or the connection
+// waits for the client's close frame), so the connection is dropped here.
 func (c *conn) requestClose(cause closeCause) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	cutShort := cause.abrupt && c.closing != nil && !c.closing.abrupt &&
+		c.started && c.writing && !c.finished
 	c.dead = true
 	if c.closing == nil || cause.abrupt && !c.closing.abrupt {
 		c.closing = &cause
 	}
 	c.startWriterLocked()
+	c.mu.Unlock()
+	if cutShort {
+		c.abort()
+	}
 }
 
 // takeQueue swaps the queue with spare (emptied) and returns what was
@@ -340,6 +358,7 @@ func (c *conn) end(readErr error) {
 	_ = c.netConn.SetWriteDeadline(time.Now())
 	c.wg.Wait()
 	_ = c.netConn.Close()
+	c.handBack()
 
 	reason := disconnectReason(readErr)
 	if cause := c.closeCauseOrNil(); cause != nil {
@@ -350,6 +369,48 @@ func (c *conn) end(readErr error) {
 	h.metrics.disconnects.WithLabelValues(reason).Inc()
 	h.unregister(c)
 	h.log.Debug("signaling connection closed", "conn", c.id, "reason", reason, "error", readErr)
+}
+
+// handBackTimeout bounds the bus call that gives unwritten mail back.
+const handBackTimeout = 5 * time.Second
+
+// handBack gives the bus the envelopes this connection took but never
+// wrote. Publish counted them delivered, and the bus contract keeps mail
+// a dying connection cannot take: they go to the next holder of the
+// address (after a takeover, the newer connection) for the rest of their
+// TTL. Only end calls it, once no writer runs and Deliver refuses.
+func (c *conn) handBack() {
+	envs := c.unwritten()
+	if len(envs) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), handBackTimeout)
+	defer cancel()
+	err := c.hub.bus.Requeue(ctx, c.addr, envs)
+	switch {
+	case err == nil:
+		c.hub.log.Debug("signaling unwritten messages handed back", "conn", c.id, "messages", len(envs))
+	case errors.Is(err, bus.ErrChannelClosed):
+		// The channel was deleted: its mail is gone by design.
+	default:
+		c.hub.log.Warn("signaling messages lost: neither written nor handed back",
+			"conn", c.id, "messages", len(envs), "error", err)
+	}
+}
+
+// unwritten takes the envelopes still waiting in the backlog and the
+// queue, oldest first; the frames the server made itself are dropped.
+func (c *conn) unwritten() []bus.Envelope {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	envs := c.backlog
+	for i := range c.queue {
+		if c.queue[i].delivery() {
+			envs = append(envs, c.queue[i].env)
+		}
+	}
+	c.backlog, c.queue = nil, nil
+	return envs
 }
 
 // errClientClosed ends the reader when the client sent its close frame.

@@ -164,7 +164,7 @@ func (c *conn) handleEvent(ev wsserver.Event) error {
 func (c *conn) lastWords(err error) error {
 	var ce *wsserver.CloseError
 	if errors.As(err, &ce) {
-		c.writeFinal(wsserver.AppendClose(nil, ce.Code, ce.Reason))
+		c.writeFinal(ce.Code, ce.Reason)
 	}
 	return err
 }
@@ -173,13 +173,7 @@ func (c *conn) lastWords(err error) error {
 // the server's own close frame went first (then this one completes the
 // handshake).
 func (c *conn) echoClose(code ws.StatusCode) {
-	c.mu.Lock()
-	sent := c.closeSent
-	c.closeSent = true
-	c.mu.Unlock()
-	if !sent {
-		c.writeFinal(wsserver.AppendClose(nil, code, "")) // 1005 gives an empty body
-	}
+	c.writeFinal(code, "") // 1005 gives an empty body
 }
 
 // handleFrame decodes, checks and relays one client message; a refused

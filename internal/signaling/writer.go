@@ -1,9 +1,13 @@
 package signaling
 
 import (
+	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/gobwas/ws"
 
 	"github.com/switchboard-rtc/switchboard/internal/bus"
 	"github.com/switchboard-rtc/switchboard/internal/wsserver"
@@ -52,12 +56,7 @@ func (c *conn) writeLoop() {
 			c.goAwaySent = true
 		}
 		if cause != nil {
-			// What is still queued is dropped with the connection.
-			clear(batch)
-			if sendGoAway && !c.writeBatch(&buf, nil, true) {
-				return
-			}
-			c.close(*cause)
+			c.closeWith(&buf, batch, sendGoAway, *cause)
 			return
 		}
 		if !c.writeBatch(&buf, batch, sendGoAway) {
@@ -66,10 +65,28 @@ func (c *conn) writeLoop() {
 	}
 }
 
+// closeWith carries out a close request. A close that leaves the client
+// the rightful recipient (cause.flush) writes what is queued before the
+// close frame; any other keeps it for handBack, so that the address's next
+// holder gets it rather than a client that was replaced, is not reading
+// or is being dropped.
+func (c *conn) closeWith(buf *[]byte, batch []outbound, goAway bool, cause closeCause) {
+	if !cause.flush {
+		c.giveBack(batch)
+		batch = nil
+	}
+	if c.writeBatch(buf, batch, goAway) {
+		c.close(cause)
+	}
+}
+
 // writeBatch writes GO_AWAY (when asked) and the frames of batch in one
 // network write, then releases the payloads. It returns false when the
 // connection failed; the writer then stays marked as running, so that no
-// other starts, and the reader sees the connection end.
+// other starts, and the reader sees the connection end. The envelopes not
+// known to be written then go back to the queue for handBack: those of
+// the write that failed too, since part of it may have gone out and none
+// may be lost (so a client may see one twice, after a reconnect).
 func (c *conn) writeBatch(buf *[]byte, batch []outbound, goAway bool) bool {
 	if len(batch) == 0 && !goAway {
 		return true
@@ -79,29 +96,64 @@ func (c *conn) writeBatch(buf *[]byte, batch []outbound, goAway bool) bool {
 	if goAway {
 		*out = wsserver.AppendText(*out, goAwayFrame)
 	}
+	written := 0 // batch[:written] went out
 	var err error
 	for i := range batch {
-		if err == nil {
-			*out = c.appendFrame(*out, buf, batch[i])
-			if len(*out) >= writeChunk {
-				err = c.writeFrames(*out)
-				*out = (*out)[:0]
-			}
+		*out = c.appendFrame(*out, buf, batch[i])
+		if len(*out) < writeChunk {
+			continue
 		}
-		batch[i] = outbound{} // release the payload
+		if err = c.writeFrames(*out); err != nil {
+			break
+		}
+		*out = (*out)[:0]
+		clear(batch[written : i+1]) // release the payloads
+		written = i + 1
 	}
 	if err == nil && len(*out) > 0 {
 		err = c.writeFrames(*out)
 	}
 	if err != nil {
-		c.hub.log.Debug("signaling write failed", "conn", c.id, "error", err)
-		c.abort()
+		c.giveBack(batch[written:])
+		c.writeFailed(err)
 		return false
 	}
+	clear(batch[written:])
 	if cap(*buf) > 4*c.hub.cfg.MaxEventBytes {
 		*buf = nil // do not keep a rare large frame's buffer
 	}
 	return true
+}
+
+// giveBack puts the envelopes of batch, which were not written, back in
+// front of the queue, where handBack finds them when the connection ends
+// (no writer takes the queue again: the one that gives back is ending and
+// stays marked as running). The frames the server made are dropped.
+func (c *conn) giveBack(batch []outbound) {
+	envs := make([]outbound, 0, len(batch))
+	for i := range batch {
+		if batch[i].delivery() {
+			envs = append(envs, batch[i])
+		}
+		batch[i] = outbound{}
+	}
+	if len(envs) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.queue = slices.Concat(envs, c.queue)
+}
+
+// writeFailed drops a connection whose write failed. A write refused
+// because a close frame went out needs nothing: the reader sent that
+// frame and is ending the connection.
+func (c *conn) writeFailed(err error) {
+	if errors.Is(err, errCloseSent) {
+		return
+	}
+	c.hub.log.Debug("signaling write failed", "conn", c.id, "error", err)
+	c.abort()
 }
 
 // appendFrame appends the frame for o to dst; scratch holds the encoded
@@ -117,11 +169,36 @@ func (c *conn) appendFrame(dst []byte, scratch *[]byte, o outbound) []byte {
 	return wsserver.AppendText(dst, *scratch)
 }
 
+// errCloseSent refuses a write after the connection's close frame.
+var errCloseSent = errors.New("signaling: close frame already sent")
+
 // writeFrames writes whole frames to the network within the write
-// timeout. Frames written in one call share TLS records and system calls.
+// timeout, unless a close frame went out: RFC 6455 (5.5.1) allows no data
+// after it. Frames written in one call share TLS records and system calls.
 func (c *conn) writeFrames(frames []byte) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
+	if c.closeSent {
+		return errCloseSent
+	}
+	return c.writeLocked(frames)
+}
+
+// writeClose writes a close frame unless one went out already, and
+// reports whether this call was the first. From then on writeFrames
+// refuses, whether or not this write succeeded.
+func (c *conn) writeClose(code ws.StatusCode, reason string) (first bool, err error) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	if c.closeSent {
+		return false, nil
+	}
+	c.closeSent = true
+	return true, c.writeLocked(wsserver.AppendClose(nil, code, reason))
+}
+
+// writeLocked writes within the write timeout. c.writeMu is held.
+func (c *conn) writeLocked(frames []byte) error {
 	if err := c.netConn.SetWriteDeadline(time.Now().Add(c.hub.cfg.WriteTimeout.Std())); err != nil {
 		return err
 	}
@@ -129,11 +206,12 @@ func (c *conn) writeFrames(frames []byte) error {
 	return err
 }
 
-// writeFinal writes the last frame the reader has to say (a close echo or
-// a protocol error's close) before the connection ends. A failure does
-// not matter: the connection is ending either way.
-func (c *conn) writeFinal(frame []byte) {
-	if err := c.writeFrames(frame); err != nil {
+// writeFinal writes the close frame the reader has to say (a close echo
+// or a protocol error's close) before the connection ends, unless the
+// server's own close frame went first. A failure does not matter: the
+// connection is ending either way.
+func (c *conn) writeFinal(code ws.StatusCode, reason string) {
+	if _, err := c.writeClose(code, reason); err != nil {
 		c.hub.log.Debug("signaling close frame not written", "conn", c.id, "error", err)
 	}
 }
@@ -149,14 +227,11 @@ func (c *conn) close(cause closeCause) {
 		c.abort()
 		return
 	}
-	c.mu.Lock()
-	sent := c.closeSent
-	c.closeSent = true
-	c.mu.Unlock()
-	if sent {
+	first, err := c.writeClose(cause.code, cause.reason)
+	switch {
+	case !first:
 		return // the client closed first and the reader answered
-	}
-	if err := c.writeFrames(wsserver.AppendClose(nil, cause.code, cause.reason)); err != nil {
+	case err != nil:
 		c.abort()
 		return
 	}

@@ -57,6 +57,12 @@ func Run(t *testing.T, newBus Factory) {
 		{"DeferredQueuesUntilActivate", testDeferredQueuesUntilActivate},
 		{"DeferredLeftKeepsMailbox", testDeferredLeftKeepsMailbox},
 		{"DeferredDisplacedBeforeActivate", testDeferredDisplaced},
+		{"RequeueGoesInFrontOfMailbox", testRequeueInFront},
+		{"RequeueToNewHolder", testRequeueToNewHolder},
+		{"RequeueToDeferredHolder", testRequeueToDeferred},
+		{"RequeueKeepsRemainingTTL", testRequeueRemainingTTL},
+		{"RequeueReplacement", testRequeueReplacement},
+		{"RequeueClosedChannel", testRequeueClosedChannel},
 		{"Close", testClose},
 	}
 	for _, tc := range tests {
@@ -92,13 +98,17 @@ func mustPublish(t *testing.T, b bus.Bus, to bus.Address, e bus.Envelope, opts b
 	}
 }
 
+// sameEnvelopes compares what the envelopes say; Expires is the bus's
+// stamp, which publishers leave zero.
 func sameEnvelopes(t *testing.T, got, want []bus.Envelope) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("got %d envelopes %+v, want %d %+v", len(got), got, len(want), want)
 	}
 	for i := range want {
-		if got[i] != want[i] {
+		g, w := got[i], want[i]
+		g.Expires, w.Expires = time.Time{}, time.Time{}
+		if g != w {
 			t.Fatalf("envelope %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
@@ -353,11 +363,24 @@ func testViewerLimit(t *testing.T, b bus.Bus) {
 	// Masters and uncounted subscribers do not count.
 	sm, _ := mustSubscribe(t, b, bus.MasterOf(acct, chanA), &rs[4], limit)
 	defer sm.Unsubscribe()
-	su, _ := mustSubscribe(t, b, bus.ViewerOf(acct, chanA, "alexa"), &Recorder{}, bus.SubscribeOptions{MaxViewers: 2, Uncounted: true})
+	var alexa Recorder
+	su, _ := mustSubscribe(t, b, bus.ViewerOf(acct, chanA, "alexa"), &alexa, bus.SubscribeOptions{MaxViewers: 2, Uncounted: true})
 	defer su.Unsubscribe()
 	s1.Unsubscribe() // displaced already: must not free a slot
 	if _, _, err := b.Subscribe(context.Background(), bus.ViewerOf(acct, chanA, "v3"), &rs[2], limit); !errors.Is(err, bus.ErrViewerLimit) {
 		t.Fatalf("limit after a displaced unsubscribe: err = %v, want ErrViewerLimit", err)
+	}
+	// Taking an address over from an uncounted holder (a pending Alexa
+	// offer) adds a counted viewer, so the limit applies to it.
+	var alexaTaker Recorder
+	if _, _, err := b.Subscribe(context.Background(), bus.ViewerOf(acct, chanA, "alexa"), &alexaTaker, limit); !errors.Is(err, bus.ErrViewerLimit) {
+		t.Fatalf("counted viewer taking over an uncounted holder at the limit: err = %v, want ErrViewerLimit", err)
+	}
+	if d, _ := alexa.Counts(); d != 0 {
+		t.Fatalf("a refused takeover displaced the uncounted holder")
+	}
+	if p, _ := b.Presence(context.Background(), acct, chanA); p.Viewers != 2 {
+		t.Fatalf("Presence viewers = %d after a refused takeover, want 2", p.Viewers)
 	}
 	s1b.Unsubscribe()
 	s3, _ := mustSubscribe(t, b, bus.ViewerOf(acct, chanA, "v3"), &rs[2], limit)
@@ -488,6 +511,9 @@ func testClose(t *testing.T, b bus.Bus) {
 	if err := b.Expire(ctx); !errors.Is(err, bus.ErrClosed) {
 		t.Fatalf("Expire after Close: %v, want ErrClosed", err)
 	}
+	if err := b.Requeue(ctx, bus.MasterOf(acct, chanA), []bus.Envelope{env("SDP_OFFER", "v", "YQ==")}); !errors.Is(err, bus.ErrClosed) {
+		t.Fatalf("Requeue after Close: %v, want ErrClosed", err)
+	}
 }
 
 func mustActivate(t *testing.T, sub bus.Subscription) []bus.Envelope {
@@ -576,5 +602,158 @@ func testDeferredDisplaced(t *testing.T, b bus.Bus) {
 	sameEnvelopes(t, waitGot(t, &newer, 1), []bus.Envelope{e2})
 	if got := deferred.Got(); len(got) != 0 {
 		t.Fatalf("displaced deferred subscription received %+v", got)
+	}
+}
+
+// deliveredTo subscribes a recorder to addr, publishes envs to it with
+// opts (each must be delivered) and unsubscribes: it returns the envelopes
+// as the subscriber got them, stamped by the bus, ready to be given back.
+func deliveredTo(t *testing.T, b bus.Bus, addr bus.Address, opts bus.PublishOptions, envs ...bus.Envelope) []bus.Envelope {
+	t.Helper()
+	var r Recorder
+	sub, _ := mustSubscribe(t, b, addr, &r, bus.SubscribeOptions{})
+	defer sub.Unsubscribe()
+	for _, e := range envs {
+		mustPublish(t, b, addr, e, opts, bus.Delivered)
+	}
+	got := waitGot(t, &r, len(envs))
+	for i, g := range got {
+		if g.Expires.IsZero() {
+			t.Fatalf("delivered envelope %d carries no expiry", i)
+		}
+	}
+	return got
+}
+
+func mustRequeue(t *testing.T, b bus.Bus, addr bus.Address, envs []bus.Envelope) {
+	t.Helper()
+	if err := b.Requeue(context.Background(), addr, envs); err != nil {
+		t.Fatalf("Requeue(%+v): %v", addr, err)
+	}
+}
+
+// Envelopes a connection took but could not write go back in front of
+// what was queued for its address after them, and the mailbox limits do
+// not refuse them.
+func testRequeueInFront(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	limits := bus.PublishOptions{TTL: ttl, MaxMailboxMessages: 1}
+	taken := deliveredTo(t, b, master, limits, env("SDP_OFFER", "v1", "b2Zm"), env("ICE_CANDIDATE", "v1", "YzE="))
+	later := env("ICE_CANDIDATE", "v1", "YzI=")
+	mustPublish(t, b, master, later, limits, bus.Queued)
+	mustRequeue(t, b, master, taken)
+	if s := b.Stats(); s.MailboxMessages != 3 {
+		t.Fatalf("Stats().MailboxMessages = %d after Requeue, want 3", s.MailboxMessages)
+	}
+	var r Recorder
+	sub, backlog := mustSubscribe(t, b, master, &r, bus.SubscribeOptions{})
+	defer sub.Unsubscribe()
+	sameEnvelopes(t, backlog, append(taken, later))
+}
+
+// After a takeover the envelopes the displaced holder could not write go
+// straight to the new holder; what a holder refuses stays in the mailbox.
+func testRequeueToNewHolder(t *testing.T, b bus.Bus) {
+	viewer := bus.ViewerOf(acct, chanA, "v1")
+	var old, current Recorder
+	oldSub, _ := mustSubscribe(t, b, viewer, &old, bus.SubscribeOptions{})
+	defer oldSub.Unsubscribe()
+	for _, e := range []bus.Envelope{env("SDP_ANSWER", "", "YW5z"), env("ICE_CANDIDATE", "", "YzE=")} {
+		mustPublish(t, b, viewer, e, pubOpts, bus.Delivered)
+	}
+	taken := waitGot(t, &old, 2)
+	sub, _ := mustSubscribe(t, b, viewer, &current, bus.SubscribeOptions{})
+	defer sub.Unsubscribe()
+	waitFor(t, "Displaced", func() bool { d, _ := old.Counts(); return d == 1 })
+	mustRequeue(t, b, viewer, taken)
+	sameEnvelopes(t, waitGot(t, &current, 2), taken)
+	if s := b.Stats(); s.MailboxMessages != 0 {
+		t.Fatalf("Requeue to a live holder queued %d envelopes", s.MailboxMessages)
+	}
+
+	current.Refuse()
+	mustRequeue(t, b, viewer, taken)
+	sub.Unsubscribe()
+	var next Recorder
+	nextSub, backlog := mustSubscribe(t, b, viewer, &next, bus.SubscribeOptions{})
+	defer nextSub.Unsubscribe()
+	sameEnvelopes(t, backlog, taken)
+}
+
+// A deferred holder gets the envelopes given back first when it activates.
+func testRequeueToDeferred(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	taken := deliveredTo(t, b, master, pubOpts, env("ICE_CANDIDATE", "v1", "YzE="))
+	var r Recorder
+	sub, _ := mustSubscribe(t, b, master, &r, bus.SubscribeOptions{Deferred: true})
+	defer sub.Unsubscribe()
+	during := env("ICE_CANDIDATE", "v1", "YzI=")
+	mustPublish(t, b, master, during, pubOpts, bus.Queued)
+	mustRequeue(t, b, master, taken)
+	if got := r.Got(); len(got) != 0 {
+		t.Fatalf("deferred holder received %+v before Activate", got)
+	}
+	sameEnvelopes(t, mustActivate(t, sub), append(taken, during))
+}
+
+// An envelope given back keeps the expiry it was accepted with: it waits
+// only for the rest of its TTL, and one whose TTL has passed is dropped.
+func testRequeueRemainingTTL(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	short := bus.PublishOptions{TTL: 300 * time.Millisecond}
+	before := b.Stats().Expired
+	taken := deliveredTo(t, b, master, short, env("ICE_CANDIDATE", "v1", "YzE="))
+	kept := deliveredTo(t, b, master, pubOpts, env("ICE_CANDIDATE", "v1", "YzI="))
+	gone := deliveredTo(t, b, master, bus.PublishOptions{}, env("ICE_CANDIDATE", "v1", "YzM=")) // TTL 0: never queued
+	mustRequeue(t, b, master, append(append(taken, kept...), gone...))
+	if got := b.Stats().Expired - before; got != 1 {
+		t.Fatalf("expired = %d after requeueing a TTL-0 envelope, want 1", got)
+	}
+	time.Sleep(time.Until(taken[0].Expires) + 50*time.Millisecond)
+	var r Recorder
+	sub, backlog := mustSubscribe(t, b, master, &r, bus.SubscribeOptions{})
+	defer sub.Unsubscribe()
+	sameEnvelopes(t, backlog, kept)
+	if got := b.Stats().Expired - before; got != 2 {
+		t.Fatalf("expired = %d, want 2", got)
+	}
+}
+
+// In the mailbox the replacement rule holds for envelopes given back: an
+// offer or answer followed by a newer one of the same type and sender is
+// dropped.
+func testRequeueReplacement(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	taken := deliveredTo(t, b, master, pubOpts,
+		env("SDP_OFFER", "v1", "b2ZmZXIx"),
+		env("SDP_OFFER", "v2", "b2ZmZXJ2Mg=="),
+		env("ICE_CANDIDATE", "v1", "YzE="),
+		env("SDP_OFFER", "v1", "b2ZmZXIy"), // newer than the first offer of v1
+	)
+	newer := env("SDP_OFFER", "v2", "b2ZmZXJ2Mw==") // newer than the offer of v2
+	mustPublish(t, b, master, newer, pubOpts, bus.Queued)
+	before := b.Stats().Replaced
+	mustRequeue(t, b, master, taken)
+	if got := b.Stats().Replaced - before; got != 2 {
+		t.Fatalf("Stats().Replaced grew by %d, want 2", got)
+	}
+	var r Recorder
+	sub, backlog := mustSubscribe(t, b, master, &r, bus.SubscribeOptions{})
+	defer sub.Unsubscribe()
+	sameEnvelopes(t, backlog, []bus.Envelope{taken[2], taken[3], newer})
+}
+
+// A closed channel's mail is gone: what is given back for it is dropped.
+func testRequeueClosedChannel(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	taken := deliveredTo(t, b, master, pubOpts, env("SDP_OFFER", "v1", "b2Zm"))
+	if err := b.CloseChannel(context.Background(), acct, chanA); err != nil {
+		t.Fatalf("CloseChannel: %v", err)
+	}
+	if err := b.Requeue(context.Background(), master, taken); !errors.Is(err, bus.ErrChannelClosed) {
+		t.Fatalf("Requeue to a closed channel: err = %v, want ErrChannelClosed", err)
+	}
+	if s := b.Stats(); s.MailboxMessages != 0 {
+		t.Fatalf("Requeue kept %d envelopes of a closed channel", s.MailboxMessages)
 	}
 }

@@ -14,25 +14,30 @@ const (
 	typeAnswer = "SDP_ANSWER"
 )
 
-// mailbox is the queue of one absent recipient, oldest first.
+// mailbox is the queue of one absent recipient, oldest first. Each
+// envelope carries its expiry (bus.Envelope.Expires).
 type mailbox struct {
-	items []queued
+	items []bus.Envelope
 }
 
-type queued struct {
-	env     bus.Envelope
-	expires time.Time
-}
+// replaceable reports whether the replacement rule applies to env.
+func replaceable(env bus.Envelope) bool { return env.Type == typeOffer || env.Type == typeAnswer }
 
-// enqueue appends env to the recipient's mailbox, applying the replacement
-// rule and the channel limits. ch is locked.
+// replaceKey names what a replaceable envelope replaces: the queued one of
+// the same type from the same sender.
+type replaceKey struct{ typ, sender string }
+
+func replaceKeyOf(env bus.Envelope) replaceKey { return replaceKey{env.Type, env.SenderClientID} }
+
+// enqueue appends env, stamped with its expiry, to the recipient's mailbox,
+// applying the replacement rule and the channel limits. ch is locked.
 func (b *Bus) enqueue(ch *channel, skey slotKey, env bus.Envelope, opts bus.PublishOptions, now time.Time) error {
 	b.purgeExpired(ch, now)
 	box := ch.mail[skey]
 	replace := -1
-	if box != nil && (env.Type == typeOffer || env.Type == typeAnswer) {
+	if box != nil && replaceable(env) {
 		for i, q := range box.items {
-			if q.env.Type == env.Type && q.env.SenderClientID == env.SenderClientID {
+			if replaceKeyOf(q) == replaceKeyOf(env) {
 				replace = i
 				break
 			}
@@ -41,7 +46,7 @@ func (b *Bus) enqueue(ch *channel, skey slotKey, env bus.Envelope, opts bus.Publ
 	count, size := ch.count+1, ch.bytes+int64(env.Size())
 	if replace >= 0 {
 		count--
-		size -= int64(box.items[replace].env.Size())
+		size -= int64(box.items[replace].Size())
 	}
 	if opts.MaxMailboxMessages > 0 && count > opts.MaxMailboxMessages ||
 		opts.MaxMailboxBytes > 0 && size > opts.MaxMailboxBytes {
@@ -55,22 +60,80 @@ func (b *Bus) enqueue(ch *channel, skey slotKey, env bus.Envelope, opts bus.Publ
 		b.removeAt(ch, box, replace)
 		b.replaced.Add(1)
 	}
-	expires := now.Add(opts.TTL)
-	box.items = append(box.items, queued{env: env, expires: expires})
+	box.items = append(box.items, env)
+	b.counted(ch, env)
+	return nil
+}
+
+// counted adds a newly queued envelope to the channel's and the bus's
+// counters. ch is locked.
+func (b *Bus) counted(ch *channel, env bus.Envelope) {
 	ch.count++
 	ch.bytes += int64(env.Size())
 	b.mailMessages.Add(1)
 	b.mailBytes.Add(int64(env.Size()))
-	if ch.nextExpiry.IsZero() || expires.Before(ch.nextExpiry) {
-		ch.nextExpiry = expires
+	if ch.nextExpiry.IsZero() || env.Expires.Before(ch.nextExpiry) {
+		ch.nextExpiry = env.Expires
 	}
-	return nil
+}
+
+// requeue puts envelopes given back with Requeue, none of them expired, in
+// front of the recipient's mailbox, oldest first. An offer or answer that a
+// newer one of the same type and sender follows (given back with it or
+// queued already) is dropped, as the replacement rule would have done had
+// they been queued from the start. No limit applies: they were accepted
+// once. ch is locked.
+func (b *Bus) requeue(ch *channel, skey slotKey, envs []bus.Envelope) {
+	if len(envs) == 0 {
+		return
+	}
+	box := ch.mail[skey]
+	if box == nil {
+		box = &mailbox{}
+		ch.mail[skey] = box
+	}
+	drop := supersededByLater(envs, box.items)
+	items := make([]bus.Envelope, 0, len(envs)+len(box.items))
+	for i, env := range envs {
+		if drop[i] {
+			b.replaced.Add(1)
+			continue
+		}
+		items = append(items, env)
+		b.counted(ch, env)
+	}
+	box.items = append(items, box.items...)
+	if len(box.items) == 0 {
+		delete(ch.mail, skey)
+	}
+}
+
+// supersededByLater marks the offers and answers of envs that a later
+// envelope of the same type and sender follows, in envs or in queued
+// (which comes after all of envs).
+func supersededByLater(envs, queued []bus.Envelope) []bool {
+	later := make(map[replaceKey]bool)
+	for _, q := range queued {
+		if replaceable(q) {
+			later[replaceKeyOf(q)] = true
+		}
+	}
+	drop := make([]bool, len(envs))
+	for i := len(envs) - 1; i >= 0; i-- {
+		if !replaceable(envs[i]) {
+			continue
+		}
+		k := replaceKeyOf(envs[i])
+		drop[i] = later[k]
+		later[k] = true
+	}
+	return drop
 }
 
 func (b *Bus) removeAt(ch *channel, box *mailbox, i int) {
-	size := int64(box.items[i].env.Size())
+	size := int64(box.items[i].Size())
 	copy(box.items[i:], box.items[i+1:])
-	box.items[len(box.items)-1] = queued{}
+	box.items[len(box.items)-1] = bus.Envelope{}
 	box.items = box.items[:len(box.items)-1]
 	ch.count--
 	ch.bytes -= size
@@ -90,9 +153,9 @@ func (b *Bus) takeMailbox(ch *channel, skey slotKey, now time.Time) []bus.Envelo
 	var expired uint64
 	var size int64
 	for _, q := range box.items {
-		size += int64(q.env.Size())
-		if now.Before(q.expires) {
-			out = append(out, q.env)
+		size += int64(q.Size())
+		if now.Before(q.Expires) {
+			out = append(out, q)
 		} else {
 			expired++
 		}
@@ -118,14 +181,14 @@ func (b *Bus) purgeExpired(ch *channel, now time.Time) {
 	for skey, box := range ch.mail {
 		kept := box.items[:0]
 		for _, q := range box.items {
-			if now.Before(q.expires) {
+			if now.Before(q.Expires) {
 				kept = append(kept, q)
-				if next.IsZero() || q.expires.Before(next) {
-					next = q.expires
+				if next.IsZero() || q.Expires.Before(next) {
+					next = q.Expires
 				}
 				continue
 			}
-			size := int64(q.env.Size())
+			size := int64(q.Size())
 			ch.count--
 			ch.bytes -= size
 			b.mailMessages.Add(-1)

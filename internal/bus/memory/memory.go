@@ -205,7 +205,10 @@ func (b *Bus) Subscribe(ctx context.Context, addr bus.Address, h bus.Handler, op
 		return nil, nil, bus.ErrAddressInUse
 	case cur != nil && opts.HoldDown > 0 && !cur.takenOverAt.IsZero() && now.Sub(cur.takenOverAt) < opts.HoldDown:
 		return nil, nil, bus.ErrHeldDown
-	case cur == nil && sub.counts() && opts.MaxViewers > 0 && ch.counted >= opts.MaxViewers:
+	case sub.counts() && (cur == nil || !cur.counts()) && opts.MaxViewers > 0 && ch.counted >= opts.MaxViewers:
+		// A counted viewer adds to the count unless it replaces one that
+		// counted already: taking over an uncounted holder (a pending
+		// Alexa offer) is a new viewer as much as taking a free address.
 		return nil, nil, bus.ErrViewerLimit
 	}
 	if cur != nil {
@@ -275,16 +278,65 @@ func (b *Bus) Publish(ctx context.Context, to bus.Address, env bus.Envelope, opt
 		return 0, err
 	}
 	defer b.unlockChannel(ch)
+	now := b.now()
+	env.Expires = now.Add(max(opts.TTL, 0))
 	if sub := ch.holders[skey]; sub != nil && !sub.deferred && sub.h.Deliver(env) {
 		return bus.Delivered, nil
 	}
 	if opts.TTL <= 0 {
 		return bus.Dropped, nil
 	}
-	if err := b.enqueue(ch, skey, env, opts, b.now()); err != nil {
+	if err := b.enqueue(ch, skey, env, opts, now); err != nil {
 		return 0, err
 	}
 	return bus.Queued, nil
+}
+
+// Requeue implements bus.Bus.
+func (b *Bus) Requeue(ctx context.Context, addr bus.Address, envs []bus.Envelope) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ckey, skey := keyOf(addr)
+	ch, err := b.lockChannel(ckey, true)
+	if err != nil {
+		return err
+	}
+	defer b.unlockChannel(ch)
+	now := b.now()
+	b.purgeExpired(ch, now)
+	envs = b.unexpired(envs, now)
+	if sub := ch.holders[skey]; sub != nil && !sub.deferred {
+		envs = deliverUntilRefused(sub.h, envs)
+	}
+	b.requeue(ch, skey, envs)
+	return nil
+}
+
+// unexpired returns a copy of envs without the envelopes whose TTL has
+// passed, which it counts as expired.
+func (b *Bus) unexpired(envs []bus.Envelope, now time.Time) []bus.Envelope {
+	kept := make([]bus.Envelope, 0, len(envs))
+	for _, env := range envs {
+		if now.Before(env.Expires) {
+			kept = append(kept, env)
+		} else {
+			b.expired.Add(1)
+		}
+	}
+	return kept
+}
+
+// deliverUntilRefused hands envs to h in order and returns those it did
+// not take: from the first refusal on, so that order is kept when the rest
+// goes to the mailbox.
+func deliverUntilRefused(h bus.Handler, envs []bus.Envelope) []bus.Envelope {
+	for i, env := range envs {
+		if !h.Deliver(env) {
+			return envs[i:]
+		}
+	}
+	return nil
 }
 
 // CloseChannel implements bus.Bus.
