@@ -89,6 +89,13 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	logger := newLogger(cfg.Log, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The first signal starts a graceful shutdown; stopping the
+	// notification then gives a second one its default effect, so an
+	// operator who does not want to wait can end the process at once.
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
 	if err := app.New(cfg, app.Options{Logger: logger, Stdout: stdout}).Run(ctx); err != nil {
 		logger.Error("server stopped", "error", err)
 		fmt.Fprintf(stderr, "switchboard: %v\n", err)

@@ -10,11 +10,14 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,8 +124,10 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Server.Addr); err != nil {
 		add("server.addr", "must be host:port, got %q", c.Server.Addr)
 	}
-	if c.Server.PublicHost != "" && strings.ContainsAny(c.Server.PublicHost, "/?# ") {
-		add("server.public_host", "must be a host or host:port without scheme or path, got %q", c.Server.PublicHost)
+	if c.Server.PublicHost != "" {
+		if err := checkPublicHost(c.Server.PublicHost); err != nil {
+			add("server.public_host", "must be a host name or IP address, with an optional :port (IPv6 in brackets), without scheme or path: %v", err)
+		}
 	}
 	if c.Server.DataDir == "" {
 		add("server.data_dir", "must not be empty")
@@ -136,11 +141,18 @@ func (c Config) Validate() error {
 	if (c.Server.TLSCert == "") != (c.Server.TLSKey == "") {
 		add("server.tls_cert", "tls_cert and tls_key must be given together")
 	}
+	readable := true
 	for _, f := range []struct{ key, path string }{{"server.tls_cert", c.Server.TLSCert}, {"server.tls_key", c.Server.TLSKey}} {
 		if f.path != "" {
-			if _, err := os.Stat(f.path); err != nil {
+			if _, err := os.ReadFile(f.path); err != nil {
 				add(f.key, "cannot read %s: %v", f.path, errors.Unwrap(err))
+				readable = false
 			}
+		}
+	}
+	if c.Server.TLSCert != "" && c.Server.TLSKey != "" && readable {
+		if _, err := tls.LoadX509KeyPair(c.Server.TLSCert, c.Server.TLSKey); err != nil {
+			add("server.tls_cert", "%s and %s are not a usable certificate and key pair: %v", c.Server.TLSCert, c.Server.TLSKey, err)
 		}
 	}
 	if c.Server.MaxBodyBytes < 1024 {
@@ -148,6 +160,10 @@ func (c Config) Validate() error {
 	}
 	if c.Server.ShutdownTimeout < Duration(time.Second) {
 		add("server.shutdown_timeout", "must be at least 1s, got %s", c.Server.ShutdownTimeout)
+	} else if time.Duration(c.Server.ShutdownTimeout) <= time.Duration(c.Signaling.ShutdownDrain) {
+		add("server.shutdown_timeout", "must be longer than signaling.shutdown_drain (%s): the WebSocket connections are given that long "+
+			"after GO_AWAY before the HTTPS server stops, and requests in flight need what is left; got %s",
+			c.Signaling.ShutdownDrain, c.Server.ShutdownTimeout)
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "error":
@@ -222,3 +238,37 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d)
 
 // String formats the duration.
 func (d Duration) String() string { return time.Duration(d).String() }
+
+// checkPublicHost accepts what endpoints can be built from: a DNS name or
+// an IP address (an IPv6 one in brackets), with an optional numeric port.
+func checkPublicHost(s string) error {
+	host, port := s, ""
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		host, port = h, p
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q is not a number from 1 to 65535 in %q", port, s)
+		}
+	} else if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
+		host = s[1 : len(s)-1]
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.Is6() && !strings.HasPrefix(s, "[") {
+			return fmt.Errorf("IPv6 address %q must be in brackets, as in [%s]", s, host)
+		}
+		if ip.Zone() != "" {
+			return fmt.Errorf("%q has a zone, which URLs cannot carry", s)
+		}
+		return nil
+	}
+	if strings.HasPrefix(s, "[") {
+		return fmt.Errorf("%q in brackets is not an IPv6 address", host)
+	}
+	if !dnsNamePattern.MatchString(strings.TrimSuffix(host, ".")) || len(host) > 253 {
+		return fmt.Errorf("%q is not a DNS name or an IP address", host)
+	}
+	return nil
+}
+
+// dnsNamePattern: labels of letters, digits, hyphens and underscores, 1
+// to 63 characters each, neither starting nor ending with a hyphen.
+var dnsNamePattern = regexp.MustCompile(`^([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$`)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-rtc/switchboard/internal/signaling"
 )
 
 func env(vars map[string]string) func(string) (string, bool) {
@@ -237,5 +239,74 @@ func TestControlPlaneProblemsAreReported(t *testing.T) {
 	_, err = Load("test", Source{Args: []string{"--control-plane-rate-limits=maybe"}, Env: env(nil)})
 	if err == nil || !strings.Contains(err.Error(), "--control-plane-rate-limits") {
 		t.Errorf("bad switch value: %v", err)
+	}
+}
+
+// TestPublicHost: the advertised host becomes every endpoint URL and TURN
+// URI, so only values those can be built from are accepted.
+func TestPublicHost(t *testing.T) {
+	for host, ok := range map[string]bool{
+		"example.com":         true,
+		"example.com:8443":    true,
+		"signal.example.com.": true,
+		"127.0.0.1":           true,
+		"127.0.0.1:8443":      true,
+		"[2001:db8::1]":       true,
+		"[2001:db8::1]:8443":  true,
+		"cam_1.local":         true,
+		"2001:db8::1":         false, // a port or an address?
+		"example.com:84x3":    false,
+		"example.com:0":       false,
+		"example.com:65536":   false,
+		"exa$mple.com":        false,
+		"-bad.example.com":    false,
+		"[example.com]":       false,
+		"https://example.com": false,
+		"example.com/path":    false,
+		"[fe80::1%eth0]":      false,
+	} {
+		cfg := Default()
+		cfg.Server.PublicHost = host
+		err := cfg.Validate()
+		if got := err == nil || !strings.Contains(err.Error(), "server.public_host"); got != ok {
+			t.Errorf("public_host %q: accepted %v, want %v (%v)", host, got, ok, err)
+		}
+	}
+}
+
+// TestTLSFilesAreLoaded: a certificate and key that exist but are not a
+// usable pair are refused by check-config, not found out by serve.
+func TestTLSFilesAreLoaded(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("not PEM"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := Default()
+	cfg.Server.TLSCert, cfg.Server.TLSKey = dir, garbage // a directory and a file that is no PEM
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "server.tls_cert") {
+		t.Fatalf("a directory as certificate was accepted: %v", err)
+	}
+	cfg.Server.TLSCert = garbage
+	err = cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "not a usable certificate and key pair") {
+		t.Fatalf("a file that is no PEM was accepted as certificate and key: %v", err)
+	}
+}
+
+// TestShutdownTimeoutOutlastsTheDrain: the HTTPS server stops after the
+// WebSocket drain, within the same shutdown timeout.
+func TestShutdownTimeoutOutlastsTheDrain(t *testing.T) {
+	cfg := Default()
+	cfg.Server.ShutdownTimeout = Duration(5 * time.Second)
+	cfg.Signaling.ShutdownDrain = signaling.Duration(5 * time.Second)
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "must be longer than signaling.shutdown_drain") {
+		t.Fatalf("a shutdown timeout no longer than the drain was accepted: %v", err)
+	}
+	cfg.Server.ShutdownTimeout = Duration(6 * time.Second)
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("6 s after a 5 s drain: %v", err)
 	}
 }

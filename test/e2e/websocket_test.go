@@ -6,7 +6,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -179,5 +182,40 @@ func TestPlainGetOfAConnectURL(t *testing.T) {
 	if name := checkAWSReply(t, resp, body); resp.StatusCode != http.StatusBadRequest || name != "InvalidArgumentException" ||
 		!strings.Contains(string(body), "upgrade") {
 		t.Fatalf("got %d %s, want 400 InvalidArgumentException saying the upgrade is missing", resp.StatusCode, body)
+	}
+}
+
+// TestSecondSignalEndsTheShutdown: during a graceful shutdown that waits
+// for a client ignoring GO_AWAY and the close frame (a two-minute drain
+// and write timeout here), a second SIGTERM ends the process at once, as
+// operators expect of a second Ctrl-C.
+func TestSecondSignalEndsTheShutdown(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "slow-drain.yaml")
+	if err := os.WriteFile(conf, []byte("server:\n  shutdown_timeout: 180s\nsignaling:\n  shutdown_drain: 120s\n  write_timeout: 120s\n  ping_interval: 0s\n  idle_timeout: 600s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, serverOptions{args: []string{"--config", conf}})
+	ctx := testContext(t)
+	arn := createChannel(t, srv.kvs(), "stubborn")
+	c, _, err := srv.dialWS(ctx, srv.presign(t, arn, "", rootKeys, time.Now(), 299*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow() // never read: GO_AWAY and the close frame go unanswered
+
+	_ = srv.cmd.Process.Signal(syscall.SIGTERM)
+	waitFor(t, 10*time.Second, "the shutdown to begin", func() bool {
+		return strings.Contains(srv.output.String(), "shutting down")
+	})
+	select {
+	case <-srv.exited:
+		t.Fatal("the server ended before the drain it was configured to wait for")
+	case <-time.After(time.Second):
+	}
+	_ = srv.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-srv.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the server still runs 30 s after a second SIGTERM, within a 120 s drain:\n%s", srv.output.String())
 	}
 }
