@@ -128,7 +128,7 @@ func (a *App) Run(ctx context.Context) error {
 	ln := netpark.NewListener(tcp)
 	defer ln.Close()
 	publicHost := advertisedHost(a.cfg.Server.PublicHost, ln.Addr())
-	tlsCfg, bundle, err := a.tlsConfig(publicHost)
+	tlsCfg, bundle, renewal, err := a.tlsConfig(publicHost)
 	if err != nil {
 		return err
 	}
@@ -139,6 +139,7 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	parts.devCert = renewal
 	defer parts.bus.Close()
 	srv := &http.Server{
 		Handler:           parts.handler,
@@ -155,32 +156,36 @@ func (a *App) Run(ctx context.Context) error {
 }
 
 // tlsConfig loads the operator's certificate, or makes (once) a development
-// CA and certificate in the data directory.
-func (a *App) tlsConfig(publicHost string) (*tls.Config, *devtls.Bundle, error) {
+// CA and certificate in the data directory; then renewal, not nil, keeps
+// the development certificate current while the server runs.
+func (a *App) tlsConfig(publicHost string) (cfg *tls.Config, bundle *devtls.Bundle, renewal *devCertRenewal, err error) {
 	certFile, keyFile := a.cfg.Server.TLSCert, a.cfg.Server.TLSKey
-	var bundle *devtls.Bundle
+	var devOpts devtls.Options
 	if certFile == "" {
 		hosts := []string{hostOnly(publicHost)}
 		if name, err := os.Hostname(); err == nil && isDNSName(name) {
 			hosts = append(hosts, name)
 		}
-		var err error
-		bundle, err = devtls.Ensure(devtls.Options{Dir: filepath.Join(a.cfg.Server.DataDir, "tls"), Hosts: hosts, Logger: a.log})
+		devOpts = devtls.Options{Dir: filepath.Join(a.cfg.Server.DataDir, "tls"), Hosts: hosts, Logger: a.log}
+		bundle, err = devtls.Ensure(devOpts)
 		if err != nil {
-			return nil, nil, fmt.Errorf("development TLS: %w", err)
+			return nil, nil, nil, fmt.Errorf("development TLS: %w", err)
 		}
 		certFile, keyFile = bundle.CertFile, bundle.KeyFile
 	}
 	reloader, err := devtls.NewReloader(certFile, keyFile, a.log)
 	if err != nil {
-		return nil, nil, fmt.Errorf("TLS certificate: %w", err)
+		return nil, nil, nil, fmt.Errorf("TLS certificate: %w", err)
+	}
+	if bundle != nil {
+		renewal = &devCertRenewal{opts: devOpts, reloader: reloader, every: devCertCheckEvery}
 	}
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: reloader.GetCertificate,
 		// HTTP/1.1 must stay available: the KVS C SDK pins it by ALPN.
 		NextProtos: []string{"h2", "http/1.1"},
-	}, bundle, nil
+	}, bundle, renewal, nil
 }
 
 // components are the long-running parts behind the listener.
@@ -189,6 +194,7 @@ type components struct {
 	hub     *signaling.Hub
 	bus     *memory.Bus
 	ice     *ice.Service
+	devCert *devCertRenewal // nil unless the certificate is a development one
 }
 
 // build wires the services behind the router.

@@ -30,6 +30,9 @@ func (a *App) serve(ctx context.Context, srv *http.Server, ln net.Listener, part
 		defer background.Done()
 		iceErr <- parts.ice.Run(runCtx)
 	}()
+	if parts.devCert != nil {
+		background.Go(func() { parts.devCert.run(runCtx) })
+	}
 	defer func() { stopRunning(); background.Wait() }()
 	select {
 	case <-parts.ice.Ready():
