@@ -33,7 +33,11 @@ type Authenticator interface {
 
 // IceServerProvider builds the ICE server list GetIceServerConfig returns
 // for a channel. clientID is the request's ClientId ("" when absent).
+// AdmitCall takes one call from the channel's GetIceServerConfig quota
+// before anything is read, and refuses with a *kvsapi.Error when it is
+// spent.
 type IceServerProvider interface {
+	AdmitCall(account, channelARN string) error
 	IceServers(ctx context.Context, p auth.Principal, ch store.Channel, clientID string) ([]kvsapi.IceServer, error)
 }
 

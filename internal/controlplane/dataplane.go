@@ -152,6 +152,9 @@ func (a *API) getIceServerConfig(ctx context.Context, p auth.Principal, body []b
 			return nil, err
 		}
 	}
+	if err := a.ice.AdmitCall(p.Account, *in.ChannelARN); err != nil {
+		return nil, err
+	}
 	ch, err := a.channels.ByARN(ctx, p.Account, "ChannelARN", *in.ChannelARN)
 	if err != nil {
 		return nil, err

@@ -371,3 +371,30 @@ func TestEveryOperationHasLimits(t *testing.T) {
 		}
 	}
 }
+
+// spentIceQuota refuses every GetIceServerConfig call as throttled.
+type spentIceQuota struct{ stunFixture }
+
+func (spentIceQuota) AdmitCall(string, string) error {
+	return kvsapi.Errorf(kvsapi.CodeClientLimitExceeded, "GetIceServerConfig quota spent")
+}
+
+// TestIceQuotaRunsBeforeTheLookup: like every other operation,
+// GetIceServerConfig takes its quota before it reads the store, so a
+// throttled caller is refused as such even for a channel that does not
+// exist, and costs no lookup.
+func TestIceQuotaRunsBeforeTheLookup(t *testing.T) {
+	f := newQuotaFixture(t, DefaultConfig())
+	api, err := New(Options{
+		Channels: f.api.channels, Auth: headerCaller{}, Presence: nobodyConnected{}, IceServers: spentIceQuota{},
+		Endpoints: Endpoints{HTTPS: "https://localhost", WSS: "wss://localhost"}, MaxBodyBytes: 64 << 10,
+		Registerer: prometheus.NewRegistry(), Limits: DefaultConfig(), Now: f.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.api = api
+	missing := strings.Replace(f.arn, "/cam/", "/no-such-channel/", 1)
+	status, e := f.call(t, "111122223333", kvsapi.PathGetIceServerConfig, fmt.Sprintf(`{"ChannelARN":%q}`, missing))
+	wantThrottled(t, status, e)
+}

@@ -24,6 +24,20 @@ const SecretName = "turn-hmac"
 
 const secretBytes = 32
 
+// AdmitCall implements controlplane.IceServerProvider: it takes one call
+// from the channel's GetIceServerConfig quota, before the channel is even
+// looked up, so that a throttled caller costs no work.
+func (s *Service) AdmitCall(account, channelARN string) error {
+	if s.calls.Allow(account+"\x00"+channelARN, s.now()) {
+		return nil
+	}
+	s.metrics.throttled.Inc()
+	return kvsapi.Errorf(kvsapi.CodeClientLimitExceeded,
+		"Too many GetIceServerConfig calls for this channel: the limit is %g per second with a burst of %d "+
+			"(turn.get_ice_server_config_per_second, turn.get_ice_server_config_burst); retry later",
+		s.cfg.GetIceServerConfigPerSecond, s.cfg.GetIceServerConfigBurst)
+}
+
 // IceServers implements controlplane.IceServerProvider: it mints a TURN
 // credential scoped to the account, the channel and the client, and returns
 // the ICE servers to use it with. Errors are *kvsapi.Error.
@@ -32,13 +46,6 @@ func (s *Service) IceServers(ctx context.Context, p auth.Principal, ch store.Cha
 		return nil, kvsapi.Errorf(kvsapi.CodeResourceNotFound, "The channel is %s; ICE servers are given for ACTIVE channels only", ch.Status)
 	}
 	now := s.now()
-	if !s.calls.Allow(ch.Account+"\x00"+ch.ARN, now) {
-		s.metrics.throttled.Inc()
-		return nil, kvsapi.Errorf(kvsapi.CodeClientLimitExceeded,
-			"Too many GetIceServerConfig calls for this channel: the limit is %g per second with a burst of %d "+
-				"(turn.get_ice_server_config_per_second, turn.get_ice_server_config_burst); retry later",
-			s.cfg.GetIceServerConfigPerSecond, s.cfg.GetIceServerConfigBurst)
-	}
 	ttl := time.Duration(s.cfg.CredentialTTL)
 	var (
 		groups [][]string
@@ -231,6 +238,7 @@ func (s *Service) secret(ctx context.Context) ([]byte, error) {
 // iceServerProvider is controlplane.IceServerProvider, restated here
 // because this package must not import the controlplane.
 type iceServerProvider interface {
+	AdmitCall(account, channelARN string) error
 	IceServers(ctx context.Context, p auth.Principal, ch store.Channel, clientID string) ([]kvsapi.IceServer, error)
 }
 

@@ -189,12 +189,13 @@ func TestIceServersErrors(t *testing.T) {
 	h := &harness{reg: prometheus.NewRegistry()}
 	svc := newProvider(t, cfg, clock.deps(Deps{PublicHost: "h.example", Registerer: h.reg}))
 	ctx := context.Background()
+	account := activeChannel(testARN).Account
 	for i := range 3 {
-		if _, err := svc.IceServers(ctx, principal(), activeChannel(testARN), ""); err != nil {
+		if err := svc.AdmitCall(account, testARN); err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
 	}
-	_, err := svc.IceServers(ctx, principal(), activeChannel(testARN), "")
+	err := svc.AdmitCall(account, testARN)
 	if code := apiCode(err); code != "ClientLimitExceededException" {
 		t.Fatalf("4th call in the same instant: %v", err)
 	}
@@ -203,11 +204,11 @@ func TestIceServersErrors(t *testing.T) {
 			t.Errorf("throttling message %q does not say %q", err.Error(), want)
 		}
 	}
-	if _, err := svc.IceServers(ctx, principal(), activeChannel(otherARN), ""); err != nil {
+	if err := svc.AdmitCall(account, otherARN); err != nil {
 		t.Fatalf("another channel is throttled too: %v", err)
 	}
 	clock.Advance(250 * time.Millisecond) // one token back at 5/s
-	if _, err := svc.IceServers(ctx, principal(), activeChannel(testARN), ""); err != nil {
+	if err := svc.AdmitCall(account, testARN); err != nil {
 		t.Fatalf("after the refill: %v", err)
 	}
 	deleting := activeChannel(testARN)
