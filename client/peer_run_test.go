@@ -88,26 +88,10 @@ func connectedPeers(t *testing.T, api *webrtc.API) (*webrtc.PeerConnection, *web
 	if err != nil {
 		t.Fatal(err)
 	}
-	gathered := webrtc.GatheringCompletePromise(a)
 	if err := a.SetLocalDescription(offer); err != nil {
 		t.Fatal(err)
 	}
-	<-gathered
-	if err := b.SetRemoteDescription(*a.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := b.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered = webrtc.GatheringCompletePromise(b)
-	if err := b.SetLocalDescription(answer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	if err := a.SetRemoteDescription(*b.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
+	answerOffer(t, b, a)
 	deadline := time.Now().Add(10 * time.Second)
 	for a.ConnectionState() != webrtc.PeerConnectionStateConnected {
 		if time.Now().After(deadline) {
