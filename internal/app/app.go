@@ -163,7 +163,7 @@ func (a *App) tlsConfig(publicHost string) (cfg *tls.Config, bundle *devtls.Bund
 	var devOpts devtls.Options
 	if certFile == "" {
 		hosts := []string{hostOnly(publicHost)}
-		if name, err := os.Hostname(); err == nil && isDNSName(name) {
+		if name, err := os.Hostname(); err == nil && devtls.ValidDNSName(name) {
 			hosts = append(hosts, name)
 		}
 		devOpts = devtls.Options{Dir: filepath.Join(a.cfg.Server.DataDir, "tls"), Hosts: hosts, Logger: a.log}

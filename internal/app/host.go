@@ -3,7 +3,6 @@ package app
 import (
 	"net"
 	"strconv"
-	"strings"
 )
 
 // advertisedHost returns the host[:port] clients are told to use. A
@@ -40,25 +39,6 @@ func hostOnly(hostport string) string {
 		return host
 	}
 	return hostport
-}
-
-// isDNSName reports whether name can stand in a certificate as a DNS name:
-// labels of letters, digits and dashes.
-func isDNSName(name string) bool {
-	if name == "" || len(name) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(name, ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for _, r := range label {
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

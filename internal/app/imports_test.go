@@ -16,7 +16,7 @@ import (
 var allowedImports = map[string][]string{
 	"cmd/switchboard":          {"internal/app", "internal/config", "internal/bench", "client", "client/media"},
 	"internal/app":             {"internal/config", "internal/auth", "internal/channel", "internal/controlplane", "internal/signaling", "internal/bus/memory", "internal/ice", "internal/console", "internal/devtls", "internal/fsutil", "internal/httpx", "internal/netpark", "internal/store", "internal/store/bolt", "internal/wsserver", "kvsapi"},
-	"internal/config":          {"internal/channel", "internal/controlplane", "internal/signaling", "internal/ice", "internal/console"},
+	"internal/config":          {"internal/channel", "internal/controlplane", "internal/devtls", "internal/signaling", "internal/ice", "internal/console"},
 	"internal/bench":           {"client", "client/media", "kvsapi", "sigv4"},
 	"internal/controlplane":    {"internal/auth", "internal/channel", "internal/httpx", "internal/ratelimit", "internal/store", "kvsapi"},
 	"internal/signaling":       {"internal/bus", "internal/httpx", "internal/netpark", "internal/ratelimit", "internal/wsserver", "internal/tlsidle", "kvsapi"},

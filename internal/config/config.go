@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-rtc/switchboard/internal/channel"
 	"github.com/switchboard-rtc/switchboard/internal/console"
 	"github.com/switchboard-rtc/switchboard/internal/controlplane"
+	"github.com/switchboard-rtc/switchboard/internal/devtls"
 	"github.com/switchboard-rtc/switchboard/internal/ice"
 	"github.com/switchboard-rtc/switchboard/internal/signaling"
 )
@@ -263,12 +264,8 @@ func checkPublicHost(s string) error {
 	if strings.HasPrefix(s, "[") {
 		return fmt.Errorf("%q in brackets is not an IPv6 address", host)
 	}
-	if !dnsNamePattern.MatchString(strings.TrimSuffix(host, ".")) || len(host) > 253 {
+	if !devtls.ValidDNSName(strings.TrimSuffix(host, ".")) {
 		return fmt.Errorf("%q is not a DNS name or an IP address", host)
 	}
 	return nil
 }
-
-// dnsNamePattern: labels of letters, digits, hyphens and underscores, 1
-// to 63 characters each, neither starting nor ending with a hyphen.
-var dnsNamePattern = regexp.MustCompile(`^([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$`)

@@ -173,19 +173,23 @@ func parseHost(raw string) (string, netip.Addr, error) {
 		return "", ip.Unmap().WithZone(""), nil
 	}
 	name := strings.TrimSuffix(strings.ToLower(h), ".")
-	if !validDNSName(name) {
+	if !ValidDNSName(name) {
 		return "", netip.Addr{}, fmt.Errorf("%w: %q", ErrInvalidHost, raw)
 	}
 	return name, netip.Addr{}, nil
 }
 
-// validDNSName accepts host names made of letters, digits, hyphens and
-// underscores, in labels of 1 to 63 characters. Wildcards are not accepted.
-func validDNSName(name string) bool {
+// ValidDNSName reports whether name can stand in a certificate as a DNS
+// name: letters (of either case), digits, hyphens and underscores, in
+// labels of 1 to 63 characters, neither starting nor ending with a
+// hyphen. Wildcards are not accepted. The configuration checks the
+// advertised host with it, so that what check-config accepts is what the
+// development certificate can cover.
+func ValidDNSName(name string) bool {
 	if name == "" || len(name) > 253 {
 		return false
 	}
-	for _, label := range strings.Split(name, ".") {
+	for _, label := range strings.Split(strings.ToLower(name), ".") {
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return false
 		}
