@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
 
@@ -33,7 +31,7 @@ type connTarget struct {
 
 // connResult is what opening the connections gave.
 type connResult struct {
-	conns      []*websocket.Conn
+	conns      []*genConn
 	handshakes samples
 	failed     int
 	firstErr   error
@@ -233,10 +231,10 @@ func createChannels(ctx context.Context, srv *server, prefix string, count, conc
 }
 
 // openAll opens every target with conc connects in flight. Each open
-// connection keeps a reader (CloseRead) so that it answers the server's
-// pings while it is held.
+// connection keeps a reader so that it answers the server's pings while it
+// is held.
 func openAll(ctx context.Context, opts Options, d *wsDialer, targets []connTarget, conc int) connResult {
-	conns := make([]*websocket.Conn, len(targets))
+	conns := make([]*genConn, len(targets))
 	var (
 		next     atomic.Int64
 		opened   atomic.Int64
@@ -262,7 +260,7 @@ func openAll(ctx context.Context, opts Options, d *wsDialer, targets []connTarge
 					mu.Unlock()
 					continue
 				}
-				ws.CloseRead(context.Background())
+				go ws.readLoop(nil)
 				conns[i] = ws
 				mine = append(mine, took)
 				if k := opened.Add(1); k%10_000 == 0 {
@@ -285,13 +283,13 @@ func openAll(ctx context.Context, opts Options, d *wsDialer, targets []connTarge
 }
 
 // closeAll drops every connection without a close handshake.
-func closeAll(conns []*websocket.Conn) {
+func closeAll(conns []*genConn) {
 	var wg sync.WaitGroup
 	const workers = 8
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < len(conns); i += workers {
-				_ = conns[i].CloseNow()
+				_ = conns[i].closeNow()
 			}
 		})
 	}

@@ -13,6 +13,8 @@ type relayStep struct {
 	Sent        float64 `json:"sent_per_s"`
 	Delivered   float64 `json:"delivered_per_s"`
 	Missing     int64   `json:"missing_after_drain"`
+	Refused     int64   `json:"refused"`           // messages the server refused to their sender
+	Reconnects  int64   `json:"master_reconnects"` // masters the server dropped that connected again
 	Latency     summary `json:"latency"`
 	ServerCores float64 `json:"server_cores"`
 	GenCores    float64 `json:"generator_cores"`
@@ -21,16 +23,21 @@ type relayStep struct {
 
 // relayRun is the stepped measurement of one target.
 type relayRun struct {
-	Target     string      `json:"target"`
-	Steps      []relayStep `json:"steps"`
-	Saturation float64     `json:"saturation_per_s"`
-	Half       *relayStep  `json:"half_saturation"`
-	Missing    int64       `json:"missing"`
-	Duplicates int64       `json:"duplicates"`
-	Foreign    int64       `json:"foreign"`
-	Sent       int64       `json:"sent"`
-	SendErrors int64       `json:"send_errors"`
-	FirstError string      `json:"first_error,omitempty"`
+	Target     string           `json:"target"`
+	Steps      []relayStep      `json:"steps"`
+	Saturation float64          `json:"saturation_per_s"`
+	Half       *relayStep       `json:"half_saturation"`
+	Missing    int64            `json:"missing"`
+	Superseded int64            `json:"superseded_offers"`
+	Duplicates int64            `json:"duplicates"`
+	Foreign    int64            `json:"foreign"`
+	Refused    int64            `json:"refused"`
+	Both       int64            `json:"delivered_and_refused"`
+	Reasons    map[string]int64 `json:"refused_by_error_type,omitempty"`
+	Reconnects int64            `json:"master_reconnects"`
+	Sent       int64            `json:"sent"`
+	SendErrors int64            `json:"send_errors"`
+	FirstError string           `json:"first_error,omitempty"`
 }
 
 // relayPlan is the shape and pace of a relay run.
@@ -137,7 +144,9 @@ func measureRelay(ctx context.Context, opts Options, plan relayPlan, name string
 	}
 	rig.drain(10 * time.Second)
 	rig.close()
-	run.Missing, run.Duplicates, run.Foreign = rig.verify()
+	tally := rig.verify()
+	run.Missing, run.Superseded, run.Duplicates, run.Foreign, run.Both = tally.missing, tally.superseded, tally.dups, tally.foreign, tally.both
+	run.Refused, run.Reasons, run.Reconnects = rig.refusals.Load(), rig.refusalReasons(), rig.reconnects.Load()
 	return run, nil
 }
 
@@ -146,6 +155,7 @@ func measureRelay(ctx context.Context, opts Options, plan relayPlan, name string
 func relayOnce(ctx context.Context, rig *relayRig, plan relayPlan, pid int, rate float64) relayStep {
 	rig.takeSamples()
 	before := rig.received.Load()
+	refusedBefore, reconnectsBefore := rig.refusals.Load(), rig.reconnects.Load()
 	cpu := startCPU(pid)
 	start := time.Now()
 	sent := rig.send(ctx, rate, plan.step, plan.senders)
@@ -156,13 +166,14 @@ func relayOnce(ctx context.Context, rig *relayRig, plan relayPlan, pid int, rate
 	return relayStep{
 		Offered: rate, Sent: float64(sent) / window.Seconds(), Delivered: float64(delivered) / window.Seconds(),
 		Missing: missing, Latency: summarize(rig.takeSamples()), ServerCores: serverCores, GenCores: genCores,
+		Refused: rig.refusals.Load() - refusedBefore, Reconnects: rig.reconnects.Load() - reconnectsBefore,
 	}
 }
 
 func reportRelay(rep *Report, opts Options, subject, baseline *relayRun) {
 	for _, run := range []*relayRun{subject, baseline} {
 		t := Table{Title: "relay through " + run.Target,
-			Columns: []string{"offered/s", "sent/s", "delivered/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "server cores", "generator cores"}}
+			Columns: []string{"offered/s", "sent/s", "delivered/s", "refused", "masters dropped", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "server cores", "generator cores"}}
 		steps := run.Steps
 		if run.Half != nil {
 			steps = append(steps, *run.Half)
@@ -172,12 +183,14 @@ func reportRelay(rep *Report, opts Options, subject, baseline *relayRun) {
 			if s.Half {
 				label += " (half sat.)"
 			}
-			t.Rows = append(t.Rows, []string{label, count(s.Sent), count(s.Delivered), ms(s.Latency.P50), ms(s.Latency.P99),
+			t.Rows = append(t.Rows, []string{label, count(s.Sent), count(s.Delivered), count(float64(s.Refused)), count(float64(s.Reconnects)), ms(s.Latency.P50), ms(s.Latency.P99),
 				ms(s.Latency.P999), ms(s.Latency.Max), fmt.Sprintf("%.2f", s.ServerCores), fmt.Sprintf("%.2f", s.GenCores)})
 		}
 		rep.Tables = append(rep.Tables, t)
-		rep.check("exactly once through "+run.Target, run.Missing == 0 && run.Duplicates == 0 && run.Foreign == 0 && run.Sent > 0 && run.SendErrors == 0,
-			"%d sent, %d missing, %d duplicated, %d unknown frames, %d send errors %s", run.Sent, run.Missing, run.Duplicates, run.Foreign, run.SendErrors, run.FirstError)
+		rep.check("exactly once through "+run.Target+" (delivered once, or refused to its sender)",
+			run.Missing == 0 && run.Duplicates == 0 && run.Foreign == 0 && run.Both == 0 && run.Sent > 0 && run.SendErrors == 0,
+			"%d sent: %d refused %v, %d offers superseded in the mailbox, %d missing, %d duplicated, %d both delivered and refused; %d unknown frames, %d send errors, %d masters connected again %s",
+			run.Sent, run.Refused, run.Reasons, run.Superseded, run.Missing, run.Duplicates, run.Both, run.Foreign, run.SendErrors, run.Reconnects, run.FirstError)
 	}
 	ratio := subject.Saturation / max(baseline.Saturation, 1)
 	rep.Figures["saturation_per_s"] = subject.Saturation

@@ -5,24 +5,28 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
-// relayViewer is one sending connection.
+// relayViewer is one sending connection. Its reader records the messages
+// the server refused (a STATUS_RESPONSE naming the message).
 type relayViewer struct {
-	id  uint32
-	ws  *websocket.Conn
-	seq uint32 // next sequence number; owned by its sender
+	id      uint32
+	ws      *genConn
+	seq     uint32 // next sequence number; owned by its sender
+	refused bitset // owned by the viewer's reader
 }
 
 // relayMaster is one receiving connection: it checks that every message
-// arrives exactly once and records latencies.
+// arrives exactly once and records latencies. When the server closes it
+// (a master that falls too far behind is dropped as a slow reader), it
+// connects again, as KVS clients do, and the server hands it what waited.
 type relayMaster struct {
-	ws          *websocket.Conn
+	arn         string
+	ws          atomic.Pointer[genConn]
 	firstViewer uint32
 	seen        []bitset // by viewer slot; owned by the receiving goroutine
 	dups        atomic.Int64
@@ -35,26 +39,50 @@ type relayMaster struct {
 // relayRig is the generator's side of one relay run: masters, viewers and
 // the counters they share.
 type relayRig struct {
-	masters  []*relayMaster
-	viewers  []*relayViewer
-	received atomic.Int64
-	sent     atomic.Int64
-	sendErrs atomic.Int64
-	firstErr atomic.Value // error
-	wg       sync.WaitGroup
+	dialer     *wsDialer
+	masters    []*relayMaster
+	viewers    []*relayViewer
+	received   atomic.Int64
+	sent       atomic.Int64
+	refusals   atomic.Int64
+	reconnects atomic.Int64
+	sendErrs   atomic.Int64
+	firstErr   atomic.Value // error
+	closing    atomic.Bool
+	wg         sync.WaitGroup
+
+	// masterGate, when set, is read-locked by the masters' readers around
+	// each message: a test holds it to make the masters fall behind.
+	masterGate *sync.RWMutex
+
+	reasonsMu sync.Mutex
+	reasons   map[string]int64 // refusals by error type
 }
 
 // connectRig opens a master per channel ARN and viewersPer viewers each,
-// and starts the masters' readers.
+// and starts the readers.
 func connectRig(ctx context.Context, d *wsDialer, arns []string, viewersPer int) (*relayRig, error) {
-	rig := &relayRig{}
+	rig, err := dialRig(ctx, d, arns, viewersPer)
+	if err != nil {
+		return nil, err
+	}
+	rig.startMasters()
+	return rig, nil
+}
+
+// dialRig is connectRig without the masters' readers: startMasters starts
+// them.
+func dialRig(ctx context.Context, d *wsDialer, arns []string, viewersPer int) (*relayRig, error) {
+	rig := &relayRig{dialer: d, reasons: map[string]int64{}}
 	for c, arn := range arns {
 		ws, _, err := d.dial(ctx, arn, "")
 		if err != nil {
 			rig.close()
 			return nil, fmt.Errorf("master %d: %w", c, err)
 		}
-		rig.masters = append(rig.masters, &relayMaster{ws: ws, firstViewer: uint32(c * viewersPer), seen: make([]bitset, viewersPer)}) //nolint:gosec // small
+		m := &relayMaster{arn: arn, firstViewer: uint32(c * viewersPer), seen: make([]bitset, viewersPer)} //nolint:gosec // small
+		m.ws.Store(ws)
+		rig.masters = append(rig.masters, m)
 	}
 	for c, arn := range arns {
 		for v := range viewersPer {
@@ -63,33 +91,47 @@ func connectRig(ctx context.Context, d *wsDialer, arns []string, viewersPer int)
 				rig.close()
 				return nil, fmt.Errorf("viewer %d of channel %d: %w", v, c, err)
 			}
-			ws.CloseRead(context.Background())                                                    // answers the server's pings
-			rig.viewers = append(rig.viewers, &relayViewer{id: uint32(c*viewersPer + v), ws: ws}) //nolint:gosec // small
+			viewer := &relayViewer{id: uint32(c*viewersPer + v), ws: ws} //nolint:gosec // small
+			rig.viewers = append(rig.viewers, viewer)
+			rig.wg.Go(func() { ws.readLoop(func(frame []byte) { rig.refused(viewer, frame) }) })
 		}
-	}
-	for _, m := range rig.masters {
-		rig.wg.Go(func() { rig.receive(m) })
 	}
 	return rig, nil
 }
 
-// receive reads a master's frames until its connection ends.
+// startMasters starts the masters' readers.
+func (rig *relayRig) startMasters() {
+	for _, m := range rig.masters {
+		rig.wg.Go(func() { rig.receive(m) })
+	}
+}
+
+// refused records a refusal the server sent viewer v.
+func (rig *relayRig) refused(v *relayViewer, frame []byte) {
+	viewer, seq, reason, ok := readRefusal(frame)
+	if !ok || viewer != v.id {
+		return
+	}
+	v.refused.set(seq)
+	rig.refusals.Add(1)
+	rig.reasonsMu.Lock()
+	rig.reasons[reason]++
+	rig.reasonsMu.Unlock()
+}
+
+// receive reads a master's frames, connecting again whenever the server
+// closes it, until the rig closes.
 func (rig *relayRig) receive(m *relayMaster) {
-	buf := make([]byte, 0, 16<<10)
-	for {
-		_, r, err := m.ws.Reader(context.Background())
-		if err != nil {
-			return
+	onData := func(payload []byte) {
+		if g := rig.masterGate; g != nil {
+			g.RLock()
+			g.RUnlock() //nolint:staticcheck // waiting for the gate is the point
 		}
-		buf, err = readAllInto(buf[:0], r)
-		if err != nil {
-			return
-		}
-		st, ok := readStamp(buf)
+		st, ok := readStamp(payload)
 		slot := int(st.viewer) - int(m.firstViewer)
 		if !ok || slot < 0 || slot >= len(m.seen) {
 			m.foreign.Add(1)
-			continue
+			return
 		}
 		lat := time.Duration(sinceEpoch() - st.sent)
 		if m.seen[slot].set(st.seq) {
@@ -100,6 +142,35 @@ func (rig *relayRig) receive(m *relayMaster) {
 		m.mu.Unlock()
 		rig.received.Add(1)
 	}
+	for {
+		m.ws.Load().readLoop(onData)
+		if rig.closing.Load() || !rig.reconnect(m) {
+			return
+		}
+	}
+}
+
+// reconnect opens a new connection for m, trying for up to a minute.
+func (rig *relayRig) reconnect(m *relayMaster) bool {
+	for range 600 {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ws, _, err := rig.dialer.dial(ctx, m.arn, "")
+		cancel()
+		if err == nil {
+			m.ws.Store(ws)
+			if rig.closing.Load() {
+				_ = ws.closeNow()
+				return false
+			}
+			rig.reconnects.Add(1)
+			return true
+		}
+		if rig.closing.Load() {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
 }
 
 // readAllInto appends everything r yields to buf.
@@ -166,7 +237,7 @@ func (rig *relayRig) sendShare(ctx context.Context, mine []*relayViewer, rate fl
 				t = sdp
 			}
 			buf = t.fill(buf, stamp{viewer: v.id, seq: v.seq, sent: sinceEpoch()})
-			if err := v.ws.Write(ctx, websocket.MessageText, buf); err != nil {
+			if err := v.ws.writeText(buf); err != nil {
 				rig.sendErrs.Add(1)
 				rig.firstErr.CompareAndSwap(nil, err)
 				return n
@@ -178,41 +249,90 @@ func (rig *relayRig) sendShare(ctx context.Context, mine []*relayViewer, rate fl
 	return n
 }
 
-// drain waits until every message sent has arrived, or wait has passed,
-// and returns how many are missing.
+// drain waits until every message sent has arrived or been refused, until
+// nothing more has come for drainQuiet (offers superseded in a mailbox
+// never come), or until wait has passed. It returns how many are not
+// accounted for.
 func (rig *relayRig) drain(wait time.Duration) int64 {
 	deadline := time.Now().Add(wait)
+	accounted := func() int64 { return rig.received.Load() + rig.refusals.Load() }
+	last, lastChange := accounted(), time.Now()
 	for {
-		missing := rig.sent.Load() - rig.received.Load()
-		if missing <= 0 || time.Now().After(deadline) {
+		now := time.Now()
+		got := accounted()
+		if got != last {
+			last, lastChange = got, now
+		}
+		missing := rig.sent.Load() - got
+		if missing <= 0 || now.After(deadline) || now.Sub(lastChange) >= drainQuiet {
 			return missing
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// verify checks exactly-once delivery: every sequence number each viewer
-// sent arrived, once.
-func (rig *relayRig) verify() (missing, dups, foreign int64) {
+// drainQuiet is how long drain waits with nothing arriving before it
+// gives up early.
+const drainQuiet = 2 * time.Second
+
+// relayTally is what became of the messages the viewers sent.
+type relayTally struct {
+	missing    int64 // neither delivered nor refused nor superseded
+	superseded int64 // SDP offers a newer offer of the same viewer replaced in the mailbox
+	dups       int64 // delivered more than once
+	foreign    int64 // frames the masters could not attribute
+	both       int64 // delivered and refused
+}
+
+// verify checks that every message each viewer sent was either delivered
+// once or refused to its sender, never both and never neither. One more
+// fate is allowed, the one the protocol prescribes (spec 6.7): an SDP
+// offer that waited in the mailbox of an absent master is replaced by a
+// newer offer from the same viewer, so an undelivered offer followed by a
+// delivered later one counts as superseded.
+func (rig *relayRig) verify() relayTally {
+	var t relayTally
 	for _, v := range rig.viewers {
 		m := rig.masters[int(v.id)/len(rig.masters[0].seen)]
-		got := m.seen[int(v.id)-int(m.firstViewer)].count()
-		missing += int64(v.seq) - int64(got)
+		seen := m.seen[int(v.id)-int(m.firstViewer)]
+		t.both += int64(seen.overlap(v.refused))
+		laterOffer := false // a later SDP offer of this viewer arrived
+		for seq := int64(v.seq) - 1; seq >= 0; seq-- {
+			n := uint32(seq) //nolint:gosec // below v.seq
+			isOffer := n%sdpEvery == sdpEvery-1
+			switch {
+			case seen.has(n):
+				laterOffer = laterOffer || isOffer
+			case v.refused.has(n):
+			case isOffer && laterOffer:
+				t.superseded++
+			default:
+				t.missing++
+			}
+		}
 	}
 	for _, m := range rig.masters {
-		dups += m.dups.Load()
-		foreign += m.foreign.Load()
+		t.dups += m.dups.Load()
+		t.foreign += m.foreign.Load()
 	}
-	return missing, dups, foreign
+	return t
+}
+
+// refusalReasons returns the refusals counted by error type.
+func (rig *relayRig) refusalReasons() map[string]int64 {
+	rig.reasonsMu.Lock()
+	defer rig.reasonsMu.Unlock()
+	return maps.Clone(rig.reasons)
 }
 
 // close ends every connection and waits for the readers.
 func (rig *relayRig) close() {
+	rig.closing.Store(true)
 	for _, v := range rig.viewers {
-		_ = v.ws.CloseNow()
+		_ = v.ws.closeNow()
 	}
 	for _, m := range rig.masters {
-		_ = m.ws.CloseNow()
+		_ = m.ws.Load().closeNow()
 	}
 	rig.wg.Wait()
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/internal/testbin"
+	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
 
 // binary is the switchboard executable built once by TestMain: the
@@ -107,5 +109,27 @@ func TestPlot(t *testing.T) {
 	data, err := os.ReadFile(path)
 	if err != nil || !bytes.HasPrefix(data, []byte("\x89PNG")) {
 		t.Fatalf("no PNG written: %v", err)
+	}
+}
+
+// TestRefusalNamesTheMessage: the correlation id a relayed message carries
+// comes back in the server's STATUS_RESPONSE and names the message.
+func TestRefusalNamesTheMessage(t *testing.T) {
+	msg := newTemplate("SDP_OFFER", sdpPayloadChars).fill(nil, stamp{viewer: 41, seq: 70_001, sent: 5})
+	var sent kvsapi.ClientMessage
+	if err := json.Unmarshal(msg, &sent); err != nil {
+		t.Fatalf("the template is not a client message: %v", err)
+	}
+	reply, err := json.Marshal(kvsapi.Event{MessageType: kvsapi.MessageStatusResponse,
+		StatusResponse: &kvsapi.StatusResponse{CorrelationID: sent.CorrelationID, ErrorType: "ClientLimitExceededException", StatusCode: "400"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer, seq, reason, ok := readRefusal(reply)
+	if !ok || viewer != 41 || seq != 70_001 || reason != "ClientLimitExceededException" {
+		t.Errorf("refusal of viewer 41's message 70001 read as viewer %d, message %d, %q (%v)", viewer, seq, reason, ok)
+	}
+	if _, _, _, ok := readRefusal([]byte(`{"messageType":"SDP_ANSWER","messagePayload":"eyJ9"}`)); ok {
+		t.Error("a message that is not a STATUS_RESPONSE was read as a refusal")
 	}
 }
