@@ -10,7 +10,8 @@
 //   - relay: viewers send ICE-candidate-sized and SDP-sized messages to
 //     their masters at stepped offered rates up to saturation; report the
 //     delivered rate and end-to-end latency per step, against a bare
-//     WebSocket forwarder (same library, no auth, no routing).
+//     WebSocket forwarder (the server's WebSocket library, gobwas/ws; no
+//     auth, no routing).
 //   - turn: relayed packets per second through the embedded TURN server
 //     against Debian's coturn, at 200 and 1,200-byte packets.
 //   - controlplane: DescribeSignalingChannel and CreateSignalingChannel per
@@ -26,7 +27,8 @@
 // time, and every child process is killed by its PID when a scenario ends.
 //
 // It talks to the server only through public surfaces: the client SDK for
-// the control plane and the media peers, the sigv4 package and the
-// WebSocket library for the lean connection generator, pion's TURN client
-// for relays, and /metrics. It must not import the server's internals.
+// the control plane and the media peers, the sigv4 package and gobwas/ws's
+// frame codec for the lean connection generator (wsgen.go), pion's TURN
+// client for relays, and /metrics. It must not import the server's
+// internals.
 package bench

@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/gobwas/ws"
 
 	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
@@ -23,55 +23,46 @@ import (
 // the relay baseline in a child process.
 const forwarderCommand = "_forwarder"
 
-// forwarder is the relay baseline: a bare WebSocket forwarder built from
-// the same library as the server, over the same TLS, with no
-// authentication and no routing. A connection without X-Amz-ClientId is a
-// master; a viewer's frames go, as they are, to the master that connected
-// with the same X-Amz-ChannelARN.
+// forwarder is the relay baseline: a bare WebSocket forwarder built on the
+// same WebSocket library as the server (github.com/gobwas/ws, which
+// internal/wsserver uses for the RFC's details), over the same TLS, with no
+// authentication and no routing: a goroutine reads each connection and
+// writes each frame at once. A connection without X-Amz-ClientId is a
+// master; a viewer's messages go, as they are, to the master that
+// connected with the same X-Amz-ChannelARN.
 type forwarder struct {
 	mu      sync.Mutex
-	masters map[string]*websocket.Conn
+	masters map[string]*genConn
 }
 
 func (f *forwarder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true, CompressionMode: websocket.CompressionDisabled})
+	nc, rw, _, err := ws.UpgradeHTTP(r, w)
 	if err != nil {
 		return
 	}
-	defer ws.CloseNow()
-	ws.SetReadLimit(64 << 10)
+	defer nc.Close()
+	c := &genConn{conn: nc, in: rw.Reader}
 	q := r.URL.Query()
 	arn := q.Get(kvsapi.QueryChannelARN)
 	if !q.Has(kvsapi.QueryClientID) {
 		f.mu.Lock()
-		f.masters[arn] = ws
+		f.masters[arn] = c
 		f.mu.Unlock()
-		for {
-			if _, _, err := ws.Read(context.Background()); err != nil {
-				return
-			}
-		}
+		c.readLoop(nil)
+		return
 	}
 	master := f.waitMaster(arn)
 	if master == nil {
 		return
 	}
-	buf := make([]byte, 0, 16<<10)
-	for {
-		typ, rd, err := ws.Reader(context.Background())
-		if err != nil {
-			return
+	c.readLoop(func(message []byte) {
+		if master.writeText(message) != nil {
+			_ = c.closeNow()
 		}
-		if buf, err = readAllInto(buf[:0], rd); err != nil {
-			return
-		}
-		if err := master.Write(context.Background(), typ, buf); err != nil {
-			return
-		}
-	}
+	})
 }
 
-func (f *forwarder) waitMaster(arn string) *websocket.Conn {
+func (f *forwarder) waitMaster(arn string) *genConn {
 	for range 100 {
 		f.mu.Lock()
 		m := f.masters[arn]
@@ -105,7 +96,7 @@ func forwarderMain(args []string, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "forwarder listening on %s\n", ln.Addr())
 	srv := &http.Server{
-		Handler:           &forwarder{masters: map[string]*websocket.Conn{}},
+		Handler:           &forwarder{masters: map[string]*genConn{}},
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}},
 		ReadHeaderTimeout: 10 * time.Second,
 	}

@@ -69,7 +69,7 @@ func runRelay(ctx context.Context, opts Options) (*Report, error) {
 	rep := newReport("relay", opts)
 	rep.Settings = map[string]any{"channels": plan.channels, "viewers_per_channel": plan.viewersPer, "senders": plan.senders,
 		"step": plan.step.String(), "ice_payload_chars": icePayloadChars, "sdp_payload_chars": sdpPayloadChars,
-		"sdp_share": fmt.Sprintf("1 in %d", sdpEvery), "saturated_when": "delivered < 90% of offered"}
+		"sdp_share": fmt.Sprintf("1 in %d", sdpEvery), "saturated_when": "delivered < 90% of offered, or messages refused, unaccounted for or masters dropped"}
 	srv, stop, err := startScratchServer(ctx, opts, serverSpec{yaml: limitsYAML("  send_queue_length: 4096\n")})
 	if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func measureRelay(ctx context.Context, opts Options, plan relayPlan, name string
 		run.Saturation = max(run.Saturation, st.Delivered)
 		progressf(opts, "relay %s: offered %.0f/s, sent %.0f/s, delivered %.0f/s, p50 %s ms, p99 %s ms",
 			name, st.Offered, st.Sent, st.Delivered, ms(st.Latency.P50), ms(st.Latency.P99))
-		if !plan.fixed && (st.Delivered < 0.9*st.Offered || st.Missing > 0) {
+		if !plan.fixed && (st.Delivered < 0.9*st.Offered || st.Missing > 0 || st.Refused > 0 || st.Reconnects > 0) {
 			break
 		}
 		if i+1 >= len(plan.rates) {
@@ -130,6 +130,8 @@ func measureRelay(ctx context.Context, opts Options, plan relayPlan, name string
 		}
 	}
 	if !opts.Smoke && !plan.fixed && ctx.Err() == nil {
+		// The last step overloaded the target: let it catch up first.
+		rig.settle(time.Minute)
 		wait := prof.cpu("relay-half", plan.step)
 		half := relayOnce(ctx, rig, plan, pid, run.Saturation/2)
 		wait()
@@ -153,6 +155,7 @@ func measureRelay(ctx context.Context, opts Options, plan relayPlan, name string
 // relayOnce offers rate for one step, waits for the stragglers and
 // summarises.
 func relayOnce(ctx context.Context, rig *relayRig, plan relayPlan, pid int, rate float64) relayStep {
+	rig.stepStart.Store(sinceEpoch())
 	rig.takeSamples()
 	before := rig.received.Load()
 	refusedBefore, reconnectsBefore := rig.refusals.Load(), rig.reconnects.Load()

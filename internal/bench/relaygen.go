@@ -2,9 +2,7 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"sync"
 	"sync/atomic"
@@ -49,6 +47,8 @@ type relayRig struct {
 	sendErrs   atomic.Int64
 	firstErr   atomic.Value // error
 	closing    atomic.Bool
+	away       atomic.Int64 // masters connecting again
+	stepStart  atomic.Int64 // sinceEpoch when the current step began
 	wg         sync.WaitGroup
 
 	// masterGate, when set, is read-locked by the masters' readers around
@@ -137,14 +137,22 @@ func (rig *relayRig) receive(m *relayMaster) {
 		if m.seen[slot].set(st.seq) {
 			m.dups.Add(1)
 		}
-		m.mu.Lock()
-		m.samples = append(m.samples, lat)
-		m.mu.Unlock()
+		if st.sent >= rig.stepStart.Load() { // not a straggler of an earlier step
+			m.mu.Lock()
+			m.samples = append(m.samples, lat)
+			m.mu.Unlock()
+		}
 		rig.received.Add(1)
 	}
 	for {
 		m.ws.Load().readLoop(onData)
-		if rig.closing.Load() || !rig.reconnect(m) {
+		if rig.closing.Load() {
+			return
+		}
+		rig.away.Add(1)
+		ok := rig.reconnect(m)
+		rig.away.Add(-1)
+		if !ok {
 			return
 		}
 	}
@@ -171,23 +179,6 @@ func (rig *relayRig) reconnect(m *relayMaster) bool {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return false
-}
-
-// readAllInto appends everything r yields to buf.
-func readAllInto(buf []byte, r io.Reader) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if errors.Is(err, io.EOF) {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }
 
 // takeSamples returns and clears the latencies recorded so far.
@@ -269,6 +260,18 @@ func (rig *relayRig) drain(wait time.Duration) int64 {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// settle waits, for up to wait, until every message is accounted for (as
+// drain does) and every master the server dropped is connected again, so
+// that a step after an overloaded one starts from a calm server.
+func (rig *relayRig) settle(wait time.Duration) {
+	deadline := time.Now().Add(wait)
+	rig.drain(wait)
+	for rig.away.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	rig.drain(time.Until(deadline))
 }
 
 // drainQuiet is how long drain waits with nothing arriving before it

@@ -118,7 +118,7 @@ func (d *wsDialer) open(ctx context.Context, nd *net.Dialer, target *url.URL) (*
 		return nil, fmt.Errorf("upgrade: %w", err)
 	}
 	_ = tcp.SetDeadline(time.Time{})
-	c := &genConn{conn: tc, in: io.Reader(tc)}
+	c := &genConn{conn: tc, in: io.Reader(tc), client: true}
 	if br != nil {
 		// The server wrote something right after its response.
 		c.in = io.MultiReader(br, tc)
@@ -129,13 +129,15 @@ func (d *wsDialer) open(ctx context.Context, nd *net.Dialer, target *url.URL) (*
 // close releases nothing: every connection is closed by its owner.
 func (d *wsDialer) close() {}
 
-// genConn is the generator's side of one WebSocket connection: frames read
-// and written on the TLS connection with gobwas/ws's header codec, no
-// buffers of its own beyond the TLS connection's. Reads belong to one
-// goroutine (readLoop); writes may come from several.
+// genConn is one WebSocket connection of the generator (a client: its
+// frames are masked) or of the bare forwarder (a server: they are not):
+// frames read and written on the TLS connection with gobwas/ws's header
+// codec, no buffers of its own beyond the TLS connection's. Reads belong
+// to one goroutine (readLoop); writes may come from several.
 type genConn struct {
-	conn net.Conn
-	in   io.Reader
+	conn   net.Conn
+	in     io.Reader
+	client bool // mask what it writes (RFC 6455 section 5.3)
 
 	wmu  sync.Mutex
 	wbuf []byte
@@ -149,15 +151,21 @@ func (c *genConn) writeText(payload []byte) error {
 	return c.writeFrame(ws.OpText, payload)
 }
 
-// writeFrame sends one masked frame in one write to the TLS connection.
+// writeFrame sends one frame, masked by a client, in one write to the
+// connection.
 func (c *genConn) writeFrame(op ws.OpCode, payload []byte) error {
-	h := ws.Header{Fin: true, OpCode: op, Masked: true, Mask: ws.NewMask(), Length: int64(len(payload))}
+	h := ws.Header{Fin: true, OpCode: op, Length: int64(len(payload))}
+	if c.client {
+		h.Masked, h.Mask = true, ws.NewMask()
+	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	buf := appendHeader(c.wbuf[:0], h)
 	start := len(buf)
 	buf = append(buf, payload...)
-	ws.Cipher(buf[start:], h.Mask, 0)
+	if h.Masked {
+		ws.Cipher(buf[start:], h.Mask, 0)
+	}
 	c.wbuf = buf
 	_, err := c.conn.Write(buf)
 	return err
