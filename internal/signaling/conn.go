@@ -118,6 +118,11 @@ type conn struct {
 	finished   bool        // serve is ending: no goroutine may start
 	goAwaySent bool        // owned by the writer of the moment
 	clocks     connClocks
+	// Pacing of the senders (pacing.go): drained is non-nil while the
+	// queue is over the high-water mark and is closed when the writer
+	// takes it; paceGivenUp is set when a sender waited for it in vain.
+	drained     chan struct{}
+	paceGivenUp bool
 
 	// Owned by the reader goroutine.
 	limits [3]bucket // indexed by actionIndex; the rules are the hub's
@@ -188,10 +193,12 @@ func (c *conn) push(o outbound) bool {
 			c.closing = &causeSlowReader
 		}
 		c.hub.metrics.dropped.WithLabelValues(causeSlowReader.metric).Inc()
+		c.releaseSendersLocked()
 		c.startWriterLocked()
 		return false
 	}
 	c.queue = append(c.queue, o)
+	c.noteQueuedLocked()
 	c.startWriterLocked()
 	return true
 }
@@ -249,6 +256,8 @@ func (c *conn) takeQueue(spare []outbound) (q []outbound, goAway bool, cause *cl
 	}
 	q = c.queue
 	c.queue = spare[:0]
+	c.paceGivenUp = false
+	c.releaseSendersLocked()
 	goAway = c.goAway
 	c.goAway = false
 	return q, goAway, c.closing, true
@@ -352,6 +361,7 @@ func (c *conn) end(readErr error) {
 	c.mu.Lock()
 	c.dead = true
 	c.finished = true
+	c.releaseSendersLocked()
 	c.mu.Unlock()
 	c.sub.Unsubscribe()
 	// Make a writer blocked on the network give up.

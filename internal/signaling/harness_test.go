@@ -130,6 +130,7 @@ type envOptions struct {
 	parkable  bool          // sockets can be parked
 	parkAfter time.Duration // silence before parking
 	tls       bool          // serve HTTPS (over the parkable sockets)
+	paceLimit time.Duration // how long senders wait for a congested recipient (0: the default)
 }
 
 // startEnv serves a new hub; parkable connections are parked after
@@ -160,6 +161,9 @@ func startEnv(t testing.TB, mutate func(*Config), opts envOptions) *testEnv {
 	runDone := make(chan error, 1)
 	go func() { runDone <- hub.Run(ctx) }()
 	hub.parkAfter = opts.parkAfter
+	if opts.paceLimit > 0 {
+		hub.paceLimit = opts.paceLimit
+	}
 	srv := httptest.NewUnstartedServer(hub)
 	if opts.parkable {
 		srv.Listener = netpark.NewListener(srv.Listener)

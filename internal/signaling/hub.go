@@ -82,6 +82,9 @@ type Hub struct {
 	alexaLimits     *keyedLimiter // by channel
 	alexaAccounts   *keyedLimiter // by account
 	nextID          atomic.Uint64
+	pacer           pacer         // congested connections (pacing.go)
+	paceMark        int           // queue length from which senders wait: half of send_queue_length
+	paceLimit       time.Duration // how long a sender waits for a congested recipient
 
 	mu        sync.Mutex
 	conns     map[*conn]struct{}
@@ -115,6 +118,8 @@ func NewHub(cfg Config, deps Deps) (*Hub, error) {
 			rateSettings{"alexa_offers_per_second_per_account", "alexa_offer_burst_per_account"}),
 		conns:     make(map[*conn]struct{}),
 		parkAfter: defaultParkAfter,
+		paceMark:  max(1, cfg.SendQueueLength/2),
+		paceLimit: defaultPaceLimit,
 		stopping:  make(chan struct{}),
 		drained:   make(chan struct{}),
 	}

@@ -3,6 +3,7 @@ package signaling
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -299,6 +300,44 @@ func TestSlowReaderDropped(t *testing.T) {
 	waitFor(t, "slow reader closed", func() bool { return e.metric("disconnects_total", "reason", "send_queue_full") == 1 })
 	master.send(jsMsg(kvsapi.ActionICECandidate, "ZmFzdA==", "fast", ""))
 	fast.expect(toViewer(kvsapi.ActionICECandidate, "ZmFzdA=="))
+}
+
+// TestBriefStallIsPaced: a master that stops reading for a moment while a
+// viewer sends a burst is not dropped as a slow reader. Once its queue is
+// half full the viewer's reader waits for it, so the viewer is slowed
+// down by TCP instead, and the master gets every message, in order, when
+// it reads again. Without pacing the queue of 8 overflows at once.
+func TestBriefStallIsPaced(t *testing.T) {
+	// A pace limit far above the stall, so that a slow test machine
+	// cannot turn the wait into a give-up.
+	e := startEnv(t, func(c *Config) {
+		relaxedRates(c)
+		c.SendQueueLength = 8
+		c.PingInterval = 0
+	}, envOptions{parkable: true, paceLimit: 10 * time.Second})
+	master, err := e.tryDial(e.url(testARN, ""), nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer := e.dial("v1")
+	stall := time.AfterFunc(300*time.Millisecond, func() { go master.readLoop() })
+	defer stall.Stop()
+
+	// 600 frames of 9.6 KB: more than loopback's socket buffers hold.
+	const n = 600
+	big := strings.Repeat("QUJD", 2400)
+	for i := range n {
+		viewer.send(jsMsg(kvsapi.ActionICECandidate, fmt.Sprintf("%04d", i)+big, "", ""))
+	}
+	for i := range n {
+		master.expect(toMaster("v1", kvsapi.ActionICECandidate, fmt.Sprintf("%04d", i)+big))
+	}
+	if got := e.metric("dropped_connections_total", "reason", "send_queue_full"); got != 0 {
+		t.Fatalf("%v connections dropped as slow readers, want none", got)
+	}
+	if got := e.metric("paced_senders_total", "result", "drained"); got == 0 {
+		t.Fatal("the viewer was never paced: the burst did not reach the master's high-water mark")
+	}
 }
 
 // TestProtocolAbuseCloses: binary frames close with 1003, frames over the

@@ -23,6 +23,9 @@ type metrics struct {
 	dropped         *prometheus.CounterVec // reason
 	disconnects     *prometheus.CounterVec // reason
 	alexaOffers     *prometheus.CounterVec // result
+	paced           *prometheus.CounterVec // result
+
+	pacedDrained, pacedGaveUp prometheus.Counter
 
 	relayedBy map[relayKey]prometheus.Counter
 }
@@ -62,15 +65,20 @@ func newMetrics(reg prometheus.Registerer, b bus.Bus, parked func() int) (*metri
 		alexaOffers: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricPrefix + "alexa_offers_total", Help: "SendAlexaOfferToMaster calls by result.",
 		}, []string{"result"}),
+		paced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: metricPrefix + "paced_senders_total",
+			Help: "Times a sender's reader waited for a recipient whose send queue was over half full, by result (drained, or gave_up after a second).",
+		}, []string{"result"}),
 		relayedBy: make(map[relayKey]prometheus.Counter),
 	}
+	m.pacedDrained, m.pacedGaveUp = m.paced.WithLabelValues("drained"), m.paced.WithLabelValues("gave_up")
 	parkedGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: metricPrefix + "parked_connections",
 		Help: "Open connections waiting for their client with no goroutine (parked in the poller).",
 	}, func() float64 { return float64(parked()) })
 	collectors := append(mailboxCollectors(b), parkedGauge,
 		m.connections, m.connects, m.refusals, m.relayed, m.rejected, m.statusResponses,
-		m.dropped, m.disconnects, m.alexaOffers)
+		m.dropped, m.disconnects, m.alexaOffers, m.paced)
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("signaling: register metrics: %w", err)

@@ -236,6 +236,9 @@ func (c *conn) relay(ctx context.Context, msg *kvsapi.ClientMessage) *messageErr
 		h.log.Debug("signaling message relayed", "conn", c.id, "type", msg.Action,
 			"to_role", to.Role.String(), "to", to.ClientID, "outcome", outcome.String(), "bytes", len(env.Payload))
 	}
+	if outcome == bus.Delivered {
+		c.paceBehind(to)
+	}
 	return nil
 }
 
@@ -252,5 +255,9 @@ func (c *conn) reject(e *messageError) {
 		return
 	}
 	h.metrics.statusResponses.WithLabelValues(e.code.Name).Inc()
-	c.push(outbound{raw: statusResponseFrame(e)})
+	if c.push(outbound{raw: statusResponseFrame(e)}) {
+		// A client that sends faster than it reads its answers is paced
+		// like a sender to a slow recipient.
+		c.waitForDrain(c)
+	}
 }
