@@ -15,6 +15,7 @@ type relayStep struct {
 	Missing     int64   `json:"missing_after_drain"`
 	Refused     int64   `json:"refused"`           // messages the server refused to their sender
 	Reconnects  int64   `json:"master_reconnects"` // masters the server dropped that connected again
+	WindowFull  int64   `json:"window_full"`       // times senders waited for maxInFlight messages to be accounted for
 	Latency     summary `json:"latency"`
 	ServerCores float64 `json:"server_cores"`
 	GenCores    float64 `json:"generator_cores"`
@@ -69,7 +70,7 @@ func runRelay(ctx context.Context, opts Options) (*Report, error) {
 	rep := newReport("relay", opts)
 	rep.Settings = map[string]any{"channels": plan.channels, "viewers_per_channel": plan.viewersPer, "senders": plan.senders,
 		"step": plan.step.String(), "ice_payload_chars": icePayloadChars, "sdp_payload_chars": sdpPayloadChars,
-		"sdp_share": fmt.Sprintf("1 in %d", sdpEvery), "saturated_when": "delivered < 90% of offered, or messages refused, unaccounted for or masters dropped"}
+		"sdp_share": fmt.Sprintf("1 in %d", sdpEvery), "max_in_flight": maxInFlight, "saturated_when": "delivered < 90% of offered, or messages refused, unaccounted for or masters dropped"}
 	srv, stop, err := startScratchServer(ctx, opts, serverSpec{yaml: limitsYAML("  send_queue_length: 4096\n")})
 	if err != nil {
 		return nil, err
@@ -158,7 +159,7 @@ func relayOnce(ctx context.Context, rig *relayRig, plan relayPlan, pid int, rate
 	rig.stepStart.Store(sinceEpoch())
 	rig.takeSamples()
 	before := rig.received.Load()
-	refusedBefore, reconnectsBefore := rig.refusals.Load(), rig.reconnects.Load()
+	refusedBefore, reconnectsBefore, windowBefore := rig.refusals.Load(), rig.reconnects.Load(), rig.windowFull.Load()
 	cpu := startCPU(pid)
 	start := time.Now()
 	sent := rig.send(ctx, rate, plan.step, plan.senders)
@@ -170,6 +171,7 @@ func relayOnce(ctx context.Context, rig *relayRig, plan relayPlan, pid int, rate
 		Offered: rate, Sent: float64(sent) / window.Seconds(), Delivered: float64(delivered) / window.Seconds(),
 		Missing: missing, Latency: summarize(rig.takeSamples()), ServerCores: serverCores, GenCores: genCores,
 		Refused: rig.refusals.Load() - refusedBefore, Reconnects: rig.reconnects.Load() - reconnectsBefore,
+		WindowFull: rig.windowFull.Load() - windowBefore,
 	}
 }
 

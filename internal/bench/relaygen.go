@@ -45,6 +45,7 @@ type relayRig struct {
 	refusals   atomic.Int64
 	reconnects atomic.Int64
 	sendErrs   atomic.Int64
+	windowFull atomic.Int64 // times a sender found maxInFlight reached
 	firstErr   atomic.Value // error
 	closing    atomic.Bool
 	away       atomic.Int64 // masters connecting again
@@ -210,8 +211,21 @@ func (rig *relayRig) send(ctx context.Context, rate float64, d time.Duration, se
 		wg.Go(func() { total.Add(rig.sendShare(ctx, mine, share, start, d, ice, sdp)) })
 	}
 	wg.Wait()
-	rig.sent.Add(total.Load())
 	return total.Load()
+}
+
+// maxInFlight bounds the messages the generator has sent and not yet seen
+// delivered or refused, as TCP's windows bound what a population of real
+// clients has outstanding: past saturation the senders then wait for the
+// target instead of piling up its queues without end (a server would drop
+// the masters as slow readers, a forwarder would block). Below saturation
+// the window is not reached: in flight is about rate × latency, some 1,000
+// messages at 100,000/s and 10 ms.
+const maxInFlight = 20_000
+
+// inFlight is how many messages were sent and are not yet accounted for.
+func (rig *relayRig) inFlight() int64 {
+	return rig.sent.Load() - rig.received.Load() - rig.refusals.Load()
 }
 
 func (rig *relayRig) sendShare(ctx context.Context, mine []*relayViewer, rate float64, start time.Time, d time.Duration, ice, sdp frameTemplate) int64 {
@@ -221,6 +235,10 @@ func (rig *relayRig) sendShare(ctx context.Context, mine []*relayViewer, rate fl
 	for elapsed := time.Since(start); elapsed < d && ctx.Err() == nil && len(mine) > 0; elapsed = time.Since(start) {
 		due := int64(rate * elapsed.Seconds())
 		for ; n < due; n++ {
+			if rig.inFlight() >= maxInFlight {
+				rig.windowFull.Add(1)
+				break
+			}
 			v := mine[next%len(mine)]
 			next++
 			t := ice
@@ -234,6 +252,7 @@ func (rig *relayRig) sendShare(ctx context.Context, mine []*relayViewer, rate fl
 				return n
 			}
 			v.seq++
+			rig.sent.Add(1)
 		}
 		time.Sleep(time.Millisecond)
 	}
