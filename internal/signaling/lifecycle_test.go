@@ -272,7 +272,9 @@ func TestPingTimeout(t *testing.T) {
 }
 
 // TestSlowReaderDropped: a viewer that does not read is dropped when its
-// send queue overflows, without delaying the master or another viewer.
+// send queue overflows. The master waits for it once, for the pace limit
+// (pacing.go), not until the write timeout, and another viewer keeps
+// receiving meanwhile.
 func TestSlowReaderDropped(t *testing.T) {
 	e := newEnv(t, func(c *Config) {
 		c.SendQueueLength = 4
