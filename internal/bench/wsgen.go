@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -105,9 +107,14 @@ func (d *wsDialer) open(ctx context.Context, nd *net.Dialer, target *url.URL) (*
 		return nil, fmt.Errorf("TLS handshake: %w", err)
 	}
 	var refusal string
-	up := ws.Dialer{OnStatusError: func(status int, reason []byte, resp io.Reader) {
-		body, _ := io.ReadAll(io.LimitReader(resp, 4<<10))
-		refusal = fmt.Sprintf("HTTP %d %s: %s", status, reason, body)
+	up := ws.Dialer{OnStatusError: func(status int, reason []byte, r io.Reader) {
+		// The connection stays open after the answer: read exactly its
+		// body (Content-Length), never up to an end that will not come.
+		refusal = fmt.Sprintf("HTTP %d %s", status, reason)
+		if resp, err := http.ReadResponse(bufio.NewReader(r), nil); err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+			refusal += ": " + string(body)
+		}
 	}}
 	br, _, err := up.Upgrade(tc, target)
 	if err != nil {

@@ -2,7 +2,10 @@ package bench
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,4 +75,36 @@ func TestGenConnReadsLikeAClient(t *testing.T) {
 		t.Errorf("answer to a close: %v (%v)", echo.Header.OpCode, err)
 	}
 	<-done
+}
+
+// TestDialReportsRefusal: a connect the server refuses fails with the
+// server's status and error body, and without waiting for a deadline (the
+// dial has none: reading past the answer would hang the test).
+func TestDialReportsRefusal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the server; skipped with -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	opts := Options{Binary: switchboardBinary, ServerBinary: switchboardBinary, Smoke: true, Out: t.TempDir(), Progress: io.Discard}
+	srv, stop, err := startScratchServer(ctx, opts, serverSpec{yaml: limitsYAML("")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	arns, err := createChannels(ctx, srv, "refused", 1, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := srv.Creds
+	wrong.SecretAccessKey = "not-the-secret"
+	d := newWSDialer(srv.wssEndpoint(), &wrong, srv.PinnedTLS, 1)
+	c, _, err := d.dial(context.Background(), arns[0], "")
+	if err == nil {
+		_ = c.closeNow()
+		t.Fatal("a connect signed with the wrong secret was accepted")
+	}
+	if !strings.Contains(err.Error(), "HTTP 403") || !strings.Contains(err.Error(), "signature") {
+		t.Errorf("refusal reported as %q, want the 403 and the server's message", err)
+	}
 }
