@@ -272,9 +272,8 @@ func TestPingTimeout(t *testing.T) {
 }
 
 // TestSlowReaderDropped: a viewer that does not read is dropped when its
-// send queue overflows. The master waits for it once, for the pace limit
-// (pacing.go), not until the write timeout, and another viewer keeps
-// receiving meanwhile.
+// send queue overflows, without delaying the master or another viewer (a
+// master is never paced behind a viewer: pacing.go).
 func TestSlowReaderDropped(t *testing.T) {
 	e := newEnv(t, func(c *Config) {
 		c.SendQueueLength = 4
@@ -302,6 +301,11 @@ func TestSlowReaderDropped(t *testing.T) {
 	waitFor(t, "slow reader closed", func() bool { return e.metric("disconnects_total", "reason", "send_queue_full") == 1 })
 	master.send(jsMsg(kvsapi.ActionICECandidate, "ZmFzdA==", "fast", ""))
 	fast.expect(toViewer(kvsapi.ActionICECandidate, "ZmFzdA=="))
+	for _, result := range []string{"drained", "gave_up"} {
+		if got := e.metric("paced_senders_total", "result", result); got != 0 {
+			t.Errorf("the master was paced behind the slow viewer (%s: %v)", result, got)
+		}
+	}
 }
 
 // TestBriefStallIsPaced: a master that stops reading for a moment while a

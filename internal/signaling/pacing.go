@@ -14,11 +14,17 @@ import (
 // connection whose queue overflows is dropped as a slow reader. A
 // recipient that falls behind only for a moment (a burst of candidates
 // from many viewers, a busy machine) should not lose its connection for
-// it when its senders can wait instead. So while a recipient's queue is
-// at least half full, a reader that has just delivered a message to it
-// waits for the recipient's writer to take the queue before it reads its
-// own client's next frame: the sender's TCP window closes and the network
-// slows the sender down, as it would through a plain forwarder.
+// it when its senders can wait instead. So while a master's queue is at
+// least half full, a viewer's reader that has just delivered a message to
+// it waits for the master's writer to take the queue before it reads its
+// own client's next frame: the viewer's TCP window closes and the network
+// slows the viewer down, as it would through a plain forwarder. Only
+// viewers wait: everything a viewer sends goes to its master, so waiting
+// costs it nothing the master could have taken sooner, whereas a master
+// waiting for one slow viewer would hold up its messages to all the
+// others (a slow viewer is dropped when its queue overflows, as before).
+// A client of either role also waits for its own writer when the
+// STATUS_RESPONSEs it asked for fill its queue.
 //
 // The wait is bounded by Hub.paceLimit (defaultPaceLimit). A recipient
 // whose writer has not taken its queue by then is not waited for again

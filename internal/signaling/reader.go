@@ -236,8 +236,8 @@ func (c *conn) relay(ctx context.Context, msg *kvsapi.ClientMessage) *messageErr
 		h.log.Debug("signaling message relayed", "conn", c.id, "type", msg.Action,
 			"to_role", to.Role.String(), "to", to.ClientID, "outcome", outcome.String(), "bytes", len(env.Payload))
 	}
-	if outcome == bus.Delivered {
-		c.paceBehind(to)
+	if outcome == bus.Delivered && c.addr.Role == bus.RoleViewer {
+		c.paceBehind(to) // only viewers: a slow viewer must not hold up its master's other viewers
 	}
 	return nil
 }
