@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -58,10 +59,29 @@ func (c *SignalingClient) presign(ctx context.Context) (*url.URL, error) {
 	return sigv4.PresignURL(c.target, creds, c.cfg.Region, signingService, time.Now(), c.cfg.PresignExpiry)
 }
 
+// socketSlot is where the transport leaves the TCP connection it dials for
+// a handshake whose context carries the slot (under socketSlotKey), so
+// that the session can drop the socket itself when a close handshake
+// does not end: the WebSocket library's own bound on it is longer than
+// closeTimeout and cannot be cut short from outside.
+type socketSlot struct{ conn net.Conn }
+
+type socketSlotKey struct{}
+
 // newWebSocketTransport is a transport for WebSocket handshakes: HTTP/1.1
 // only (an upgrade cannot travel over HTTP/2), with the given TLS settings.
+// It leaves each connection it dials in the handshake's socketSlot.
 func newWebSocketTransport(tlsConfig *tls.Config) *http.Transport {
 	t := newTransport(tlsConfig)
+	if dial := t.DialContext; dial != nil {
+		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dial(ctx, network, addr)
+			if slot, ok := ctx.Value(socketSlotKey{}).(*socketSlot); ok && err == nil {
+				slot.conn = conn
+			}
+			return conn, err
+		}
+	}
 	t.ForceAttemptHTTP2 = false
 	if t.TLSClientConfig == nil {
 		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
@@ -80,7 +100,8 @@ func (c *SignalingClient) dial(ctx context.Context) (*websocket.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	ws, resp, err := websocket.Dial(ctx, signed.String(), &websocket.DialOptions{
+	slot := &socketSlot{}
+	ws, resp, err := websocket.Dial(context.WithValue(ctx, socketSlotKey{}, slot), signed.String(), &websocket.DialOptions{
 		HTTPClient:      c.http,
 		CompressionMode: websocket.CompressionDisabled,
 	})
@@ -88,6 +109,9 @@ func (c *SignalingClient) dial(ctx context.Context) (*websocket.Conn, error) {
 		return nil, c.handshakeError(where, resp, err)
 	}
 	ws.SetReadLimit(readLimit)
+	if slot.conn != nil { // nil when the handshake reused an idle connection
+		c.sockets.Store(ws, slot.conn)
+	}
 	return ws, nil
 }
 

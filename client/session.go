@@ -123,6 +123,7 @@ type sessionEnd struct {
 type session struct {
 	c      *SignalingClient
 	ws     *websocket.Conn
+	socket net.Conn        // the TCP connection under ws, when the transport dialled it
 	ctx    context.Context // bounds reads; cancelling it drops the socket
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -136,6 +137,9 @@ type session struct {
 // the keepalive and a watcher for Close in their own.
 func (c *SignalingClient) serve(ws *websocket.Conn) sessionEnd {
 	s := &session{c: c, ws: ws}
+	if v, ok := c.sockets.LoadAndDelete(ws); ok {
+		s.socket = v.(net.Conn) //nolint:forcetypeassert // dial stores net.Conn
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Go(s.watchClose)
 	if c.cfg.KeepaliveInterval > 0 {
@@ -158,10 +162,17 @@ func (s *session) watchClose() {
 }
 
 // closePolitely runs a close handshake; if the peer does not complete it
-// within closeTimeout the socket is dropped (cancelling the read context
-// makes the library close it).
+// within closeTimeout the socket is dropped. Cancelling the read context
+// makes the library close it while a read is under way; when the close
+// began before the reader's first read, the library waits for the peer
+// on its own (for 5 s), and only closing the TCP connection ends that.
 func (s *session) closePolitely(code websocket.StatusCode, reason string) {
-	t := time.AfterFunc(closeTimeout, s.cancel)
+	t := time.AfterFunc(closeTimeout, func() {
+		s.cancel()
+		if s.socket != nil {
+			_ = s.socket.Close()
+		}
+	})
 	defer t.Stop()
 	_ = s.ws.Close(code, reason)
 }

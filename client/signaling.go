@@ -124,6 +124,7 @@ type SignalingClient struct {
 	done   chan struct{}      // closed when the run goroutine has returned
 
 	lastSend atomic.Int64 // unix nanoseconds of the last frame written
+	sockets  sync.Map     // *websocket.Conn → its TCP connection (net.Conn), from dial until serve takes it
 
 	mu    sync.Mutex
 	ws    *websocket.Conn // nil while reconnecting and after the end
