@@ -167,6 +167,7 @@ func relayOnce(ctx context.Context, rig *relayRig, plan relayPlan, pid int, rate
 	delivered := rig.received.Load() - before
 	serverCores, genCores := cpu.cores()
 	missing := rig.drain(10 * time.Second)
+	rig.leftBehind.Store(max(missing, 0))
 	return relayStep{
 		Offered: rate, Sent: float64(sent) / window.Seconds(), Delivered: float64(delivered) / window.Seconds(),
 		Missing: missing, Latency: summarize(rig.takeSamples()), ServerCores: serverCores, GenCores: genCores,

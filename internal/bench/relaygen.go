@@ -46,6 +46,7 @@ type relayRig struct {
 	reconnects atomic.Int64
 	sendErrs   atomic.Int64
 	windowFull atomic.Int64 // times a sender found maxInFlight reached
+	leftBehind atomic.Int64 // unaccounted for when the last step's drain ended
 	firstErr   atomic.Value // error
 	closing    atomic.Bool
 	away       atomic.Int64 // masters connecting again
@@ -223,9 +224,12 @@ func (rig *relayRig) send(ctx context.Context, rate float64, d time.Duration, se
 // messages at 100,000/s and 10 ms.
 const maxInFlight = 20_000
 
-// inFlight is how many messages were sent and are not yet accounted for.
+// inFlight is how many messages were sent and are not yet accounted for,
+// not counting those an earlier step left unaccounted for after its drain
+// (offers superseded in a mailbox never arrive, and must not shrink the
+// window for good).
 func (rig *relayRig) inFlight() int64 {
-	return rig.sent.Load() - rig.received.Load() - rig.refusals.Load()
+	return rig.sent.Load() - rig.received.Load() - rig.refusals.Load() - rig.leftBehind.Load()
 }
 
 func (rig *relayRig) sendShare(ctx context.Context, mine []*relayViewer, rate float64, start time.Time, d time.Duration, ice, sdp frameTemplate) int64 {
