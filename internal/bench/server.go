@@ -204,9 +204,13 @@ func randomText(n int, alphabet string) string {
 // to protect a production server from one client, and switches off the
 // control plane's call rates, so that a scenario measures throughput
 // rather than those limits. Every setting is printed in the report.
-// signaling stays the last section: extra may continue it.
+// signaling stays the last section: extra may continue it, and may add a
+// turn section of its own after that; without one, the embedded TURN
+// listens on a free loopback UDP port only, so that the scenario's server
+// never takes the default port (3478, on every interface) from anything
+// else running on the machine.
 func limitsYAML(extra string) string {
-	return strings.TrimSpace(`
+	y := strings.TrimSpace(`
 channels:
   max_per_account: 0
 console:
@@ -224,4 +228,20 @@ signaling:
   ice_candidates_per_second: 1000000
   ice_candidate_burst: 1000000
 `) + "\n" + extra
+	if !strings.HasSuffix(y, "\n") {
+		y += "\n"
+	}
+	if !strings.HasPrefix(extra, "turn:") && !strings.Contains(extra, "\nturn:") {
+		y += loopbackTURN
+	}
+	return y
 }
+
+// loopbackTURN keeps a scenario's embedded TURN server on a free loopback
+// port.
+const loopbackTURN = `turn:
+  udp_addr: 127.0.0.1:0
+  tcp_addr: ""
+  tls_addr: ""
+  relay_ip: 127.0.0.1
+`
