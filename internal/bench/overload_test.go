@@ -20,15 +20,9 @@ func TestSlowMasterLosesNothing(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	opts := Options{Binary: switchboardBinary, ServerBinary: switchboardBinary, Smoke: true, Out: t.TempDir(), Progress: io.Discard}
 	// A short send queue and a small mailbox, so that the master is
 	// dropped soon and its viewers are refused while it is away.
-	srv, stop, err := startScratchServer(ctx, opts, serverSpec{yaml: limitsYAML(
-		"  send_queue_length: 256\n  mailbox_max_messages_per_channel: 50\n")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	srv := startTestServer(ctx, t, limitsYAML("  send_queue_length: 256\n  mailbox_max_messages_per_channel: 50\n"))
 	arns, err := createChannels(ctx, srv, "slow-master", 1, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -78,4 +72,17 @@ func TestSlowMasterLosesNothing(t *testing.T) {
 	if rig.sendErrs.Load() != 0 {
 		t.Errorf("%d send errors: %v", rig.sendErrs.Load(), rig.firstErr.Load())
 	}
+}
+
+// startTestServer starts the server under test with yaml for one test;
+// it stops when the test's deferred calls have run.
+func startTestServer(ctx context.Context, t *testing.T, yaml string) *server {
+	t.Helper()
+	opts := Options{Binary: switchboardBinary, ServerBinary: switchboardBinary, Smoke: true, Out: t.TempDir(), Progress: io.Discard}
+	srv, stop, err := startScratchServer(ctx, opts, serverSpec{yaml: yaml})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return srv
 }

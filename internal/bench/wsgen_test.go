@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"io"
 	"net"
 	"strings"
 	"testing"
@@ -86,12 +85,7 @@ func TestDialReportsRefusal(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	opts := Options{Binary: switchboardBinary, ServerBinary: switchboardBinary, Smoke: true, Out: t.TempDir(), Progress: io.Discard}
-	srv, stop, err := startScratchServer(ctx, opts, serverSpec{yaml: limitsYAML("")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
+	srv := startTestServer(ctx, t, limitsYAML(""))
 	arns, err := createChannels(ctx, srv, "refused", 1, 1)
 	if err != nil {
 		t.Fatal(err)
