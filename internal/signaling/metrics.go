@@ -67,7 +67,7 @@ func newMetrics(reg prometheus.Registerer, b bus.Bus, parked func() int) (*metri
 		}, []string{"result"}),
 		paced: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: metricPrefix + "paced_senders_total",
-			Help: "Times a sender's reader waited for a recipient whose send queue was over half full, by result (drained, or gave_up after a second).",
+			Help: "Times a reader waited for a connection whose send queue was over half full (a viewer for its master, a client for its own answers), by result: drained, or gave_up after 250 ms.",
 		}, []string{"result"}),
 		relayedBy: make(map[relayKey]prometheus.Counter),
 	}

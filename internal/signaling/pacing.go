@@ -29,8 +29,9 @@ import (
 // The wait is bounded by Hub.paceLimit (defaultPaceLimit). A recipient
 // whose writer has not taken its queue by then is not waited for again
 // until it does; its queue then fills and it is dropped as before. A
-// stuck recipient therefore costs each of its senders one such wait. Pacing covers recipients on this
-// node: the index below holds this hub's connections only.
+// stuck recipient therefore costs each of its senders one such wait.
+// Pacing covers recipients on this node: the index below holds this hub's
+// connections only.
 
 // defaultPaceLimit bounds how long a sender waits for one recipient to
 // drain: long enough to ride out a stall of the recipient's network or of
