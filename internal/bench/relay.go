@@ -160,17 +160,18 @@ func relayOnce(ctx context.Context, rig *relayRig, plan relayPlan, pid int, rate
 	rig.takeSamples()
 	before := rig.received.Load()
 	refusedBefore, reconnectsBefore, windowBefore := rig.refusals.Load(), rig.reconnects.Load(), rig.windowFull.Load()
+	leftBefore := rig.leftBehind.Load() // unaccounted for by earlier steps
 	cpu := startCPU(pid)
 	start := time.Now()
 	sent := rig.send(ctx, rate, plan.step, plan.senders)
 	window := time.Since(start)
 	delivered := rig.received.Load() - before
 	serverCores, genCores := cpu.cores()
-	missing := rig.drain(10 * time.Second)
-	rig.leftBehind.Store(max(missing, 0))
+	unaccounted := rig.drain(10 * time.Second) // over the whole run so far
+	rig.leftBehind.Store(max(unaccounted, 0))
 	return relayStep{
 		Offered: rate, Sent: float64(sent) / window.Seconds(), Delivered: float64(delivered) / window.Seconds(),
-		Missing: missing, Latency: summarize(rig.takeSamples()), ServerCores: serverCores, GenCores: genCores,
+		Missing: unaccounted - leftBefore, Latency: summarize(rig.takeSamples()), ServerCores: serverCores, GenCores: genCores,
 		Refused: rig.refusals.Load() - refusedBefore, Reconnects: rig.reconnects.Load() - reconnectsBefore,
 		WindowFull: rig.windowFull.Load() - windowBefore,
 	}
