@@ -101,7 +101,6 @@ func measureConnections(ctx context.Context, opts Options, srv *server, n, conc,
 		tlsCfg = resumingTLS(tlsCfg, &resumed)
 	}
 	dialer := newWSDialer(srv.wssEndpoint(), &srv.Creds, tlsCfg, sources)
-	defer dialer.close()
 	cpu := startCPU(srv.pid())
 	prof := profiler{addr: srv.Pprof, dir: opts.Out}
 	waitProfile := prof.cpu("connections", 10*time.Second)

@@ -102,7 +102,6 @@ func runRelay(ctx context.Context, opts Options) (*Report, error) {
 
 // measureRelay connects the rig to one target and runs the steps.
 func measureRelay(ctx context.Context, opts Options, plan relayPlan, name string, pid int, d *wsDialer, arns []string, prof profiler) (*relayRun, error) {
-	defer d.close()
 	rig, err := connectRig(ctx, d, arns, plan.viewersPer)
 	if err != nil {
 		return nil, fmt.Errorf("relay %s: %w", name, err)

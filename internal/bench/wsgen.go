@@ -133,9 +133,6 @@ func (d *wsDialer) open(ctx context.Context, nd *net.Dialer, target *url.URL) (*
 	return c, nil
 }
 
-// close releases nothing: every connection is closed by its owner.
-func (d *wsDialer) close() {}
-
 // genConn is one WebSocket connection of the generator (a client: its
 // frames are masked) or of the bare forwarder (a server: they are not):
 // frames read and written on the TLS connection with gobwas/ws's header
