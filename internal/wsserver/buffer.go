@@ -24,6 +24,23 @@ type scratch struct {
 	heap bool
 }
 
+// resume returns the read buffer for a call to Next: the one the last
+// call lent, or a new one from the pool.
+func (c *Conn) resume() scratch {
+	if c.lent == nil {
+		return c.borrow()
+	}
+	s := scratch{buf: c.pending, pooled: c.lent, heap: c.lentHeap}
+	c.pending, c.lent, c.lentHeap = nil, nil, false
+	return s
+}
+
+// lend ends a call to Next that returns an event: the event's payload may
+// lie in s, which the Conn keeps as it is until the next call.
+func (c *Conn) lend(s scratch) {
+	c.pending, c.lent, c.lentHeap = s.buf, s.pooled, s.heap
+}
+
 // borrow takes a pool buffer and the pending bytes for one call to Next.
 func (c *Conn) borrow() scratch {
 	s := scratch{pooled: readPool.Get().(*[]byte)}
@@ -37,8 +54,8 @@ func (c *Conn) borrow() scratch {
 	return s
 }
 
-// park ends a call to Next: it keeps the bytes not decoded yet and gives the
-// pool buffer back.
+// park ends a call to Next that returns no event: it keeps the bytes not
+// decoded yet and gives the pool buffer back.
 func (c *Conn) park(s *scratch) {
 	switch {
 	case c.err != nil || len(s.buf) == 0:

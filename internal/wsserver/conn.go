@@ -1,7 +1,6 @@
 package wsserver
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"math"
@@ -65,16 +64,27 @@ type Conn struct {
 	nc          net.Conn
 	subprotocol string
 	wouldBlock  error // the caller's sentinel; nil when only deadlines count
-	readLimit   int64
 
 	// pending holds bytes received but not decoded yet, from a frame
 	// boundary on: the part of a frame a would-block interrupted, or bytes
 	// the HTTP server read ahead of the upgrade. nil on an idle connection.
+	// While a buffer is lent (see lent) it is the rest of that buffer.
 	pending []byte
+	// lent is the pool buffer of the last call to Next, which returned an
+	// event whose payload may lie in it, and lentHeap says that pending
+	// lies in memory of its own instead (a large frame's). The next call
+	// goes on with them. An idle connection has nothing lent: a call that
+	// returns no event gives the buffer back.
+	lent *[]byte
 	// msg is the payload so far of a fragmented message in flight, and
 	// msgOp its opcode (OpText or OpBinary); msgOp is 0 when none is.
-	msg   []byte
-	msgOp ws.OpCode
+	msg []byte
+
+	// The small fields share one word, so that a Conn fits the 128-byte
+	// size class.
+	readLimit int32 // at most 2 GiB, more than any signaling message needs
+	msgOp     ws.OpCode
+	lentHeap  bool
 	// err is the first protocol or final read error, returned by every
 	// later call.
 	err error
@@ -85,13 +95,14 @@ func newConn(nc net.Conn, readAhead []byte, subprotocol string, opts UpgradeOpti
 	if limit <= 0 {
 		limit = defaultReadLimit
 	}
-	// Keep a frame's size representable as an int (32-bit platforms).
-	limit = min(limit, math.MaxInt-ws.MaxHeaderSize)
+	// A frame's size, header included, stays representable as an int
+	// (also on 32-bit platforms).
+	limit = min(limit, math.MaxInt32-ws.MaxHeaderSize)
 	return &Conn{
 		nc:          nc,
 		subprotocol: subprotocol,
 		wouldBlock:  opts.WouldBlock,
-		readLimit:   limit,
+		readLimit:   int32(limit),
 		pending:     readAhead,
 	}
 }
@@ -113,20 +124,26 @@ func (c *Conn) Next() (Event, error) {
 	if c.err != nil {
 		return Event{}, c.err
 	}
-	s := c.borrow()
-	defer c.park(&s)
+	s := c.resume()
 	for {
 		h, hl, err := c.readFrame(&s)
 		if err != nil {
-			return Event{}, c.fail(err, len(s.buf) > 0)
+			err = c.fail(err, len(s.buf) > 0)
+			c.park(&s)
+			return Event{}, err
 		}
 		payload := s.take(hl + int(h.Length))[hl:]
 		ws.Cipher(payload, h.Mask, 0)
-		ev, ok, err := c.handle(h, payload, s.heap)
+		ev, ok, err := c.handle(h, payload)
 		if err != nil {
-			return Event{}, c.fail(err, false)
+			err = c.fail(err, false)
+			c.park(&s)
+			return Event{}, err
 		}
 		if ok {
+			// The payload may lie in s: lend it to the caller until the
+			// next call rather than copy it.
+			c.lend(s)
 			return ev, nil
 		}
 	}
@@ -188,19 +205,18 @@ func (c *Conn) readMore(s *scratch, want int) (int, error) {
 }
 
 // handle acts on a whole, unmasked frame. It reports whether the frame
-// completed an event. own says that payload is in memory of its own, which
-// the event may keep without a copy.
-func (c *Conn) handle(h ws.Header, payload []byte, own bool) (Event, bool, error) {
+// completed an event. The event's payload may be payload itself, which
+// stays valid until the next call to Next.
+func (c *Conn) handle(h ws.Header, payload []byte) (Event, bool, error) {
 	switch h.OpCode {
 	case ws.OpPing, ws.OpPong:
 		kind := Ping
 		if h.OpCode == ws.OpPong {
 			kind = Pong
 		}
-		return Event{Kind: kind, Payload: keep(payload, own)}, true, nil
+		return Event{Kind: kind, Payload: payload}, true, nil
 	case ws.OpClose:
 		ev, err := closeEvent(payload)
-		ev.Payload = keep(ev.Payload, own)
 		return ev, err == nil, err
 	case ws.OpText, ws.OpBinary:
 		if !h.Fin {
@@ -208,7 +224,6 @@ func (c *Conn) handle(h ws.Header, payload []byte, own bool) (Event, bool, error
 			return Event{}, false, nil
 		}
 		ev, err := message(h.OpCode, payload)
-		ev.Payload = keep(ev.Payload, own)
 		return ev, err == nil, err
 	default: // continuation; check let no other opcode through
 		c.msg = append(c.msg, payload...)
@@ -231,15 +246,6 @@ func message(op ws.OpCode, p []byte) (Event, error) {
 		return Event{}, &CloseError{Code: ws.StatusInvalidFramePayloadData, Reason: "text message is not valid UTF-8"}
 	}
 	return Event{Kind: Text, Payload: p}, nil
-}
-
-// keep returns p, copied unless own: the pool buffer goes back when Next
-// returns, while the event must outlive it.
-func keep(p []byte, own bool) []byte {
-	if own {
-		return p
-	}
-	return bytes.Clone(p)
 }
 
 // fail records a final error. partial says that the bytes of an unfinished

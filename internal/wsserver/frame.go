@@ -71,7 +71,7 @@ func (c *Conn) check(h ws.Header) error {
 	}
 	// Refuse an oversized message on its declared length, so that its
 	// payload is never buffered.
-	if h.OpCode.IsData() && h.Length > c.readLimit-int64(len(c.msg)) {
+	if h.OpCode.IsData() && h.Length > int64(c.readLimit)-int64(len(c.msg)) {
 		return &CloseError{
 			Code:   ws.StatusMessageTooBig,
 			Reason: fmt.Sprintf("message larger than %d bytes", c.readLimit),

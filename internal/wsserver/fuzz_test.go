@@ -60,7 +60,7 @@ func run(t *testing.T, nc *scriptConn) outcome {
 		ev, err := c.Next()
 		switch {
 		case err == nil:
-			if c.pending != nil {
+			if len(c.pending) != 0 {
 				t.Fatalf("%d bytes kept after an event: read past a frame", len(c.pending))
 			}
 			if ev.Kind == Close && len(ev.Payload) > ws.MaxControlFramePayloadSize-2 {

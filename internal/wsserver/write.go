@@ -1,6 +1,7 @@
 package wsserver
 
 import (
+	"encoding/binary"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -65,19 +66,30 @@ func fitReason(reason string) string {
 	return reason[:cut]
 }
 
-// appendFrame appends a final, unmasked frame (servers never mask).
-func appendFrame(dst []byte, op ws.OpCode, payload []byte) []byte {
-	h := ws.Header{Fin: true, OpCode: op, Length: int64(len(payload))}
-	w := appender{buf: slices.Grow(dst, ws.HeaderSize(h)+len(payload))}
-	// Cannot fail: h is well formed and appender takes everything.
-	_ = ws.WriteHeader(&w, h)
-	return append(w.buf, payload...)
+// AppendTextHeader appends the header of a final text frame whose payload
+// is n bytes long, for a caller that encodes the payload straight after it
+// instead of into a buffer of its own. The caller must append exactly n
+// bytes.
+func AppendTextHeader(dst []byte, n int) []byte {
+	return appendHeader(dst, ws.OpText, n)
 }
 
-// appender is an io.Writer appending to a slice, for ws.WriteHeader.
-type appender struct{ buf []byte }
+// appendFrame appends a final, unmasked frame (servers never mask).
+func appendFrame(dst []byte, op ws.OpCode, payload []byte) []byte {
+	dst = slices.Grow(dst, ws.MaxHeaderSize+len(payload))
+	return append(appendHeader(dst, op, len(payload)), payload...)
+}
 
-func (a *appender) Write(p []byte) (int, error) {
-	a.buf = append(a.buf, p...)
-	return len(p), nil
+// appendHeader appends the header of a final, unmasked frame of n payload
+// bytes, with the shortest length encoding (RFC 6455, 5.2).
+func appendHeader(dst []byte, op ws.OpCode, n int) []byte {
+	first := byte(0x80) | byte(op) // FIN, no extension bits
+	switch {
+	case n <= 125:
+		return append(dst, first, byte(n))
+	case n <= 0xFFFF:
+		return binary.BigEndian.AppendUint16(append(dst, first, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(dst, first, 127), uint64(n))
+	}
 }

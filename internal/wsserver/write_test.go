@@ -45,6 +45,17 @@ func TestAppendText(t *testing.T) {
 	}
 }
 
+// TestAppendTextHeader: a header followed by the payload appended in place
+// is the frame AppendText makes.
+func TestAppendTextHeader(t *testing.T) {
+	for _, n := range []int{0, 125, 126, 65535, 65536} {
+		got := append(AppendTextHeader([]byte("kept"), n), pattern(n)...)
+		if want := AppendText([]byte("kept"), pattern(n)); !bytes.Equal(got, want) {
+			t.Fatalf("%d: frames differ", n)
+		}
+	}
+}
+
 func TestAppendControl(t *testing.T) {
 	long := pattern(200)
 	cases := []struct {
