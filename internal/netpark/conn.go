@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -72,12 +73,12 @@ func (c *Conn) tryRead(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var recvErr error
-	err := c.raw.Read(func(fd uintptr) bool {
-		n, recvErr = recvOnce(fd, p)
-		return true
-	})
+	call := recvCalls.Get().(*recvCall)
+	call.p = p
+	err := c.raw.Read(call.recv)
+	n, recvErr := call.n, call.err
+	*call = recvCall{recv: call.recv}
+	recvCalls.Put(call)
 	switch {
 	case err != nil:
 		return 0, c.opError(err)
@@ -89,6 +90,27 @@ func (c *Conn) tryRead(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return n, nil
+}
+
+// recvCall is one receive attempt, given to RawConn.Read as its callback.
+// The calls are pooled with their callback bound: a closure made for each
+// read would be an allocation per message.
+type recvCall struct {
+	p    []byte
+	n    int
+	err  error
+	recv func(fd uintptr) bool // call.receive, bound once
+}
+
+var recvCalls = sync.Pool{New: func() any {
+	call := new(recvCall)
+	call.recv = call.receive
+	return call
+}}
+
+func (call *recvCall) receive(fd uintptr) bool {
+	call.n, call.err = recvOnce(fd, call.p)
+	return true
 }
 
 // opError dresses err the way net.TCPConn.Read does, so callers that
