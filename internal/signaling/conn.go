@@ -197,10 +197,37 @@ func (c *conn) push(o outbound) bool {
 		c.startWriterLocked()
 		return false
 	}
+	if c.queue == nil {
+		c.queue = newQueue()
+	}
 	c.queue = append(c.queue, o)
 	c.noteQueuedLocked()
 	c.startWriterLocked()
 	return true
+}
+
+// queueChunk is the capacity of the queues that are recycled: a writer
+// usually takes a few frames at a time. A queue that grew past it is left
+// to the garbage collector.
+const queueChunk = 16
+
+// queuePool recycles send queues, so that a connection that gets a message
+// now and then does not allocate a queue for each, while an idle one holds
+// none. It holds array pointers, which Put stores without allocating.
+var queuePool = sync.Pool{New: func() any { return new([queueChunk]outbound) }}
+
+// newQueue returns an empty queue from the pool.
+func newQueue() []outbound { return queuePool.Get().(*[queueChunk]outbound)[:0] }
+
+// recycleQueue gives q back to the pool if it came from it, emptied so
+// that the pool keeps no payload alive.
+func recycleQueue(q []outbound) {
+	if cap(q) != queueChunk {
+		return
+	}
+	q = q[:queueChunk]
+	clear(q)
+	queuePool.Put((*[queueChunk]outbound)(q))
 }
 
 // startWriterLocked starts the writer goroutine unless one runs or the
@@ -252,7 +279,12 @@ func (c *conn) takeQueue(spare []outbound) (q []outbound, goAway bool, cause *cl
 	defer c.mu.Unlock()
 	if c.finished || len(c.queue) == 0 && !c.goAway && c.closing == nil {
 		c.writing = false
-		return spare, false, nil, false
+		recycleQueue(spare)
+		if len(c.queue) == 0 {
+			recycleQueue(c.queue)
+			c.queue = nil // an idle connection holds no queue
+		}
+		return nil, false, nil, false
 	}
 	q = c.queue
 	c.queue = spare[:0]

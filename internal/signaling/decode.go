@@ -51,6 +51,14 @@ func decodeClientMessage(frame []byte) (kvsapi.ClientMessage, *messageError) {
 	if decodeFast(frame, &msg) {
 		return checkDecoded(msg)
 	}
+	return decodeJSON(frame)
+}
+
+// decodeJSON is decodeClientMessage for the frames decodeFast leaves to
+// encoding/json. It is a function of its own so that the message, which
+// escapes to the heap here, does not on the fast path.
+func decodeJSON(frame []byte) (kvsapi.ClientMessage, *messageError) {
+	var msg kvsapi.ClientMessage
 	if err := json.Unmarshal(frame, &msg); err != nil {
 		corr := msg.CorrelationID // members decoded before a type error are kept
 		var typeErr *json.UnmarshalTypeError

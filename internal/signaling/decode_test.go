@@ -1,9 +1,12 @@
 package signaling
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/gobwas/ws"
 
 	"github.com/switchboard-rtc/switchboard/internal/bus"
 	"github.com/switchboard-rtc/switchboard/kvsapi"
@@ -109,6 +112,8 @@ func TestEventEncoding(t *testing.T) {
 	if err := json.Unmarshal(appendEvent(nil, true, odd), &ev); err != nil || ev.SenderClientID != odd.SenderClientID || ev.MessagePayload != odd.Payload {
 		t.Fatalf("escaped event decodes to %+v, %v", ev, err)
 	}
+	assertDeliveryFrame(t, env)
+	assertDeliveryFrame(t, odd)
 	sr := string(statusResponseFrame(invalidMessage("r", "c-42", "RecipientClientId is required")))
 	if sr != `{"messageType":"STATUS_RESPONSE","statusResponse":{"correlationId":"c-42","success":false,"errorType":"InvalidArgumentException","statusCode":"400","description":"RecipientClientId is required"}}` {
 		t.Fatalf("STATUS_RESPONSE frame %s", sr)
@@ -168,4 +173,29 @@ func FuzzDecodeClientMessage(f *testing.F) {
 			t.Fatalf("event %s does not round-trip", out)
 		}
 	})
+}
+
+// assertDeliveryFrame checks the frame a master's writer makes for env, as
+// a client reads it: one whole text frame, after the bytes already in the
+// buffer, whose event decodes to env. An envelope that needs escaping has
+// a longer event than eventSize says, and is framed at its real length.
+func assertDeliveryFrame(t *testing.T, env bus.Envelope) {
+	t.Helper()
+	c := &conn{addr: bus.MasterOf("111122223333", "cam")}
+	out := c.appendFrame([]byte("earlier"), outbound{env: env})
+	if !bytes.HasPrefix(out, []byte("earlier")) {
+		t.Fatal("the bytes before the frame changed")
+	}
+	r := bytes.NewReader(out[len("earlier"):])
+	h, err := ws.ReadHeader(r)
+	if err != nil || !h.Fin || h.OpCode != ws.OpText || h.Masked || h.Length != int64(r.Len()) {
+		t.Fatalf("header %+v (%v) for %d bytes of payload", h, err, r.Len())
+	}
+	var ev kvsapi.Event
+	if err := json.NewDecoder(r).Decode(&ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.SenderClientID != env.SenderClientID || ev.MessageType != env.Type || ev.MessagePayload != env.Payload {
+		t.Fatalf("event %+v for envelope %+v", ev, env)
+	}
 }

@@ -35,7 +35,9 @@ func decodeFast(frame []byte, msg *kvsapi.ClientMessage) bool {
 		if !ok {
 			return false
 		}
-		if field := clientField(&out, key); field != nil {
+		if field := clientField(&out, key); field == &out.Action {
+			*field = actionName(val)
+		} else if field != nil {
 			*field = string(val)
 		}
 		i = skipSpace(frame, next)
@@ -91,6 +93,21 @@ func clientField(m *kvsapi.ClientMessage, key []byte) *string {
 		return &m.CorrelationID
 	}
 	return nil
+}
+
+// actionName returns the action a client named: one of the constants for
+// the actions that exist, so that decoding them allocates nothing, or a
+// copy of an unknown name (which validation then refuses).
+func actionName(b []byte) string {
+	switch string(b) {
+	case kvsapi.ActionSDPOffer:
+		return kvsapi.ActionSDPOffer
+	case kvsapi.ActionSDPAnswer:
+		return kvsapi.ActionSDPAnswer
+	case kvsapi.ActionICECandidate:
+		return kvsapi.ActionICECandidate
+	}
+	return string(b)
 }
 
 func asciiEqualFold(b []byte, s string) bool {

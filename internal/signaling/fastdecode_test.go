@@ -58,3 +58,24 @@ func checkFastMatchesJSON(t *testing.T, frame []byte) {
 		t.Fatalf("frame %q: fast path %+v, encoding/json %+v", frame, fast, ref)
 	}
 }
+
+// TestDecodeFastCopiesOnlyValues: the frame is the reader's buffer, so the
+// values must be copies, but the action (one of three names) is not
+// copied: a viewer's message costs two allocations, its payload and its
+// correlation id.
+func TestDecodeFastCopiesOnlyValues(t *testing.T) {
+	frame := []byte(`{"action":"ICE_CANDIDATE","messagePayload":"` + candPayload + `","correlationId":"c-1"}`)
+	var msg kvsapi.ClientMessage
+	allocs := testing.AllocsPerRun(100, func() {
+		if !decodeFast(frame, &msg) {
+			t.Fatal("not decoded")
+		}
+	})
+	if allocs != 2 {
+		t.Fatalf("%v allocations per message, want 2", allocs)
+	}
+	clear(frame) // the reader reuses its buffer
+	if msg.Action != kvsapi.ActionICECandidate || msg.MessagePayload != candPayload || msg.CorrelationID != "c-1" {
+		t.Fatalf("decoded %+v does not survive its frame", msg)
+	}
+}

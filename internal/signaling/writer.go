@@ -25,15 +25,12 @@ func (c *conn) writeLoop() {
 	backlog := c.backlog
 	c.backlog = nil
 	c.mu.Unlock()
-	var (
-		buf   []byte
-		batch []outbound
-	)
+	var batch []outbound
 	for i, env := range backlog {
 		batch = append(batch, outbound{env: env})
 		backlog[i] = bus.Envelope{}
 	}
-	if !c.writeBatch(&buf, batch, false) {
+	if !c.writeBatch(batch, false) {
 		return
 	}
 	// Let the goroutines that are ready to run go first: the readers of
@@ -56,10 +53,10 @@ func (c *conn) writeLoop() {
 			c.goAwaySent = true
 		}
 		if cause != nil {
-			c.closeWith(&buf, batch, sendGoAway, *cause)
+			c.closeWith(batch, sendGoAway, *cause)
 			return
 		}
-		if !c.writeBatch(&buf, batch, sendGoAway) {
+		if !c.writeBatch(batch, sendGoAway) {
 			return
 		}
 	}
@@ -70,12 +67,12 @@ func (c *conn) writeLoop() {
 // close frame; any other keeps it for handBack, so that the address's next
 // holder gets it rather than a client that was replaced, is not reading
 // or is being dropped.
-func (c *conn) closeWith(buf *[]byte, batch []outbound, goAway bool, cause closeCause) {
+func (c *conn) closeWith(batch []outbound, goAway bool, cause closeCause) {
 	if !cause.flush {
 		c.giveBack(batch)
 		batch = nil
 	}
-	if c.writeBatch(buf, batch, goAway) {
+	if c.writeBatch(batch, goAway) {
 		c.close(cause)
 	}
 }
@@ -87,7 +84,7 @@ func (c *conn) closeWith(buf *[]byte, batch []outbound, goAway bool, cause close
 // known to be written then go back to the queue for handBack: those of
 // the write that failed too, since part of it may have gone out and none
 // may be lost (so a client may see one twice, after a reconnect).
-func (c *conn) writeBatch(buf *[]byte, batch []outbound, goAway bool) bool {
+func (c *conn) writeBatch(batch []outbound, goAway bool) bool {
 	if len(batch) == 0 && !goAway {
 		return true
 	}
@@ -99,7 +96,7 @@ func (c *conn) writeBatch(buf *[]byte, batch []outbound, goAway bool) bool {
 	written := 0 // batch[:written] went out
 	var err error
 	for i := range batch {
-		*out = c.appendFrame(*out, buf, batch[i])
+		*out = c.appendFrame(*out, batch[i])
 		if len(*out) < writeChunk {
 			continue
 		}
@@ -119,9 +116,6 @@ func (c *conn) writeBatch(buf *[]byte, batch []outbound, goAway bool) bool {
 		return false
 	}
 	clear(batch[written:])
-	if cap(*buf) > 4*c.hub.cfg.MaxEventBytes {
-		*buf = nil // do not keep a rare large frame's buffer
-	}
 	return true
 }
 
@@ -156,17 +150,28 @@ func (c *conn) writeFailed(err error) {
 	c.abort()
 }
 
-// appendFrame appends the frame for o to dst; scratch holds the encoded
-// event on its way into its frame.
-func (c *conn) appendFrame(dst []byte, scratch *[]byte, o outbound) []byte {
+// appendFrame appends the frame for o to dst. A delivery event is encoded
+// in place, after a header for the length eventSize predicts.
+func (c *conn) appendFrame(dst []byte, o outbound) []byte {
 	switch {
 	case o.control != nil:
 		return append(dst, o.control...)
 	case o.raw != nil:
 		return wsserver.AppendText(dst, o.raw)
 	}
-	*scratch = appendEvent((*scratch)[:0], c.addr.Role == bus.RoleMaster, o.env)
-	return wsserver.AppendText(dst, *scratch)
+	withSender := c.addr.Role == bus.RoleMaster
+	size := eventSize(withSender, o.env)
+	start := len(dst)
+	dst = wsserver.AppendTextHeader(slices.Grow(dst, ws.MaxHeaderSize+size), size)
+	body := len(dst)
+	dst = appendEvent(dst, withSender, o.env)
+	if len(dst)-body == size {
+		return dst
+	}
+	// Something in the envelope needed escaping, which validation rules
+	// out for messages from clients: frame the event again at its length.
+	event := slices.Clone(dst[body:])
+	return wsserver.AppendText(dst[:start], event)
 }
 
 // errCloseSent refuses a write after the connection's close frame.
