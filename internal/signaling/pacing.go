@@ -135,6 +135,7 @@ func (c *conn) waitForDrain(rc *conn) {
 	if drained == nil {
 		return
 	}
+	c.ws.Release() // the message is relayed: hold no read buffer while waiting
 	t := time.NewTimer(c.hub.paceLimit)
 	defer t.Stop()
 	select {

@@ -41,6 +41,19 @@ func (c *Conn) lend(s scratch) {
 	c.pending, c.lent, c.lentHeap = s.buf, s.pooled, s.heap
 }
 
+// Release gives back the read buffer that the last event's payload lies
+// in, which must not be used after. Next does it itself when it returns no
+// event; a caller about to wait for something other than the client, with
+// the payload consumed, calls it first, so that the connection holds no
+// read buffer while it waits. Release is for the goroutine that calls
+// Next.
+func (c *Conn) Release() {
+	if c.lent != nil {
+		s := c.resume()
+		c.park(&s)
+	}
+}
+
 // borrow takes a pool buffer and the pending bytes for one call to Next.
 func (c *Conn) borrow() scratch {
 	s := scratch{pooled: readPool.Get().(*[]byte)}

@@ -117,3 +117,24 @@ func TestPayloadAppendSafe(t *testing.T) {
 		t.Fatalf("second: %s, %v", describe(ev), err)
 	}
 }
+
+// TestRelease: a caller that gives the read buffer back early keeps the
+// bytes after the event (here a second frame read ahead), as a copy.
+func TestRelease(t *testing.T) {
+	ahead := concat(clientFrame(ws.OpText, true, []byte("one")), clientFrame(ws.OpText, true, []byte("two")))
+	c := newConn(&scriptConn{end: errWouldBlock}, ahead, "", UpgradeOptions{WouldBlock: errWouldBlock})
+	if ev, err := c.Next(); err != nil || describe(ev) != text("one") {
+		t.Fatalf("first: %s, %v", describe(ev), err)
+	}
+	if c.lent == nil {
+		t.Fatal("the event's buffer is not lent")
+	}
+	c.Release()
+	if c.lent != nil || len(c.pending) != len(ahead)/2 || cap(c.pending) != len(c.pending) {
+		t.Fatalf("after Release: lent %v, pending %d bytes (cap %d)", c.lent != nil, len(c.pending), cap(c.pending))
+	}
+	c.Release() // nothing lent: no effect
+	if ev, err := c.Next(); err != nil || describe(ev) != text("two") {
+		t.Fatalf("second: %s, %v", describe(ev), err)
+	}
+}
