@@ -66,7 +66,7 @@ func ParseChannelARN(member, s string) (ChannelARN, error) {
 		return ChannelARN{}, bad
 	}
 	resource := strings.Split(parts[5], "/")
-	if len(resource) != 3 || resource[0] != "channel" || !namePattern.MatchString(resource[1]) || !isDigits(resource[2]) {
+	if len(resource) != 3 || resource[0] != "channel" || !isName(resource[1]) || !isDigits(resource[2]) {
 		return ChannelARN{}, bad
 	}
 	millis, err := strconv.ParseInt(resource[2], 10, 64)

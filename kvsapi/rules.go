@@ -31,11 +31,24 @@ const (
 )
 
 var (
-	namePattern    = regexp.MustCompile(`^[a-zA-Z0-9_.\-]+$`)
 	versionPattern = regexp.MustCompile(`^[a-zA-Z0-9]+$`)
 	tokenPattern   = regexp.MustCompile(`^[a-zA-Z0-9+/=]*$`)
 	tagPattern     = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
 )
+
+// isName reports whether s is one or more characters of [a-zA-Z0-9_.-],
+// the alphabet of channel names, client ids and correlation ids. A loop
+// rather than a regular expression: every relayed message checks its
+// correlation id.
+func isName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // ValidateChannelName checks a channel name: 1-256 characters of
 // [a-zA-Z0-9_.-]. member names the request member for the error message.
@@ -67,7 +80,7 @@ func validateIdentifier(member, value string, maxLen int) error {
 		return Errorf(CodeInvalidArgument, "%s must not be empty", member)
 	case len(value) > maxLen:
 		return Errorf(CodeInvalidArgument, "%s must be at most %d characters, got %d", member, maxLen, len(value))
-	case !namePattern.MatchString(value):
+	case !isName(value):
 		return Errorf(CodeInvalidArgument, "%s must match the pattern [a-zA-Z0-9_.-]+", member)
 	}
 	return nil

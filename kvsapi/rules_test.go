@@ -2,6 +2,7 @@ package kvsapi
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -134,4 +135,33 @@ func TestClientMessageAcceptsBothSpellings(t *testing.T) {
 	if string(out) != `{"messageType":"SDP_ANSWER","messagePayload":"cA=="}` {
 		t.Fatalf("event to a viewer: %s", out)
 	}
+}
+
+// namePattern is the rule isName implements, as the API documentation
+// writes it.
+var namePattern = regexp.MustCompile(`^[a-zA-Z0-9_.\-]+$`)
+
+func TestIsName(t *testing.T) {
+	for _, s := range []string{"", "a", "cam-1.front_door", "Z9", "a b", "a\n", "é", "a/b", "a:b", "-", ".", strings.Repeat("x", 300)} {
+		if got, want := isName(s), namePattern.MatchString(s); got != want {
+			t.Errorf("isName(%q) = %v, the pattern says %v", s, got, want)
+		}
+	}
+	for c := range 256 {
+		s := string([]byte{byte(c)})
+		if got, want := isName(s), namePattern.MatchString(s); got != want {
+			t.Errorf("isName(%q) = %v, the pattern says %v", s, got, want)
+		}
+	}
+}
+
+func FuzzIsName(f *testing.F) {
+	for _, s := range []string{"", "cam-1", "a b", "\xff", "ä"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := isName(s), namePattern.MatchString(s); got != want {
+			t.Fatalf("isName(%q) = %v, the pattern says %v", s, got, want)
+		}
+	})
 }
