@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"runtime"
 	runpprof "runtime/pprof"
+	"runtime/trace"
+	"sync"
 	"time"
 )
 
@@ -42,6 +44,7 @@ func StartProfilerFromEnv() {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	fmt.Fprintf(os.Stderr, "switchboard: pprof listening on %s\n", ln.Addr())
 	go func() { _ = http.Serve(ln, mux) }() //nolint:gosec // loopback only, for the bench
 }
@@ -52,24 +55,53 @@ type profiler struct {
 	dir  string
 }
 
-// cpu records CPU profiles of d in the background, of the server under
+// cpu records, in the background, CPU profiles of d of the server under
 // test (NAME.cpu.pprof) and of this generator (NAME.generator.cpu.pprof),
-// and returns a function that waits for both. The generator shares the
-// machine, so its cost is half of what bounds a rate.
+// then the server's allocations since it started (NAME.allocs.pprof), and
+// execution traces of both for traceLength from the middle of d
+// (NAME.trace, NAME.generator.trace: where goroutines waited, and the GC
+// cycles). It returns a function that waits for all of them. The
+// generator shares the machine, so its cost is half of what bounds a rate.
 func (p profiler) cpu(name string, d time.Duration) func() {
 	if p.addr == "" {
 		return func() {}
 	}
-	done := make(chan struct{}, 2)
-	go func() {
-		defer func() { done <- struct{}{} }()
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		p.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(int(d.Seconds()), 1)), name+".cpu.pprof", d+30*time.Second)
-	}()
-	go func() {
-		defer func() { done <- struct{}{} }()
-		p.profileSelf(name+".generator.cpu.pprof", d)
-	}()
-	return func() { <-done; <-done }
+		p.fetch("/debug/pprof/allocs", name+".allocs.pprof", time.Minute)
+	})
+	wg.Go(func() { p.profileSelf(name+".generator.cpu.pprof", d) })
+	if d >= 2*traceLength {
+		wg.Go(func() {
+			time.Sleep((d - traceLength) / 2)
+			p.fetch(fmt.Sprintf("/debug/pprof/trace?seconds=%d", int(traceLength.Seconds())), name+".trace", traceLength+30*time.Second)
+		})
+		wg.Go(func() {
+			time.Sleep((d - traceLength) / 2)
+			p.traceSelf(name+".generator.trace", traceLength)
+		})
+	}
+	return wg.Wait
+}
+
+// traceLength is the length of the execution traces: they grow by a few
+// megabytes a second under load.
+const traceLength = 2 * time.Second
+
+// traceSelf records this process's execution trace for d into file. It
+// gives up quietly when a trace is already running.
+func (p profiler) traceSelf(file string, d time.Duration) {
+	f, err := p.create(file)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if err := trace.Start(f); err != nil {
+		return
+	}
+	time.Sleep(d)
+	trace.Stop()
 }
 
 // profileSelf records this process's CPU profile for d into file. It
