@@ -71,7 +71,9 @@ func (p profiler) cpu(name string, d time.Duration) func() {
 		p.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(int(d.Seconds()), 1)), name+".cpu.pprof", d+30*time.Second)
 		p.fetch("/debug/pprof/allocs", name+".allocs.pprof", time.Minute)
 	})
-	wg.Go(func() { p.profileSelf(name+".generator.cpu.pprof", d) })
+	wg.Go(func() {
+		p.recordSelf(name+".generator.cpu.pprof", d, runpprof.StartCPUProfile, runpprof.StopCPUProfile)
+	})
 	if d >= 2*traceLength {
 		wg.Go(func() {
 			time.Sleep((d - traceLength) / 2)
@@ -79,7 +81,7 @@ func (p profiler) cpu(name string, d time.Duration) func() {
 		})
 		wg.Go(func() {
 			time.Sleep((d - traceLength) / 2)
-			p.traceSelf(name+".generator.trace", traceLength)
+			p.recordSelf(name+".generator.trace", traceLength, trace.Start, trace.Stop)
 		})
 	}
 	return wg.Wait
@@ -89,34 +91,20 @@ func (p profiler) cpu(name string, d time.Duration) func() {
 // megabytes a second under load.
 const traceLength = 2 * time.Second
 
-// traceSelf records this process's execution trace for d into file. It
-// gives up quietly when a trace is already running.
-func (p profiler) traceSelf(file string, d time.Duration) {
+// recordSelf records one of this process's profiles for d into file:
+// start begins it, stop ends it. It gives up quietly when that kind of
+// profile is already running.
+func (p profiler) recordSelf(file string, d time.Duration, start func(io.Writer) error, stop func()) {
 	f, err := p.create(file)
 	if err != nil {
 		return
 	}
 	defer f.Close()
-	if err := trace.Start(f); err != nil {
+	if err := start(f); err != nil {
 		return
 	}
 	time.Sleep(d)
-	trace.Stop()
-}
-
-// profileSelf records this process's CPU profile for d into file. It
-// gives up quietly when a profile is already running.
-func (p profiler) profileSelf(file string, d time.Duration) {
-	f, err := p.create(file)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	if err := runpprof.StartCPUProfile(f); err != nil {
-		return
-	}
-	time.Sleep(d)
-	runpprof.StopCPUProfile()
+	stop()
 }
 
 // heap records the server's live heap (after a GC) and goroutine stacks,
