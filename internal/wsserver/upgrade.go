@@ -14,7 +14,8 @@ type UpgradeOptions struct {
 	// Subprotocols the server speaks, in its order of preference.
 	Subprotocols []string
 	// ReadLimit is the largest data message accepted, after reassembly;
-	// 0 (or less) means 32 KiB. A larger one ends the connection with 1009.
+	// 0 (or less) means 32 KiB, and it is capped just under 2 GiB. A
+	// larger message ends the connection with 1009.
 	ReadLimit int64
 	// WouldBlock is the sentinel a nonblocking connection's Read wraps when
 	// no data is available yet; see the package comment. Deadline expiries
