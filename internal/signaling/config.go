@@ -138,6 +138,10 @@ func DefaultConfig() Config {
 // minEventBytes leaves room for the envelope of the smallest event.
 const minEventBytes = 128
 
+// maxReadLimit bounds read_limit: a client frame is held whole in memory,
+// and signaling messages are kilobytes.
+const maxReadLimit = 64 << 20
+
 // Validate reports every problem of the configuration at once, each naming
 // its key.
 func (c Config) Validate() error {
@@ -176,6 +180,9 @@ func (c Config) Validate() error {
 	// A client frame carries the payload plus its own envelope and extra
 	// members such as the C viewer's IceServerList.
 	atLeast("read_limit", c.ReadLimit, int64(c.MaxPayloadLength)+1024)
+	if c.ReadLimit > maxReadLimit {
+		bad("read_limit", "must be at most %d (64 MiB), got %d", maxReadLimit, c.ReadLimit)
+	}
 
 	c.validateDurations(bad)
 	if c.GoAwayGrace > 0 && c.GoAwayGrace >= c.MaxConnectionDuration {

@@ -25,6 +25,19 @@ func TestDefaultConfigValid(t *testing.T) {
 	}
 }
 
+func TestReadLimitHasACeiling(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ReadLimit = maxReadLimit
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("64 MiB refused: %v", err)
+	}
+	cfg.ReadLimit = 3 << 30
+	err := cfg.Validate()
+	if err == nil || !strings.Contains(err.Error(), "signaling.read_limit: must be at most 67108864 (64 MiB), got 3221225472") {
+		t.Fatalf("3 GiB: %v", err)
+	}
+}
+
 func TestValidateReportsEveryProblem(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.MaxViewersPerChannel = 0
