@@ -231,12 +231,14 @@ func TestAllowListOpensLoopback(t *testing.T) {
 	if err != nil || string(buf[:n]) != "hello over TCP relay" {
 		t.Fatalf("TCP echo %q: %v", buf[:n], err)
 	}
-	if h.counter(t, "switchboard_turn_relayed_bytes_total", "relay", relayTCP, "direction", toPeer) == 0 ||
-		h.counter(t, "switchboard_turn_relayed_packets_total", "relay", relayUDP, "direction", fromPeer) == 0 ||
-		h.counter(t, "switchboard_turn_permissions_total") == 0 ||
-		h.counter(t, "switchboard_turn_allocations", "relay", relayTCP) != 1 {
-		t.Fatal("relay metrics did not move")
-	}
+	// The TCP relay counts the bytes it sent a peer after its write
+	// returns, so the echo can reach the client before the count moves.
+	waitFor(t, 5*time.Second, "relay metrics to move", func() bool {
+		return h.counter(t, "switchboard_turn_relayed_bytes_total", "relay", relayTCP, "direction", toPeer) > 0 &&
+			h.counter(t, "switchboard_turn_relayed_packets_total", "relay", relayUDP, "direction", fromPeer) > 0 &&
+			h.counter(t, "switchboard_turn_permissions_total") > 0 &&
+			h.counter(t, "switchboard_turn_allocations", "relay", relayTCP) == 1
+	})
 }
 
 // newPionClient starts a pion TURN client over UDP or TCP.
