@@ -36,12 +36,12 @@
 // at a time, so it is small and holds no read buffer while idle. A call to
 // Next borrows a 16 KiB buffer from a pool. An event's payload is returned
 // in place, in that buffer, which stays lent to the Conn until the next
-// call goes on with it; a call that returns an error, would block
-// included, gives the buffer back. If a frame is only partly received, the
-// Conn keeps a copy of just the bytes received (for a frame larger than
-// the pool buffer: a buffer at most about twice their size, so that
-// resuming stays linear). A
-// fragmented message keeps its reassembly buffer only while it is in flight.
+// call goes on with it (or Release gives it back early); a call that
+// returns an error, would block included, gives the buffer back. If a
+// frame is only partly received, the Conn keeps a copy of just the bytes
+// received (for a frame larger than the pool buffer: a buffer at most
+// about twice their size, so that resuming stays linear). A fragmented
+// message keeps its reassembly buffer only while it is in flight.
 //
 // Next must be called by one goroutine at a time; writes (to NetConn) may go
 // on concurrently, since the reader and the writer share no state.
