@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -106,4 +107,29 @@ func memInUse() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapInuse + ms.StackInuse
+}
+
+// BenchmarkEmptyRead measures the read a busy connection makes after each
+// message to learn that its socket is empty: a nonblocking Read that
+// returns ErrWouldBlock. The "syscall-floor" case is the cheapest system
+// call there is (getppid), for the machine's own cost of entering and
+// leaving the kernel; docs/benchmarks.md compares the two. For example:
+//
+//	go test -run '^$' -bench EmptyRead ./internal/netpark/
+func BenchmarkEmptyRead(b *testing.B) {
+	b.Run("would-block", func(b *testing.B) {
+		pc, _ := pair(b, listen(b, loopbacks[0]))
+		pc.SetNonblocking(true)
+		buf := make([]byte, 512)
+		for b.Loop() {
+			if _, err := pc.Read(buf); !errors.Is(err, ErrWouldBlock) {
+				b.Fatalf("read of an empty socket: %v", err)
+			}
+		}
+	})
+	b.Run("syscall-floor", func(b *testing.B) {
+		for b.Loop() {
+			_ = syscall.Getppid()
+		}
+	})
 }
