@@ -52,7 +52,8 @@ type Options struct {
 	// Sources is the number of loopback source addresses (127.0.0.1 up).
 	Sources int
 	// Profile collects CPU, heap and allocation profiles and execution
-	// traces of the server under test, and CPU profiles and traces of the
+	// traces of the server under test (and of the relay's bare forwarder,
+	// in files named forwarder-*), and CPU profiles and traces of the
 	// generator.
 	Profile bool
 	// Command is the command line recorded in reports.
@@ -157,7 +158,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&opts.ServerBinary, "server-binary", "", "switchboard build to measure (default: this one), e.g. an earlier build for a before/after")
 	fs.BoolVar(&opts.ClassicTLS, "classic-tls", false, "connections: the generator offers X25519 only, like the KVS C SDK with OpenSSL 1.1, instead of Go's default X25519MLKEM768")
 	fs.BoolVar(&opts.ResumeTLS, "resume-tls", false, "connections: the generator resumes TLS sessions with the tickets the server issued, as browsers and reconnecting clients do (the key exchange still runs, the certificate signature does not)")
-	fs.BoolVar(&opts.Profile, "profile", false, "save CPU, heap and allocation profiles and execution traces of the server under test (and CPU profiles and traces of the generator) in --out, with each trace's run-queue waits summarised in NAME.sched.txt")
+	fs.BoolVar(&opts.Profile, "profile", false, "save CPU, heap and allocation profiles and execution traces of the server under test and the relay's forwarder (and CPU profiles and traces of the generator) in --out, with each trace's run-queue waits summarised in NAME.sched.txt")
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fs.Usage()
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {

@@ -110,16 +110,27 @@ func forwarderMain(args []string, stderr io.Writer) int {
 // forwarderProc is a running forwarder child.
 type forwarderProc struct {
 	*child
-	addr string
+	addr  string
+	pprof string // its profiling endpoint, when the bench profiles
 }
 
 var forwarderLine = regexp.MustCompile(`forwarder listening on ([0-9.:]+)`)
 
 func startForwarder(ctx context.Context, opts Options, tlsDir string) (*forwarderProc, error) {
+	var env []string
+	if opts.Profile {
+		env = append(env, ProfileEnv+"=127.0.0.1:0")
+	}
 	c, m, err := startChild(ctx, childSpec{name: "bare forwarder", path: opts.Binary,
-		args: []string{"bench", forwarderCommand, "--tls-dir", tlsDir}, ready: forwarderLine, wait: 30 * time.Second})
+		args: []string{"bench", forwarderCommand, "--tls-dir", tlsDir}, env: env, ready: forwarderLine, wait: 30 * time.Second})
 	if err != nil {
 		return nil, err
 	}
-	return &forwarderProc{child: c, addr: m[1]}, nil
+	f := &forwarderProc{child: c, addr: m[1]}
+	if opts.Profile {
+		if pm, err := c.find(pprofLine, 5*time.Second); err == nil {
+			f.pprof = pm[1]
+		}
+	}
+	return f, nil
 }

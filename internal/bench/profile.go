@@ -51,8 +51,9 @@ func StartProfilerFromEnv() {
 
 // profiler collects profiles of the server under test into a directory.
 type profiler struct {
-	addr string // "" when profiling is off
-	dir  string
+	addr   string // "" when profiling is off
+	dir    string
+	prefix string // put before every file name, to tell a baseline's profiles apart
 }
 
 // cpu records, in the background, CPU profiles of d of the server under
@@ -66,6 +67,7 @@ func (p profiler) cpu(name string, d time.Duration) func() {
 	if p.addr == "" {
 		return func() {}
 	}
+	name = p.prefix + name
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		p.fetch(fmt.Sprintf("/debug/pprof/profile?seconds=%d", max(int(d.Seconds()), 1)), name+".cpu.pprof", d+30*time.Second)
@@ -115,6 +117,7 @@ func (p profiler) heap(name string) {
 	if p.addr == "" {
 		return
 	}
+	name = p.prefix + name
 	p.fetch("/debug/pprof/heap?gc=1", name+".heap.pprof", time.Minute)
 	p.fetch("/debug/pprof/goroutine", name+".goroutine.pprof", time.Minute)
 	f, err := p.create(name + ".generator.heap.pprof")

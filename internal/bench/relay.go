@@ -91,7 +91,7 @@ func runRelay(ctx context.Context, opts Options) (*Report, error) {
 		return nil, err
 	}
 	defer fwd.stop()
-	baseline, err := measureRelay(ctx, opts, plan, "bare forwarder", fwd.pid(), newWSDialer("wss://"+fwd.addr, nil, srv.PinnedTLS, 2), arns, profiler{})
+	baseline, err := measureRelay(ctx, opts, plan, "bare forwarder", fwd.pid(), newWSDialer("wss://"+fwd.addr, nil, srv.PinnedTLS, 2), arns, profiler{addr: fwd.pprof, dir: opts.Out, prefix: "forwarder-"})
 	fwd.stop()
 	if err != nil {
 		return nil, err
