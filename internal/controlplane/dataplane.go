@@ -152,6 +152,11 @@ func (a *API) getIceServerConfig(ctx context.Context, p auth.Principal, body []b
 			return nil, err
 		}
 	}
+	// A ChannelARN that is not an ARN is bad input however often it comes,
+	// and must not become a quota key: check it before the quota.
+	if _, err := kvsapi.ParseChannelARN("ChannelARN", *in.ChannelARN); err != nil {
+		return nil, err
+	}
 	if err := a.ice.AdmitCall(p.Account, *in.ChannelARN); err != nil {
 		return nil, err
 	}
