@@ -116,13 +116,17 @@ func (c *conn) onTimer() {
 		return
 	}
 	if c.closing != nil {
-		overdue := c.clocks.closeBy.reached(now)
+		// Overdue: the client did not answer the close frame in time, or
+		// the frame has not even gone out (the writer is stuck on a client
+		// that does not read) and the connection's maximum duration has
+		// passed, which nothing extends.
+		overdue := c.clocks.closeBy.reached(now) || c.clocks.closeBy == 0 && c.clocks.expireAt.reached(now)
 		if !overdue {
 			c.timer.Reset(until(c.nextDeadlineLocked()))
 		}
 		c.mu.Unlock()
 		if overdue {
-			c.abort() // the client did not answer the close frame in time
+			c.abort()
 		}
 		return
 	}

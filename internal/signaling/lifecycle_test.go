@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	rtmetrics "runtime/metrics"
 	"strings"
 	"testing"
 	"time"
@@ -372,5 +373,61 @@ func TestProtocolAbuseCloses(t *testing.T) {
 	master.expect(toMaster("ok", kvsapi.ActionSDPOffer, offerPayload))
 	waitFor(t, "disconnect metrics", func() bool {
 		return e.metric("disconnects_total", "reason", "read_limit") == 1 && e.metric("disconnects_total", "reason", "binary_frame") == 1
+	})
+}
+
+// goroutinesCreated is how many goroutines the process has started so far
+// (a timer's callback runs on a goroutine of its own).
+func goroutinesCreated() uint64 {
+	s := []rtmetrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+	rtmetrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// TestClosingConnectionPastMaxDurationStaysQuiet: a connection whose close
+// was asked for (here: it was taken over) while its writer is stuck on a
+// client that does not read must not busy-loop its timer once its maximum
+// duration has passed. The closing clock re-arms itself for expireAt,
+// which is then in the past, so the timer fires again at once, over and
+// over, until the stuck write gives up (write_timeout, per write). The
+// maximum duration is a hard limit: the connection is dropped then.
+func TestClosingConnectionPastMaxDurationStaysQuiet(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		relaxedRates(c)
+		c.MaxConnectionDuration = Duration(8 * time.Second)
+		c.GoAwayGrace = Duration(time.Second)
+		c.WriteTimeout = Duration(30 * time.Second)
+		c.SendQueueLength = 4096
+		c.PingInterval = 0
+	})
+	if _, err := e.tryDial(e.url(testARN, ""), nil, false); err != nil { // never reads
+		t.Fatal(err)
+	}
+	var old *conn
+	e.hub.mu.Lock()
+	for c := range e.hub.conns {
+		old = c
+	}
+	e.hub.mu.Unlock()
+	viewer := e.dial("v1")
+	blockMasterWriter(t, e, viewer)
+	e.dial("") // takeover: the old master's close waits behind its stuck writer
+	old.mu.Lock()
+	expireAt, closing := old.clocks.expireAt, old.closing
+	old.mu.Unlock()
+	if closing == nil || *closing != causeReplaced || expireAt.reached(monoNow()) {
+		t.Fatalf("setup: the old master must be closing as replaced before its maximum duration (closing %v)", closing)
+	}
+	time.Sleep(until(expireAt) + 200*time.Millisecond)
+	before := goroutinesCreated()
+	time.Sleep(time.Second)
+	created := goroutinesCreated() - before
+	if created > 1000 {
+		t.Fatalf("%d goroutines started in one second while a closing connection waited for its stuck writer: its timer spins", created)
+	}
+	waitFor(t, "the closing connection to be dropped at its maximum duration", func() bool {
+		old.mu.Lock()
+		defer old.mu.Unlock()
+		return old.finished
 	})
 }
