@@ -45,7 +45,7 @@ var (
 	causeIdle = closeCause{ws.StatusNormalClosure,
 		"idle timeout", "idle_timeout", false, false, true}
 	causeSlowReader = closeCause{ws.StatusPolicyViolation,
-		"send queue full: client is not reading fast enough", "send_queue_full", false, false, false}
+		"send queue full (signaling.send_queue_length): client is not reading fast enough", "send_queue_full", false, false, false}
 	causePingTimeout = closeCause{ws.StatusGoingAway,
 		"ping timeout", "ping_timeout", false, true, false}
 	causeBinary = closeCause{ws.StatusUnsupportedData,
@@ -251,12 +251,14 @@ func (c *conn) requestGoAway() {
 
 // requestClose asks the writer to close the connection. The first cause
 // is kept, except that a forced close overrides a graceful one. A forced
-// close also cuts short a graceful close under way: the writer that took
-// it does not look at the cause again (it is writing, or the connection
-// waits for the client's close frame), so the connection is dropped here.
+// close drops the connection here when a writer is running: that writer
+// may be blocked on a client that does not read (for up to write_timeout)
+// or, in a graceful close, wait for the client's close frame without
+// looking at the cause again. What it had not written goes back to the bus
+// (see writeBatch), so nothing is lost.
 func (c *conn) requestClose(cause closeCause) {
 	c.mu.Lock()
-	cutShort := cause.abrupt && c.closing != nil && !c.closing.abrupt &&
+	cutShort := cause.abrupt && (c.closing == nil || !c.closing.abrupt) &&
 		c.started && c.writing && !c.finished
 	c.dead = true
 	if c.closing == nil || cause.abrupt && !c.closing.abrupt {
