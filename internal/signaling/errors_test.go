@@ -3,10 +3,13 @@ package signaling
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
@@ -265,5 +268,29 @@ func TestLimitMessagesNameTheSetting(t *testing.T) {
 				t.Errorf("message is %d bytes long: %q", len(msg), msg)
 			}
 		})
+	}
+}
+
+// TestReadLimitCloseNamesTheSetting: the 1009 close for a frame over the
+// read limit names the limit and its setting, like every other refusal by
+// a configured limit (docs/architecture.md: limits from our configuration
+// name the setting).
+func TestReadLimitCloseNamesTheSetting(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.ReadLimit = 20000 })
+	huge := e.dial("huge")
+	_ = huge.ws.Write(context.Background(), websocket.MessageText, []byte(strings.Repeat(" ", 20001)))
+	select {
+	case <-huge.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("oversized frame did not close the connection")
+	}
+	var ce websocket.CloseError
+	if !errors.As(huge.err, &ce) || ce.Code != websocket.StatusMessageTooBig {
+		t.Fatalf("close after an oversized frame: %v, want 1009", huge.err)
+	}
+	for _, w := range []string{"20000", "signaling.read_limit"} {
+		if !strings.Contains(ce.Reason, w) {
+			t.Errorf("close reason %q does not contain %q", ce.Reason, w)
+		}
 	}
 }

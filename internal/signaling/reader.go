@@ -159,12 +159,16 @@ func (c *conn) handleEvent(ev wsserver.Event) error {
 }
 
 // lastWords answers a protocol error with the close frame it calls for
-// (1009 for a frame over the read limit, 1002 or 1007 for a broken one)
-// and returns err for end.
+// (1009 for a frame over the read limit, naming the setting, 1002 or 1007
+// for a broken one) and returns err for end.
 func (c *conn) lastWords(err error) error {
 	var ce *wsserver.CloseError
 	if errors.As(err, &ce) {
-		c.writeFinal(ce.Code, ce.Reason)
+		reason := ce.Reason
+		if ce.Code == ws.StatusMessageTooBig {
+			reason += " (signaling.read_limit)"
+		}
+		c.writeFinal(ce.Code, reason)
 	}
 	return err
 }
