@@ -242,3 +242,75 @@ func TestForcedShutdownCutsGracefulClose(t *testing.T) {
 		t.Fatalf("frames before the drop = %+v, want GO_AWAY and a close", frames)
 	}
 }
+
+// TestTakeoverKeepsSenderOrder: the messages a displaced master could not
+// write reach the newer master before anything the same viewer sends after
+// the takeover (spec 6.6: FIFO per sender and recipient). Here a viewer's
+// offer waits at the stuck master when a new master takes over, and the
+// viewer's next candidate must not overtake it.
+func TestTakeoverKeepsSenderOrder(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		relaxedRates(c)
+		c.WriteTimeout = Duration(500 * time.Millisecond)
+		c.SendQueueLength = 4096 // the stuck master is a slow reader, but must not be dropped as one
+		c.PingInterval = 0
+	})
+	if _, err := e.tryDial(e.url(testARN, ""), nil, false); err != nil { // never reads
+		t.Fatal(err)
+	}
+	viewer := e.dial("v1")
+	blockMasterWriter(t, e, viewer)
+	const offer, cand = "b2ZmZXI=", "Y2FuZA=="
+	viewer.send(jsMsg(kvsapi.ActionSDPOffer, offer, "", ""))
+	waitFor(t, "the offer queued at the stuck master", func() bool {
+		q := e.queuedPayloads("")
+		return len(q) > 0 && q[len(q)-1] == offer
+	})
+
+	fresh := e.dial("") // takeover
+	viewer.send(jsMsg(kvsapi.ActionICECandidate, cand, "", ""))
+	var got []string
+	for len(got) < 2 {
+		frame := fresh.next()
+		if strings.Contains(frame, fillerPayload) {
+			continue // fillers the stuck master did not write either
+		}
+		got = append(got, frame)
+	}
+	want := []string{toMaster("v1", kvsapi.ActionSDPOffer, offer), toMaster("v1", kvsapi.ActionICECandidate, cand)}
+	if got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("the new master received, in this order:\n %s\n %s\nwant the offer first:\n %s\n %s", got[0], got[1], want[0], want[1])
+	}
+}
+
+// TestForcedShutdownCutsStuckWrite: when Shutdown's context ends during
+// the drain, a connection whose writer is stuck on a client that does not
+// read (here on the GO_AWAY and the messages before it) is dropped by the
+// time Shutdown returns, as Shutdown promises, not when the stuck write
+// runs out of write_timeout.
+func TestForcedShutdownCutsStuckWrite(t *testing.T) {
+	e := newEnv(t, func(c *Config) {
+		relaxedRates(c)
+		c.ShutdownDrain = Duration(5 * time.Second)
+		c.WriteTimeout = Duration(20 * time.Second)
+		c.SendQueueLength = 4096 // the stuck master is a slow reader, but must not be dropped as one
+		c.PingInterval = 0
+	})
+	if _, err := e.tryDial(e.url(testARN, ""), nil, false); err != nil { // never reads
+		t.Fatal(err)
+	}
+	viewer := e.dial("v1")
+	blockMasterWriter(t, e, viewer)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := e.hub.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown = %v, want DeadlineExceeded", err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for e.hasConn("") {
+		if time.Now().After(deadline) {
+			t.Fatal("the master whose writer is stuck is still connected 2s after the forced Shutdown returned")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

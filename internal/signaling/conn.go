@@ -174,7 +174,10 @@ func actionIndex(action string) int {
 func (c *conn) Deliver(env bus.Envelope) bool { return c.push(outbound{env: env}) }
 
 // Displaced implements bus.Handler.
-func (c *conn) Displaced() { c.requestClose(causeReplaced) }
+func (c *conn) Displaced() {
+	c.hub.handovers.displaced(c)
+	c.requestClose(causeReplaced)
+}
 
 // ChannelClosed implements bus.Handler.
 func (c *conn) ChannelClosed() { c.requestClose(causeChannelDeleted) }
@@ -331,6 +334,7 @@ func (c *conn) attach(w *wsserver.Conn) {
 // from then on the bus delivers to it. A connection the bus cannot serve
 // is closed.
 func (c *conn) activate(ctx context.Context) {
+	c.awaitPredecessor(ctx)
 	backlog, err := c.sub.Activate(ctx)
 	if err != nil {
 		c.hub.log.Warn("signaling mailbox handover failed", "conn", c.id, "error", err)
@@ -403,6 +407,7 @@ func (c *conn) end(readErr error) {
 	c.wg.Wait()
 	_ = c.netConn.Close()
 	c.handBack()
+	h.handovers.handedBack(c)
 
 	reason := disconnectReason(readErr)
 	if cause := c.closeCauseOrNil(); cause != nil {
@@ -422,7 +427,11 @@ const handBackTimeout = 5 * time.Second
 // wrote. Publish counted them delivered, and the bus contract keeps mail
 // a dying connection cannot take: they go to the next holder of the
 // address (after a takeover, the newer connection) for the rest of their
-// TTL. Only end calls it, once no writer runs and Deliver refuses.
+// TTL. It runs once Deliver refuses and no writer can run or take the
+// queue again: from end, and from the writer of a close that does not
+// flush, which hands back at once so that a newer holder of the address
+// need not wait for the closing handshake (handover.go). A second call
+// finds nothing.
 func (c *conn) handBack() {
 	envs := c.unwritten()
 	if len(envs) == 0 {

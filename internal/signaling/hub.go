@@ -83,6 +83,7 @@ type Hub struct {
 	alexaAccounts   *keyedLimiter // by account
 	nextID          atomic.Uint64
 	pacer           pacer         // congested connections (pacing.go)
+	handovers       handovers     // displaced connections still handing back mail (handover.go)
 	paceMark        int           // queue length from which senders wait: half of send_queue_length
 	paceLimit       time.Duration // how long a sender waits for a congested recipient
 

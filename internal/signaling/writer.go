@@ -64,13 +64,15 @@ func (c *conn) writeLoop() {
 
 // closeWith carries out a close request. A close that leaves the client
 // the rightful recipient (cause.flush) writes what is queued before the
-// close frame; any other keeps it for handBack, so that the address's next
-// holder gets it rather than a client that was replaced, is not reading
-// or is being dropped.
+// close frame; any other hands it back to the bus at once, so that the
+// address's next holder gets it, in order (handover.go), rather than a
+// client that was replaced, is not reading or is being dropped.
 func (c *conn) closeWith(batch []outbound, goAway bool, cause closeCause) {
 	if !cause.flush {
 		c.giveBack(batch)
 		batch = nil
+		c.handBack()
+		c.hub.handovers.handedBack(c)
 	}
 	if c.writeBatch(batch, goAway) {
 		c.close(cause)
