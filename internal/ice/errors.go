@@ -16,6 +16,9 @@ var (
 	ErrRelayFamily = errors.New("ice: no relay address of the requested family")
 	// ErrNoRelayPort means no free port was found in the relay port range.
 	ErrNoRelayPort = errors.New("ice: no free relay port")
+	// ErrTCPRelayOverUDP means a client on UDP asked for a TCP relay,
+	// which RFC 6062 (section 5.1) reserves for clients on TCP or TLS.
+	ErrTCPRelayOverUDP = errors.New("ice: TCP relays are for clients on TCP or TLS")
 	// ErrMissingDependency means New was given a Deps without something
 	// the configuration needs.
 	ErrMissingDependency = errors.New("ice: missing dependency")

@@ -40,7 +40,7 @@ type relays struct {
 	sendErrors   prometheus.Counter // refusals{reason="send_error"}, one per datagram a relay socket failed to send
 
 	mu       sync.Mutex
-	udpPorts map[uint16]struct{}
+	udpPorts map[uint16]*relayAlloc
 	tcpPorts map[uint16]*relayAlloc
 }
 
@@ -49,7 +49,7 @@ func newRelays(advertised, bindIP netip.Addr, cfg Config, pol *policy, q *quotas
 		advertised: advertised, bindIP: bindIP,
 		portMin: cfg.RelayPortMin, portMax: cfg.RelayPortMax, bandwidth: cfg.BandwidthBitsPerSecond,
 		policy: pol, quotas: q, metrics: m, log: log, now: now, track: newTracker(),
-		udpPorts: map[uint16]struct{}{}, tcpPorts: map[uint16]*relayAlloc{},
+		udpPorts: map[uint16]*relayAlloc{}, tcpPorts: map[uint16]*relayAlloc{},
 	}
 	r.flows.udpOut, r.flows.udpIn = m.flow(relayUDP, toPeer), m.flow(relayUDP, fromPeer)
 	r.flows.tcpOut, r.flows.tcpIn = m.flow(relayTCP, toPeer), m.flow(relayTCP, fromPeer)
@@ -166,7 +166,7 @@ func (a *allocator) AllocatePacketConn(conf turn.AllocateListenerConfig) (net.Pa
 	alloc := a.newAlloc(cred, relayUDP, port, release, reader.Close)
 	toClient.attach(alloc)
 	a.mu.Lock()
-	a.udpPorts[port] = struct{}{}
+	a.udpPorts[port] = alloc
 	a.mu.Unlock()
 	return &relayPacketConn{PacketConn: reader, alloc: alloc, sender: a.listener.newSender(conn, alloc)}, addr, nil
 }
@@ -211,8 +211,13 @@ func (r *relays) listenUDP(network string, requested int) (net.PacketConn, *net.
 }
 
 // AllocateListener opens the TCP relay listener of an allocation
-// (RFC 6062).
+// (RFC 6062). A client on UDP is refused, as the RFC asks: its Connect
+// requests would be dialled from the UDP listener's one read loop, which
+// would serve no other client while a dial waits.
 func (a *allocator) AllocateListener(conf turn.AllocateListenerConfig) (net.Listener, net.Addr, error) {
+	if a.transport == transportUDP {
+		return nil, nil, ErrTCPRelayOverUDP
+	}
 	if err := a.family(conf.Network); err != nil {
 		return nil, nil, err
 	}
@@ -292,6 +297,24 @@ func (a *allocator) AllocateConn(conf turn.AllocateConnConfig) (net.Conn, error)
 		return nil, err
 	}
 	return alloc.wrapConn(conn), nil
+}
+
+// peerPermission records that the client of the UDP relay at relayAddr
+// created (on) or lost (off) its permission for peer: pion reports both
+// (EventHandler), and the relay then knows which peers' datagrams it will
+// pass on, before it charges or counts them.
+func (r *relays) peerPermission(relayAddr net.Addr, peer net.IP, on bool) {
+	ua, ok := relayAddr.(*net.UDPAddr)
+	ip, okIP := netip.AddrFromSlice(peer)
+	if !ok || !okIP {
+		return
+	}
+	r.mu.Lock()
+	alloc := r.udpPorts[uint16(ua.Port)] //nolint:gosec // a UDP port
+	r.mu.Unlock()
+	if alloc != nil {
+		alloc.setPeerPermission(ip.Unmap(), on)
+	}
 }
 
 // forgetPort removes a closed relay's port.

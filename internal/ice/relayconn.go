@@ -35,6 +35,9 @@ type relayAlloc struct {
 	closeOnce   sync.Once
 	dropLogged  atomic.Bool
 	lastAllowed atomic.Pointer[netip.AddrPort]
+	// peers are the IP addresses the client has a permission for (UDP
+	// relays), replaced whole on each change: the read path only loads.
+	peers atomic.Pointer[map[netip.Addr]struct{}]
 
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
@@ -106,6 +109,41 @@ func (a *relayAlloc) permitted(network string, ap netip.AddrPort) bool {
 	return true
 }
 
+// setPeerPermission adds peer to, or removes it from, the peers whose
+// datagrams the relay passes on. Permissions change a few times per
+// allocation, so the set is copied on each change.
+func (a *relayAlloc) setPeerPermission(peer netip.Addr, on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	next := map[netip.Addr]struct{}{}
+	if cur := a.peers.Load(); cur != nil {
+		for ip := range *cur {
+			next[ip] = struct{}{}
+		}
+	}
+	if on {
+		next[peer] = struct{}{}
+	} else {
+		delete(next, peer)
+	}
+	a.peers.Store(&next)
+}
+
+// hasPeerPermission reports whether the client has a permission for the
+// peer at addr.
+func (a *relayAlloc) hasPeerPermission(addr net.Addr) bool {
+	peers := a.peers.Load()
+	if peers == nil {
+		return false
+	}
+	ap, ok := addrPortOf(addr)
+	if !ok {
+		return false
+	}
+	_, ok = (*peers)[ap.Addr().Unmap()]
+	return ok
+}
+
 // dropped counts a datagram dropped over the bandwidth cap; the first drop
 // of an allocation is logged.
 func (a *relayAlloc) dropped(direction string) {
@@ -153,13 +191,20 @@ func (c *relayPacketConn) WriteTo(p []byte, addr net.Addr) (int, error) {
 	return n, err
 }
 
-// ReadFrom receives the next datagram from a peer within the bandwidth cap.
+// ReadFrom receives the next datagram from a peer the client has a
+// permission for, within the bandwidth cap. A datagram from any other
+// source is dropped here, as pion would drop it, before it is charged
+// against the cap or counted as relayed: a stranger spraying the relay
+// port must not use up the real peer's budget.
 func (c *relayPacketConn) ReadFrom(p []byte) (int, net.Addr, error) {
 	for {
 		n, addr, err := c.PacketConn.ReadFrom(p)
 		if err != nil {
 			c.alloc.readerDone()
 			return n, addr, err
+		}
+		if !c.alloc.hasPeerPermission(addr) {
+			continue
 		}
 		if c.alloc.in != nil && !c.alloc.in.AllowN(time.Now(), n) {
 			c.alloc.dropped(fromPeer)

@@ -124,8 +124,15 @@ func (s *Service) serverConfig(secret []byte, packets []turn.PacketConnConfig, l
 		ListenerConfigs:   listeners,
 		LoggerFactory:     pionLoggers{log: s.log},
 		Realm:             s.cfg.Realm,
-		AuthHandler:       s.authHandler(secret),
-		QuotaHandler:      s.allowAllocation,
+		// An Allocate without REQUESTED-ADDRESS-FAMILY asks for IPv4
+		// (RFC 8656 7.2), also from a client that reached a dual-stack
+		// listener over IPv6, when the relay address is IPv4; pion would
+		// otherwise ask the listener's family and the allocation would
+		// fail (508). With an IPv6 relay address pion's default, the
+		// listener's family, stays.
+		StrictAddressFamily: s.RelayIP().Is4(),
+		AuthHandler:         s.authHandler(secret),
+		QuotaHandler:        s.allowAllocation,
 		EventHandler: turn.EventHandler{
 			// pion reports here every request that carried credentials,
 			// after checking them (verdict). A stream connection that made
@@ -137,8 +144,12 @@ func (s *Service) serverConfig(secret []byte, packets []turn.PacketConnConfig, l
 				}
 				s.streamIndex.authenticated(src, dst)
 			},
-			OnPermissionCreated: func(_, _ net.Addr, _, _, _ string, _ net.Addr, _ net.IP) {
+			OnPermissionCreated: func(_, _ net.Addr, _, _, _ string, relayAddr net.Addr, peer net.IP) {
 				s.metrics.permissions.Inc()
+				s.relays.peerPermission(relayAddr, peer, true)
+			},
+			OnPermissionDeleted: func(_, _ net.Addr, _, _, _ string, relayAddr net.Addr, peer net.IP) {
+				s.relays.peerPermission(relayAddr, peer, false)
 			},
 			OnAllocationError: s.requestFailed,
 		},
