@@ -281,6 +281,17 @@ func TestTakeoverKeepsSenderOrder(t *testing.T) {
 	if got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("the new master received, in this order:\n %s\n %s\nwant the offer first:\n %s\n %s", got[0], got[1], want[0], want[1])
 	}
+	waitFor(t, "no hand-back left pending", func() bool { return e.hub.handovers.pending() == 0 })
+}
+
+// pending counts the hand-backs still recorded, by connection and by
+// address.
+func (hs *handovers) pending() int {
+	n := 0
+	count := func(_, _ any) bool { n++; return true }
+	hs.byConn.Range(count)
+	hs.byAddr.Range(count)
+	return n
 }
 
 // TestForcedShutdownCutsStuckWrite: when Shutdown's context ends during

@@ -312,6 +312,7 @@ func (c *conn) closeCauseOrNil() *closeCause {
 func (c *conn) abandon() {
 	c.requestClose(causeShutdownForced)
 	c.sub.Unsubscribe()
+	c.hub.handovers.handedBack(c) // it never took mail
 	c.hub.unregister(c)
 }
 

@@ -78,8 +78,20 @@ func (c *conn) awaitPredecessor(ctx context.Context) {
 	if c.waitHandover(ctx, ho, handoverGrace) {
 		return
 	}
-	ho.from.abort() // its writer is stuck: make the write fail
+	ho.from.dropIfServing() // its writer is stuck: make the write fail
 	c.waitHandover(ctx, ho, handBackTimeout)
+}
+
+// dropIfServing aborts c if it serves: a connection still in its
+// handshake has no writer to be stuck, and no network connection to close
+// yet (it hands back, or is abandoned, when its handshake ends).
+func (c *conn) dropIfServing() {
+	c.mu.Lock()
+	serving := c.started && !c.finished
+	c.mu.Unlock()
+	if serving {
+		c.abort()
+	}
 }
 
 // waitHandover waits up to d for ho, and reports whether it completed.
