@@ -62,6 +62,26 @@ func blockMasterWriter(t *testing.T, e *testEnv, viewer *client) {
 	}
 }
 
+// stuckMasterEnv starts a hub set up for a master that stops reading (no
+// rate limits, no server pings, a send queue long enough not to drop it as
+// a slow reader), with cfg applied on top; it connects such a master and a
+// viewer "v1" and blocks the master's writer, and returns the viewer.
+func stuckMasterEnv(t *testing.T, cfg func(*Config)) (*testEnv, *client) {
+	t.Helper()
+	e := newEnv(t, func(c *Config) {
+		relaxedRates(c)
+		c.SendQueueLength = 4096
+		c.PingInterval = 0
+		cfg(c)
+	})
+	if _, err := e.tryDial(e.url(testARN, ""), nil, false); err != nil { // never reads
+		t.Fatal(err)
+	}
+	viewer := e.dial("v1")
+	blockMasterWriter(t, e, viewer)
+	return e, viewer
+}
+
 // relaxedRates lets a test send as fast as it likes.
 func relaxedRates(c *Config) {
 	c.ICECandidatesPerSecond = 1e6
@@ -73,17 +93,9 @@ func relaxedRates(c *Config) {
 // reading) are not lost when a newer master takes the identity over: the
 // newer one receives every one of them.
 func TestTakeoverGetsUnwrittenMessages(t *testing.T) {
-	e := newEnv(t, func(c *Config) {
-		relaxedRates(c)
+	e, viewer := stuckMasterEnv(t, func(c *Config) {
 		c.WriteTimeout = Duration(500 * time.Millisecond)
-		c.SendQueueLength = 4096 // the stuck master is a slow reader, but must not be dropped as one
-		c.PingInterval = 0
 	})
-	if _, err := e.tryDial(e.url(testARN, ""), nil, false); err != nil { // never reads
-		t.Fatal(err)
-	}
-	viewer := e.dial("v1")
-	blockMasterWriter(t, e, viewer)
 
 	const n = 20
 	marks := make([]string, n)
@@ -249,17 +261,9 @@ func TestForcedShutdownCutsGracefulClose(t *testing.T) {
 // offer waits at the stuck master when a new master takes over, and the
 // viewer's next candidate must not overtake it.
 func TestTakeoverKeepsSenderOrder(t *testing.T) {
-	e := newEnv(t, func(c *Config) {
-		relaxedRates(c)
+	e, viewer := stuckMasterEnv(t, func(c *Config) {
 		c.WriteTimeout = Duration(500 * time.Millisecond)
-		c.SendQueueLength = 4096 // the stuck master is a slow reader, but must not be dropped as one
-		c.PingInterval = 0
 	})
-	if _, err := e.tryDial(e.url(testARN, ""), nil, false); err != nil { // never reads
-		t.Fatal(err)
-	}
-	viewer := e.dial("v1")
-	blockMasterWriter(t, e, viewer)
 	const offer, cand = "b2ZmZXI=", "Y2FuZA=="
 	viewer.send(jsMsg(kvsapi.ActionSDPOffer, offer, "", ""))
 	waitFor(t, "the offer queued at the stuck master", func() bool {
@@ -300,18 +304,10 @@ func (hs *handovers) pending() int {
 // time Shutdown returns, as Shutdown promises, not when the stuck write
 // runs out of write_timeout.
 func TestForcedShutdownCutsStuckWrite(t *testing.T) {
-	e := newEnv(t, func(c *Config) {
-		relaxedRates(c)
+	e, _ := stuckMasterEnv(t, func(c *Config) {
 		c.ShutdownDrain = Duration(5 * time.Second)
 		c.WriteTimeout = Duration(20 * time.Second)
-		c.SendQueueLength = 4096 // the stuck master is a slow reader, but must not be dropped as one
-		c.PingInterval = 0
 	})
-	if _, err := e.tryDial(e.url(testARN, ""), nil, false); err != nil { // never reads
-		t.Fatal(err)
-	}
-	viewer := e.dial("v1")
-	blockMasterWriter(t, e, viewer)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	if err := e.hub.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
