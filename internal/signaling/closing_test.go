@@ -1,11 +1,14 @@
 package signaling
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -319,5 +322,49 @@ func TestForcedShutdownCutsStuckWrite(t *testing.T) {
 			t.Fatal("the master whose writer is stuck is still connected 2s after the forced Shutdown returned")
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestAbortSendsNothingOverTLS: dropping a connection (abort) closes its
+// TCP socket without a TLS close_notify alert. tls.Conn.Close would send
+// one first, with a 5-second deadline, which blocks on a client that does
+// not read; the forced shutdown drops connections one after another, so
+// that could hold it for 5 seconds per such client.
+func TestAbortSendsNothingOverTLS(t *testing.T) {
+	e := newTLSEnv(t, func(c *Config) { c.PingInterval = 0 })
+	req := upgradeRequest(t, e.url(testARN, ""))
+	req.URL.Scheme = "https"
+	tcp, err := net.Dial("tcp", req.URL.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tcp.Close() })
+	cfg := e.srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone() //nolint:forcetypeassert // httptest's client
+	// httptest's certificate holds this name (and loopback addresses).
+	cfg.ServerName = "example.com"
+	tc := tls.Client(tcp, cfg)
+	if err := req.Write(tc); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(tc), req)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v, %v", resp, err)
+	}
+	var master *conn
+	waitFor(t, "the master to be served", func() bool {
+		master = e.connOf("")
+		if master == nil {
+			return false
+		}
+		master.mu.Lock()
+		defer master.mu.Unlock()
+		return master.started
+	})
+
+	master.abort()
+	_ = tcp.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := io.Copy(io.Discard, tcp) // under TLS: every byte the server sends
+	if err != nil || n != 0 {
+		t.Fatalf("after abort the client's socket received %d bytes (%v), want none before the end of the stream", n, err)
 	}
 }

@@ -382,9 +382,15 @@ func (c *conn) begin() {
 
 // abort drops the network connection without a close handshake. A reader
 // that is running sees the connection fail and ends it; a parked one is
-// woken for the same purpose.
+// woken for the same purpose. Under TLS it closes the TCP socket itself:
+// tls.Conn.Close would first send a close_notify alert, which blocks for
+// up to 5 seconds on a client that does not read.
 func (c *conn) abort() {
-	_ = c.netConn.Close()
+	socket := c.netConn
+	if tc, ok := socket.(*tls.Conn); ok {
+		socket = tc.NetConn()
+	}
+	_ = socket.Close()
 	if c.park != nil && c.parked.CompareAndSwap(true, false) {
 		c.hub.poller.Unwatch(c.park)
 		go c.readParked()

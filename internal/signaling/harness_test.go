@@ -398,15 +398,19 @@ func (e *testEnv) metric(name string, labels ...string) float64 {
 
 // hasConn reports whether clientID ("" for the master) has a local
 // connection on testARN.
-func (e *testEnv) hasConn(clientID string) bool {
+func (e *testEnv) hasConn(clientID string) bool { return e.connOf(clientID) != nil }
+
+// connOf returns the hub's connection of clientID ("" for the master) on
+// testARN, or nil.
+func (e *testEnv) connOf(clientID string) *conn {
 	e.hub.mu.Lock()
 	defer e.hub.mu.Unlock()
 	for c := range e.hub.conns {
 		if c.addr.Channel == testARN && c.addr.ClientID == clientID {
-			return true
+			return c
 		}
 	}
-	return false
+	return nil
 }
 
 // connTTL returns the message TTL of the local connection of clientID

@@ -12,7 +12,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/switchboard-rtc/switchboard/internal/bus"
 	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
 
@@ -398,14 +397,7 @@ func TestClosingConnectionPastMaxDurationStaysQuiet(t *testing.T) {
 		c.GoAwayGrace = Duration(time.Second)
 		c.WriteTimeout = Duration(30 * time.Second)
 	})
-	var old *conn
-	e.hub.mu.Lock()
-	for c := range e.hub.conns {
-		if c.addr.Role == bus.RoleMaster {
-			old = c
-		}
-	}
-	e.hub.mu.Unlock()
+	old := e.connOf("")
 	e.dial("") // takeover: the old master's close waits behind its stuck writer
 	old.mu.Lock()
 	expireAt, closing := old.clocks.expireAt, old.closing
