@@ -317,13 +317,17 @@ func (r *relays) peerPermission(relayAddr net.Addr, peer net.IP, on bool) {
 	}
 }
 
-// forgetPort removes a closed relay's port.
-func (r *relays) forgetPort(relay string, port uint16) {
+// forgetPort removes a closed allocation's relay port, unless a newer
+// allocation holds it already: the port is free from the moment the old
+// socket closes, before this runs.
+func (r *relays) forgetPort(a *relayAlloc) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if relay == relayTCP {
-		delete(r.tcpPorts, port)
-	} else {
-		delete(r.udpPorts, port)
+	ports := r.udpPorts
+	if a.relay == relayTCP {
+		ports = r.tcpPorts
+	}
+	if ports[a.port] == a {
+		delete(ports, a.port)
 	}
 }

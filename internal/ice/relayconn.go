@@ -84,7 +84,7 @@ func (a *relayAlloc) close() error {
 		for c := range conns {
 			_ = c.Close()
 		}
-		a.r.forgetPort(a.relay, a.port)
+		a.r.forgetPort(a)
 		a.release()
 		a.gauge.Dec()
 	})

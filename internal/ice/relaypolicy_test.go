@@ -172,3 +172,29 @@ func TestAllocateOverIPv6WithoutFamilyGetsTheIPv4Relay(t *testing.T) {
 		}
 	}
 }
+
+// TestClosedAllocationLeavesANewerOneItsPort: a relay port is free once
+// the old allocation's socket closes, so a new allocation may hold it by
+// the time the old one forgets it. The old one must not take the new
+// one's entry with it: the port would stop being a live relay port, and
+// the new allocation's permissions could not be found by its port.
+func TestClosedAllocationLeavesANewerOneItsPort(t *testing.T) {
+	for _, relay := range []string{relayUDP, relayTCP} {
+		r := &relays{udpPorts: map[uint16]*relayAlloc{}, tcpPorts: map[uint16]*relayAlloc{}}
+		old := &relayAlloc{r: r, relay: relay, port: 50000}
+		newer := &relayAlloc{r: r, relay: relay, port: 50000}
+		ports := r.udpPorts
+		if relay == relayTCP {
+			ports = r.tcpPorts
+		}
+		ports[50000] = newer
+		r.forgetPort(old)
+		if !r.isRelayPort(relay, 50000) || ports[50000] != newer {
+			t.Errorf("%s: the closed allocation removed the port its successor holds", relay)
+		}
+		r.forgetPort(newer)
+		if r.isRelayPort(relay, 50000) {
+			t.Errorf("%s: a closed allocation's own port is still live", relay)
+		}
+	}
+}
