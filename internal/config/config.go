@@ -21,12 +21,15 @@ import (
 	"strings"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/switchboard-rtc/switchboard/internal/channel"
 	"github.com/switchboard-rtc/switchboard/internal/console"
 	"github.com/switchboard-rtc/switchboard/internal/controlplane"
 	"github.com/switchboard-rtc/switchboard/internal/devtls"
 	"github.com/switchboard-rtc/switchboard/internal/ice"
 	"github.com/switchboard-rtc/switchboard/internal/signaling"
+	"github.com/switchboard-rtc/switchboard/internal/yamlerr"
 )
 
 // Config is the whole server configuration.
@@ -122,8 +125,8 @@ func (c Config) Validate() error {
 	add := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
-	if _, _, err := net.SplitHostPort(c.Server.Addr); err != nil {
-		add("server.addr", "must be host:port, got %q", c.Server.Addr)
+	if !validListenAddr(c.Server.Addr) {
+		add("server.addr", "must be host:port with a port from 0 to 65535, got %q", c.Server.Addr)
 	}
 	if c.Server.PublicHost != "" {
 		if err := checkPublicHost(c.Server.PublicHost); err != nil {
@@ -221,6 +224,17 @@ func (c Config) validateKeys() []error {
 	return errs
 }
 
+// validListenAddr reports whether addr is host:port with a port net.Listen
+// takes: a number from 0 to 65535 or a service name.
+func validListenAddr(addr string) bool {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	_, err = net.LookupPort("tcp", port)
+	return err == nil
+}
+
 // Duration is a time.Duration written as a Go duration string ("30s").
 type Duration time.Duration
 
@@ -232,6 +246,12 @@ func (d *Duration) UnmarshalText(text []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// UnmarshalYAML parses a duration in the configuration file; a bad one is
+// reported with its line, and the rest of the file is still read.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	return yamlerr.Scalar(n, "a duration", func(v string) error { return d.UnmarshalText([]byte(v)) })
 }
 
 // MarshalText formats the duration.

@@ -10,6 +10,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard-rtc/switchboard/internal/yamlerr"
 )
 
 // Config is the "turn" section of the server configuration.
@@ -264,6 +268,12 @@ func (d *Duration) UnmarshalText(text []byte) error {
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// UnmarshalYAML parses a duration in the configuration file; a bad one is
+// reported with its line, and the rest of the file is still read.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	return yamlerr.Scalar(n, "a duration", func(v string) error { return d.UnmarshalText([]byte(v)) })
 }
 
 // MarshalText formats the duration.

@@ -8,6 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/switchboard-rtc/switchboard/internal/yamlerr"
 	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
 
@@ -245,15 +246,10 @@ func (d *Duration) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// UnmarshalYAML accepts only a scalar duration string.
+// UnmarshalYAML parses a duration in the configuration file; a bad one is
+// reported with its line, and the rest of the file is still read.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: a duration must be a string such as 10s", n.Line)
-	}
-	if err := d.UnmarshalText([]byte(n.Value)); err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	return nil
+	return yamlerr.Scalar(n, "a duration", func(v string) error { return d.UnmarshalText([]byte(v)) })
 }
 
 // MarshalYAML writes d as a duration string.

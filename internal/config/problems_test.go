@@ -1,0 +1,66 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestFileDurationErrorsNameTheirKey: a duration in the file that is not
+// a Go duration (a bare number, the usual slip) is refused with its key
+// or at least its line, as every other problem of the file is.
+func TestFileDurationErrorsNameTheirKey(t *testing.T) {
+	for _, tc := range []struct{ key, file string }{
+		{"server.shutdown_timeout", "server:\n  shutdown_timeout: 30\n"},
+		{"turn.credential_ttl", "turn:\n  credential_ttl: 300\n"},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			path := writeFile(t, tc.file)
+			_, err := Load("test", Source{Args: []string{"--config", path}, Env: env(nil)})
+			if err == nil {
+				t.Fatal("a bare number accepted as a duration")
+			}
+			// The file's path holds the test's name; leave it out.
+			msg := strings.ReplaceAll(err.Error(), path, "FILE")
+			leaf := tc.key[strings.LastIndex(tc.key, ".")+1:]
+			if !strings.Contains(msg, leaf) && !strings.Contains(msg, "line 2") {
+				t.Errorf("the error names neither %s nor its line:\n%s", tc.key, msg)
+			}
+		})
+	}
+}
+
+// TestFileDurationErrorHidesNoOtherProblem: check-config reports every
+// problem at once; a duration in the file that does not parse must not
+// stop the file's other problems (an unknown key, a bad value) from
+// being reported with it.
+func TestFileDurationErrorHidesNoOtherProblem(t *testing.T) {
+	for name, file := range map[string]string{
+		"server.shutdown_timeout": "server:\n  shutdown_timeout: 30\nlog:\n  format: xml\n  levle: debug\n",
+		"signaling.idle_timeout":  "signaling:\n  idle_timeout: 10\nlog:\n  format: xml\n  levle: debug\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load("test", Source{Args: []string{"--config", writeFile(t, file)}, Env: env(nil)})
+			if err == nil {
+				t.Fatal("invalid file accepted")
+			}
+			for _, want := range []string{"levle", "log.format"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("problems do not mention %s:\n%v", want, err)
+				}
+			}
+		})
+	}
+}
+
+// TestListenAddressPortIsChecked: check-config promises that a
+// configuration it accepts can be served; a listen port outside 0..65535
+// is only found out by serve, whose error names no setting.
+func TestListenAddressPortIsChecked(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:99999", ":65536", ":-1"} {
+		cfg := Default()
+		cfg.Server.Addr = addr
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "server.addr") {
+			t.Errorf("server.addr %q accepted (%v)", addr, err)
+		}
+	}
+}
