@@ -59,6 +59,11 @@ func (c *SignalingClient) run(ws *websocket.Conn) {
 		c.setState(nil, StateReconnecting)
 		c.log.Info("signaling connection ended; reconnecting", "error", end.err)
 		c.emit(stateEvent(StateReconnecting, end.err))
+		if end.successor != nil {
+			ws = end.successor
+			c.connected(ws)
+			continue
+		}
 		var err error
 		if ws, err = c.reconnect(&attempts, end.err); err != nil {
 			if c.ctx.Err() != nil {
@@ -117,6 +122,9 @@ func (c *SignalingClient) emit(ev Event) bool {
 type sessionEnd struct {
 	err   error
 	final bool
+	// successor is the connection that replaced this one after GO_AWAY
+	// (see onGoAway): the client goes on with it instead of reconnecting.
+	successor *websocket.Conn
 }
 
 // session is one WebSocket connection of the client.
@@ -128,9 +136,10 @@ type session struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	goAway     atomic.Bool           // GO_AWAY received
-	stalled    atomic.Bool           // the reader waits for room in c.events
-	pingFailed atomic.Pointer[error] // keepalive gave up on the connection
+	goAway     atomic.Bool                    // GO_AWAY received
+	successor  atomic.Pointer[websocket.Conn] // dialled after GO_AWAY, to take this one over
+	stalled    atomic.Bool                    // the reader waits for room in c.events
+	pingFailed atomic.Pointer[error]          // keepalive gave up on the connection
 }
 
 // serve runs one connection until it ends: the reader in this goroutine,
@@ -149,6 +158,12 @@ func (c *SignalingClient) serve(ws *websocket.Conn) sessionEnd {
 	s.cancel()
 	s.wg.Wait()
 	_ = ws.CloseNow()
+	if next := s.successor.Load(); next != nil {
+		if c.ctx.Err() == nil {
+			return sessionEnd{err: end.err, successor: next}
+		}
+		_ = next.CloseNow()
+	}
 	return end
 }
 
@@ -204,8 +219,18 @@ func (s *session) readLoop() sessionEnd {
 	}
 }
 
-// onGoAway notes GO_AWAY and, when reconnecting, closes the connection
-// after a grace period unless the server has closed it first.
+// onGoAway notes GO_AWAY and, when reconnecting, moves to a new
+// connection after a grace period unless the server has closed this one
+// first.
+//
+// The new connection is opened while this one is still read: the server
+// then hands this connection's identity to it and closes this one
+// ("replaced") after what it already sent here, and gives the new one
+// what it had not. Closing first instead would lose the messages that
+// cross the client's close frame: a close handshake discards the data
+// frames that arrive before the server's answer. A server that does not
+// close this connection within closeTimeout of the new one's start, or a
+// new connection that cannot be opened, falls back to that close.
 func (s *session) onGoAway() {
 	s.c.log.Info("signaling GO_AWAY received")
 	if s.goAway.Swap(true) || !s.c.cfg.Reconnect {
@@ -214,9 +239,20 @@ func (s *session) onGoAway() {
 	s.wg.Go(func() {
 		select {
 		case <-s.ctx.Done():
+			return
 		case <-time.After(goAwayGrace):
-			s.closePolitely(websocket.StatusNormalClosure, "reconnecting after GO_AWAY")
 		}
+		if next, err := s.c.dial(s.c.ctx); err == nil {
+			s.successor.Store(next)
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-time.After(closeTimeout):
+			}
+		} else {
+			s.c.log.Info("signaling connection after GO_AWAY failed; closing and reconnecting", "error", err)
+		}
+		s.closePolitely(websocket.StatusNormalClosure, "reconnecting after GO_AWAY")
 	})
 }
 
