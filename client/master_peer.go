@@ -27,8 +27,10 @@ type masterPeer struct {
 
 	dropped atomic.Bool
 
-	// Owned by Run's goroutine: the remote candidates of the current
-	// offer, those handed to pion and those dropped.
+	// Owned by Run's goroutine: the ICE credentials of the viewer's last
+	// offer, and the remote candidates of that round of ICE, those handed
+	// to pion and those dropped.
+	iceCreds            string
 	candidates, ignored int
 
 	// stateMu orders onState's calls, which pion makes from goroutines
@@ -88,7 +90,10 @@ func drainRTCP(sender *webrtc.RTPSender) {
 // candidates gathered meanwhile.
 func (p *masterPeer) answer(ctx context.Context, sig *SignalingClient, offer SessionDescription) error {
 	p.out.hold()
-	p.newCandidateRound()
+	if creds := iceCredentials(offer.SDP); creds != p.iceCreds {
+		p.iceCreds = creds
+		p.newCandidateRound()
+	}
 	err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.SDP})
 	if err != nil {
 		return fmt.Errorf("applying the offer: %w", err)
@@ -119,12 +124,12 @@ func (p *masterPeer) sendCandidate(c ICECandidate) {
 }
 
 // addRemoteCandidate adds a candidate the viewer sent, up to
-// maxRemoteCandidates for each of its offers.
+// maxRemoteCandidates for each round of ICE.
 func (p *masterPeer) addRemoteCandidate(c ICECandidate) {
 	if p.candidates >= maxRemoteCandidates {
 		p.ignored++
 		if p.ignored == 1 {
-			p.log.Debug("dropping remote candidates beyond the limit for this offer", "limit", maxRemoteCandidates)
+			p.log.Debug("dropping remote candidates beyond the limit for this round of ICE", "limit", maxRemoteCandidates)
 		}
 		return
 	}
@@ -134,10 +139,11 @@ func (p *masterPeer) addRemoteCandidate(c ICECandidate) {
 	}
 }
 
-// newCandidateRound starts counting the remote candidates of a new offer.
+// newCandidateRound starts counting the remote candidates of a new round
+// of ICE.
 func (p *masterPeer) newCandidateRound() {
 	if p.ignored > 0 {
-		p.log.Debug("remote candidates dropped for the previous offer", "count", p.ignored)
+		p.log.Debug("remote candidates dropped in the previous round of ICE", "count", p.ignored)
 	}
 	p.candidates, p.ignored = 0, 0
 }

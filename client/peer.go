@@ -35,13 +35,15 @@ const DataChannelLabel = "kvsDataChannel"
 
 // maxRemoteCandidates bounds the remote ICE candidates a peer takes in
 // one round of ICE: those a Viewer keeps while it waits for the master's
-// answer, and those a Master hands to pion for one offer of a viewer.
-// Extras are dropped (logged at debug level). One gathering of a real
-// peer yields a candidate per interface, address family, transport and
-// server, a few dozen at most, and the KVS C SDK keeps no more than 100
-// remote candidates either; the bound keeps a misbehaving peer from
-// growing memory and pion's work (a goroutine and candidate pairs for
-// each candidate) without end.
+// answer and adds after it, and those a Master hands to pion for a
+// viewer's offer. A round ends only when the ICE credentials change (a
+// new session or an ICE restart), not with a repeated offer. Extras are
+// dropped (logged at debug level). One gathering of a real peer yields a
+// candidate per interface, address family, transport and server, a few
+// dozen at most, and the KVS C SDK keeps no more than 100 remote
+// candidates either; the bound keeps a misbehaving peer from growing
+// memory and pion's work (a goroutine and candidate pairs for each
+// candidate) without end.
 const maxRemoteCandidates = 100
 
 // peerSetup is what a Master and a Viewer share to join a channel.
@@ -227,6 +229,21 @@ func fingerprint(sdp string) string {
 	}
 	slices.Sort(prints)
 	return strings.Join(slices.Compact(prints), ",")
+}
+
+// iceCredentials returns the ICE username fragments and passwords of an
+// SDP: a new round of ICE (a new session or an ICE restart) changes them,
+// a repeated or renegotiating offer keeps them.
+func iceCredentials(sdp string) string {
+	var creds []string
+	for line := range strings.SplitSeq(sdp, "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "a=ice-ufrag:") || strings.HasPrefix(line, "a=ice-pwd:") {
+			creds = append(creds, line)
+		}
+	}
+	slices.Sort(creds)
+	return strings.Join(slices.Compact(creds), "\n")
 }
 
 // selectedPair returns the candidate types of a PeerConnection's selected

@@ -37,6 +37,7 @@ type viewerSession struct {
 	restartFrom       uint64         // iceChanges when the current ICE restart began
 	early             []ICECandidate // remote candidates before the answer
 	earlyDropped      int            // candidates refused for want of room in early
+	added, dropped    int            // remote candidates of this round of ICE given to pion, and refused after the answer
 	pathLost          bool           // an ICE restart is scheduled for a lost path
 	ended             bool           // a new session is scheduled for a failed one
 	lastState         webrtc.PeerConnectionState
@@ -161,6 +162,7 @@ func (s *viewerSession) makeOffer(restart bool) (webrtc.SessionDescription, erro
 	// round of checks begins after this count.
 	s.restartFrom = s.iceChanges.Load()
 	s.restarting.Store(restart)
+	s.added, s.dropped = 0, 0 // a new round of ICE
 	offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
 	if err != nil {
 		return offer, fmt.Errorf("creating the offer: %w", err)
@@ -203,13 +205,22 @@ func (s *viewerSession) applyAnswer(answer SessionDescription) error {
 	return nil
 }
 
-// addRemoteCandidate adds a master's candidate, or keeps it until the
+// addRemoteCandidate adds a master's candidate, up to
+// maxRemoteCandidates for each round of ICE, or keeps it until the
 // answer.
 func (s *viewerSession) addRemoteCandidate(c ICECandidate) {
 	if !s.answered() {
 		s.keepEarly(c)
 		return
 	}
+	if s.added >= maxRemoteCandidates {
+		s.dropped++
+		if s.dropped == 1 {
+			s.log.Debug("dropping remote candidates beyond the limit for this round of ICE", "limit", maxRemoteCandidates)
+		}
+		return
+	}
+	s.added++
 	if err := s.pc.AddICECandidate(toICECandidateInit(c)); err != nil {
 		s.log.Debug("adding a remote candidate", "error", err)
 	}

@@ -1,0 +1,180 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/switchboard-rtc/switchboard/kvsapi"
+)
+
+// remoteCandidates counts the remote candidates pion holds for pc, once
+// the count has stopped growing (pion adds them in goroutines).
+func remoteCandidates(pc *webrtc.PeerConnection) int {
+	count := func() int {
+		n := 0
+		for _, r := range pc.GetStats() {
+			if c, ok := r.(webrtc.ICECandidateStats); ok && c.Type == webrtc.StatsTypeRemoteCandidate {
+				n++
+			}
+		}
+		return n
+	}
+	last, stable := -1, 0
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && stable < 5; time.Sleep(50 * time.Millisecond) {
+		n := count()
+		if n == last {
+			stable++
+		} else {
+			last, stable = n, 0
+		}
+	}
+	return last
+}
+
+// candidateEvent is an ICE_CANDIDATE as a signaling client delivers it.
+func candidateEvent(t *testing.T, sender string, port int) Event {
+	t.Helper()
+	payload, err := EncodePayload(candidate(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Event{Event: kvsapi.Event{SenderClientID: sender, MessageType: kvsapi.ActionICECandidate, MessagePayload: payload}}
+}
+
+// TestMasterBoundsRemoteCandidatesPerICERound: a viewer that sends its
+// offer again (same PeerConnection, same ICE credentials: the same round
+// of ICE, as a redelivered or repeated offer is) must not get another
+// maxRemoteCandidates candidates into the master's PeerConnection each
+// time. maxRemoteCandidates bounds "the remote ICE candidates a peer
+// takes in one round of ICE"; the master resets its count on every offer,
+// so pion's candidates grow without end.
+func TestMasterBoundsRemoteCandidatesPerICERound(t *testing.T) {
+	h := newScriptedPeer(t, func(h *scriptedPeer, _ int, w http.ResponseWriter, r *http.Request) {
+		if ws := h.accept(w, r); ws != nil {
+			drain(ws)
+		}
+	})
+	sig := dialScripted(t, h.config(kvsapi.RoleMaster, ""))
+	m, err := NewMaster(MasterConfig{Client: offlineClient(t), Channel: "c", ICE: loopbackOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.sig = sig
+	m.ice = &iceServerCache{kvs: m.cfg.Client, fetched: true, expires: time.Now().Add(time.Hour)}
+	t.Cleanup(func() {
+		m.closeAll()
+		m.closing.Wait()
+	})
+	_, offer := offerer(t, m.api)
+	ctx := context.Background()
+	const rounds = 3
+	var first *masterPeer
+	for round := range rounds {
+		m.handle(ctx, sig, func() Event {
+			payload, err := EncodePayload(SessionDescription{Type: "offer", SDP: offer.SDP})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return Event{Event: kvsapi.Event{SenderClientID: "v1", MessageType: kvsapi.ActionSDPOffer, MessagePayload: payload}}
+		}())
+		for i := range maxRemoteCandidates {
+			m.handle(ctx, sig, candidateEvent(t, "v1", 20000+round*1000+i))
+		}
+		m.mu.Lock()
+		p := m.viewers["v1"]
+		m.mu.Unlock()
+		if p == nil {
+			t.Fatalf("round %d: the master has no peer connection for v1", round)
+		}
+		if first == nil {
+			first = p
+		} else if p != first {
+			t.Fatalf("round %d: the repeated offer got a new peer connection", round)
+		}
+	}
+	if n := remoteCandidates(first.pc); n > maxRemoteCandidates {
+		t.Fatalf("the master's peer connection holds %d remote candidates of one round of ICE (%d offers with the same ICE credentials); want at most %d",
+			n, rounds, maxRemoteCandidates)
+	}
+}
+
+// TestViewerBoundsRemoteCandidatesAfterAnswer: once the master's answer
+// is applied, a Viewer hands every candidate the master sends to pion,
+// with no bound at all, so a misbehaving master grows the viewer's
+// memory and pion's work (a goroutine and candidate pairs per candidate)
+// without end — what maxRemoteCandidates is there to prevent.
+func TestViewerBoundsRemoteCandidatesAfterAnswer(t *testing.T) {
+	v := loopViewer(t)
+	pc, offer := offerer(t, v.api)
+	s := &viewerSession{v: v, pc: pc, log: v.log}
+	v.sess = s
+	answer := answerTo(t, v.api, offer)
+	payload, err := EncodePayload(SessionDescription{Type: "answer", SDP: answer.SDP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	v.handle(ctx, nil, Event{Event: kvsapi.Event{MessageType: kvsapi.ActionSDPAnswer, MessagePayload: payload}})
+	if !s.answered() {
+		t.Fatal("the answer was not applied")
+	}
+	const sent = 3 * maxRemoteCandidates
+	for i := range sent {
+		v.handle(ctx, nil, candidateEvent(t, "", 20000+i))
+	}
+	if n := remoteCandidates(pc); n > maxRemoteCandidates {
+		t.Fatalf("the viewer's peer connection took %d of the %d remote candidates the master sent for one round of ICE; want at most %d",
+			n, sent, maxRemoteCandidates)
+	}
+}
+
+// TestSignalingGoAwayKeepsMessagesDeliveredBeforeTheClose: after GO_AWAY
+// the server goes on delivering until it closes (spec 6.5.3: the client
+// should finish processing, then disconnect). Messages the server sent
+// before it saw the client's close frame were delivered as far as the
+// server knows, so the client must hand them on, not drop them.
+func TestSignalingGoAwayKeepsMessagesDeliveredBeforeTheClose(t *testing.T) {
+	h := newScriptedPeer(t, func(h *scriptedPeer, n int, w http.ResponseWriter, r *http.Request) {
+		ws := h.accept(w, r)
+		if ws == nil {
+			return
+		}
+		if n == 1 {
+			ctx := context.Background()
+			_ = ws.Write(ctx, websocket.MessageText, []byte(`{"messageType":"GO_AWAY"}`))
+			// The client closes goAwayGrace after GO_AWAY; these frames
+			// cross its close frame, as deliveries do on a real network.
+			time.Sleep(goAwayGrace + 300*time.Millisecond)
+			for i := range 3 {
+				frame := fmt.Sprintf(`{"senderClientId":"viewer-1","messageType":"ICE_CANDIDATE","messagePayload":"c%d"}`, i)
+				_ = ws.Write(ctx, websocket.MessageText, []byte(frame))
+			}
+		}
+		drain(ws)
+	})
+	cfg := h.config(kvsapi.RoleMaster, "")
+	cfg.Reconnect = true
+	c := dialScripted(t, cfg)
+	wantState(t, next(t, c), StateConnected)
+	if ev := next(t, c); ev.MessageType != kvsapi.MessageGoAway {
+		t.Fatalf("got %+v, want GO_AWAY", ev)
+	}
+	var got []string
+	for {
+		ev := next(t, c)
+		if ev.IsStateChange() {
+			wantState(t, ev, StateReconnecting)
+			break
+		}
+		got = append(got, ev.MessagePayload)
+	}
+	if len(got) != 3 {
+		t.Fatalf("received %v of the 3 candidates the server delivered before it closed; the rest were dropped", got)
+	}
+}
