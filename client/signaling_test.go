@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -321,5 +322,50 @@ func TestCloseIsBoundedWhenPeerIsSilent(t *testing.T) {
 	_ = c.Close()
 	if d := time.Since(start); d > closeTimeout+time.Second {
 		t.Fatalf("Close took %s", d)
+	}
+}
+
+// TestSignalingGoAwayKeepsMessagesDeliveredBeforeTheClose: after GO_AWAY
+// the server goes on delivering until it closes (spec 6.5.3: the client
+// should finish processing, then disconnect). Messages the server sent
+// before it saw the client's close frame were delivered as far as the
+// server knows, so the client must hand them on, not drop them.
+func TestSignalingGoAwayKeepsMessagesDeliveredBeforeTheClose(t *testing.T) {
+	h := newScriptedPeer(t, func(h *scriptedPeer, n int, w http.ResponseWriter, r *http.Request) {
+		ws := h.accept(w, r)
+		if ws == nil {
+			return
+		}
+		if n == 1 {
+			ctx := context.Background()
+			_ = ws.Write(ctx, websocket.MessageText, []byte(`{"messageType":"GO_AWAY"}`))
+			// The client closes goAwayGrace after GO_AWAY; these frames
+			// cross its close frame, as deliveries do on a real network.
+			time.Sleep(goAwayGrace + 300*time.Millisecond)
+			for i := range 3 {
+				frame := fmt.Sprintf(`{"senderClientId":"viewer-1","messageType":"ICE_CANDIDATE","messagePayload":"c%d"}`, i)
+				_ = ws.Write(ctx, websocket.MessageText, []byte(frame))
+			}
+		}
+		drain(ws)
+	})
+	cfg := h.config(kvsapi.RoleMaster, "")
+	cfg.Reconnect = true
+	c := dialScripted(t, cfg)
+	wantState(t, next(t, c), StateConnected)
+	if ev := next(t, c); ev.MessageType != kvsapi.MessageGoAway {
+		t.Fatalf("got %+v, want GO_AWAY", ev)
+	}
+	var got []string
+	for {
+		ev := next(t, c)
+		if ev.IsStateChange() {
+			wantState(t, ev, StateReconnecting)
+			break
+		}
+		got = append(got, ev.MessagePayload)
+	}
+	if len(got) != 3 {
+		t.Fatalf("received %v of the 3 candidates the server delivered before it closed; the rest were dropped", got)
 	}
 }
