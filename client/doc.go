@@ -21,6 +21,9 @@
 //     reconnects after GO_AWAY or a dropped socket when asked to, and never
 //     reconnects a connection the server replaced with a newer one of the
 //     same identity (which would evict that newer connection in turn).
+//     After GO_AWAY it opens the next connection before the old one is
+//     closed, so that the server hands the identity over and no message in
+//     flight is lost.
 //
 //   - Master and Viewer, WebRTC peers on pion/webrtc. A Master (a camera)
 //     answers up to MasterConfig.MaxViewers viewers at once (10 by
