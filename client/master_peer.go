@@ -30,8 +30,8 @@ type masterPeer struct {
 	// Owned by Run's goroutine: the ICE credentials of the viewer's last
 	// offer, and the remote candidates of that round of ICE, those handed
 	// to pion and those dropped.
-	iceCreds            string
-	candidates, ignored int
+	iceCreds string
+	remote   candidateBudget
 
 	// stateMu orders onState's calls, which pion makes from goroutines
 	// of their own; reported is the last state they acted on.
@@ -92,7 +92,7 @@ func (p *masterPeer) answer(ctx context.Context, sig *SignalingClient, offer Ses
 	p.out.hold()
 	if creds := iceCredentials(offer.SDP); creds != p.iceCreds {
 		p.iceCreds = creds
-		p.newCandidateRound()
+		p.remote.reset(p.log)
 	}
 	err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer.SDP})
 	if err != nil {
@@ -126,26 +126,12 @@ func (p *masterPeer) sendCandidate(c ICECandidate) {
 // addRemoteCandidate adds a candidate the viewer sent, up to
 // maxRemoteCandidates for each round of ICE.
 func (p *masterPeer) addRemoteCandidate(c ICECandidate) {
-	if p.candidates >= maxRemoteCandidates {
-		p.ignored++
-		if p.ignored == 1 {
-			p.log.Debug("dropping remote candidates beyond the limit for this round of ICE", "limit", maxRemoteCandidates)
-		}
+	if !p.remote.take(p.log) {
 		return
 	}
-	p.candidates++
 	if err := p.pc.AddICECandidate(toICECandidateInit(c)); err != nil {
 		p.log.Debug("adding a remote candidate", "error", err)
 	}
-}
-
-// newCandidateRound starts counting the remote candidates of a new round
-// of ICE.
-func (p *masterPeer) newCandidateRound() {
-	if p.ignored > 0 {
-		p.log.Debug("remote candidates dropped in the previous round of ICE", "count", p.ignored)
-	}
-	p.candidates, p.ignored = 0, 0
 }
 
 // onState follows the connection's state: it reports it and frees the

@@ -46,6 +46,32 @@ const DataChannelLabel = "kvsDataChannel"
 // candidate) without end.
 const maxRemoteCandidates = 100
 
+// candidateBudget counts the remote candidates of one round of ICE
+// against maxRemoteCandidates.
+type candidateBudget struct{ added, dropped int }
+
+// take reports whether one more candidate fits in the round; the first
+// refusal is logged.
+func (b *candidateBudget) take(log *slog.Logger) bool {
+	if b.added >= maxRemoteCandidates {
+		b.dropped++
+		if b.dropped == 1 {
+			log.Debug("dropping remote candidates beyond the limit for this round of ICE", "limit", maxRemoteCandidates)
+		}
+		return false
+	}
+	b.added++
+	return true
+}
+
+// reset starts a new round, logging what the last one dropped.
+func (b *candidateBudget) reset(log *slog.Logger) {
+	if b.dropped > 0 {
+		log.Debug("remote candidates dropped in the previous round of ICE", "count", b.dropped)
+	}
+	*b = candidateBudget{}
+}
+
 // peerSetup is what a Master and a Viewer share to join a channel.
 type peerSetup struct {
 	kvs      *Client

@@ -248,18 +248,18 @@ func TestMasterBoundsRemoteCandidatesPerOffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := &masterPeer{m: m, id: "v1", pc: pc, log: m.log.With("viewer", "v1")}
-	p.newCandidateRound()
+	p.remote.reset(p.log)
 	const extra = 20
 	for i := range maxRemoteCandidates + extra {
 		p.addRemoteCandidate(candidate(20000 + i))
 	}
-	if p.candidates != maxRemoteCandidates || p.ignored != extra {
-		t.Fatalf("took %d and dropped %d candidates, want %d and %d", p.candidates, p.ignored, maxRemoteCandidates, extra)
+	if p.remote.added != maxRemoteCandidates || p.remote.dropped != extra {
+		t.Fatalf("took %d and dropped %d candidates, want %d and %d", p.remote.added, p.remote.dropped, maxRemoteCandidates, extra)
 	}
-	p.newCandidateRound() // the next offer, an ICE restart
+	p.remote.reset(p.log) // the next offer, an ICE restart
 	p.addRemoteCandidate(candidate(30000))
-	if p.candidates != 1 || p.ignored != 0 {
-		t.Fatalf("after a new offer: took %d and dropped %d, want 1 and 0", p.candidates, p.ignored)
+	if p.remote.added != 1 || p.remote.dropped != 0 {
+		t.Fatalf("after a new offer: took %d and dropped %d, want 1 and 0", p.remote.added, p.remote.dropped)
 	}
 }
 

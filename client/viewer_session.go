@@ -34,12 +34,12 @@ type viewerSession struct {
 
 	// Owned by the viewer's loop goroutine.
 	remoteFingerprint string
-	restartFrom       uint64         // iceChanges when the current ICE restart began
-	early             []ICECandidate // remote candidates before the answer
-	earlyDropped      int            // candidates refused for want of room in early
-	added, dropped    int            // remote candidates of this round of ICE given to pion, and refused after the answer
-	pathLost          bool           // an ICE restart is scheduled for a lost path
-	ended             bool           // a new session is scheduled for a failed one
+	restartFrom       uint64          // iceChanges when the current ICE restart began
+	early             []ICECandidate  // remote candidates before the answer
+	earlyDropped      int             // candidates refused for want of room in early
+	remote            candidateBudget // remote candidates of this round of ICE
+	pathLost          bool            // an ICE restart is scheduled for a lost path
+	ended             bool            // a new session is scheduled for a failed one
 	lastState         webrtc.PeerConnectionState
 }
 
@@ -162,7 +162,7 @@ func (s *viewerSession) makeOffer(restart bool) (webrtc.SessionDescription, erro
 	// round of checks begins after this count.
 	s.restartFrom = s.iceChanges.Load()
 	s.restarting.Store(restart)
-	s.added, s.dropped = 0, 0 // a new round of ICE
+	s.remote.reset(s.log) // a new round of ICE
 	offer, err := s.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: restart})
 	if err != nil {
 		return offer, fmt.Errorf("creating the offer: %w", err)
@@ -213,14 +213,9 @@ func (s *viewerSession) addRemoteCandidate(c ICECandidate) {
 		s.keepEarly(c)
 		return
 	}
-	if s.added >= maxRemoteCandidates {
-		s.dropped++
-		if s.dropped == 1 {
-			s.log.Debug("dropping remote candidates beyond the limit for this round of ICE", "limit", maxRemoteCandidates)
-		}
+	if !s.remote.take(s.log) {
 		return
 	}
-	s.added++
 	if err := s.pc.AddICECandidate(toICECandidateInit(c)); err != nil {
 		s.log.Debug("adding a remote candidate", "error", err)
 	}
