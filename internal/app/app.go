@@ -272,10 +272,11 @@ func (a *App) build(st store.Store, source auth.CredentialSource, publicHost str
 		web = c.Handler()
 	}
 	return &components{
-		handler: newRouter(routes{api: api, signaling: hub, store: st, metrics: reg, console: web, bodyTimeout: a.bodyTimeout()}),
-		hub:     hub,
-		bus:     bus,
-		ice:     relay,
+		handler: newRouter(routes{api: api, signaling: hub, store: st, metrics: reg, console: web, bodyTimeout: a.bodyTimeout(),
+			shuttingDown: hub.ShuttingDown}),
+		hub: hub,
+		bus: bus,
+		ice: relay,
 	}, nil
 }
 

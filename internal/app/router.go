@@ -22,6 +22,9 @@ type routes struct {
 	store     store.Store
 	metrics   *prometheus.Registry
 	console   http.Handler // GET /console/...; nil when the console is off
+	// shuttingDown reports that the server has begun to shut down, so that
+	// /readyz sends load balancers elsewhere; nil: never.
+	shuttingDown func() bool
 	// bodyTimeout bounds how long any request body may take to arrive.
 	bodyTimeout time.Duration
 }
@@ -44,7 +47,7 @@ func newRouter(rt routes) http.Handler {
 		case r.URL.Path == "/healthz":
 			writeText(w, http.StatusOK, "ok\n")
 		case r.URL.Path == "/readyz":
-			ready(w, r, rt.store)
+			ready(w, r, rt)
 		case r.URL.Path == "/metrics":
 			metrics.ServeHTTP(w, r)
 		case rt.console != nil && (r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/")):
@@ -87,10 +90,16 @@ func isSignalingConnect(r *http.Request) bool {
 		r.URL.Path == "/" && r.URL.Query().Has(kvsapi.QueryChannelARN)
 }
 
-func ready(w http.ResponseWriter, r *http.Request, st store.Store) {
+// ready answers /readyz: 503 while the server shuts down (it refuses new
+// signaling connections then) or when the store does not answer.
+func ready(w http.ResponseWriter, r *http.Request, rt routes) {
+	if rt.shuttingDown != nil && rt.shuttingDown() {
+		writeText(w, http.StatusServiceUnavailable, "shutting down\n")
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := st.Ping(ctx); err != nil {
+	if err := rt.store.Ping(ctx); err != nil {
 		writeText(w, http.StatusServiceUnavailable, "store unavailable: "+err.Error()+"\n")
 		return
 	}

@@ -210,6 +210,10 @@ func lookupRefusal(err error) *refusal {
 	return &refusal{reason: "channel_lookup", err: err}
 }
 
+// ShuttingDown reports whether Shutdown has begun: the hub refuses new
+// connections and is draining the others.
+func (h *Hub) ShuttingDown() bool { return h.isClosing() }
+
 func (h *Hub) isClosing() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
