@@ -147,10 +147,7 @@ func TestSignalingReconnectICEServerIsAnEvent(t *testing.T) {
 		_ = ws.Write(context.Background(), websocket.MessageText, []byte(`{"messageType":"RECONNECT_ICE_SERVER"}`))
 		drain(ws)
 	})
-	cfg := h.config(kvsapi.RoleMaster, "")
-	cfg.Reconnect = true
-	c := dialScripted(t, cfg)
-	wantState(t, next(t, c), StateConnected)
+	c := connectReconnectingMaster(t, h)
 	if ev := next(t, c); ev.MessageType != kvsapi.MessageReconnectICEServer {
 		t.Fatalf("got %+v, want RECONNECT_ICE_SERVER (the frame without messageType skipped)", ev)
 	}
@@ -171,10 +168,7 @@ func TestSignalingReconnectsAfterDrop(t *testing.T) {
 		}
 		drain(ws)
 	})
-	cfg := h.config(kvsapi.RoleMaster, "")
-	cfg.Reconnect = true
-	c := dialScripted(t, cfg)
-	wantState(t, next(t, c), StateConnected)
+	c := connectReconnectingMaster(t, h)
 	wantState(t, next(t, c), StateReconnecting)
 	wantState(t, next(t, c), StateConnected)
 	if err := c.SendICECandidate(context.Background(), "viewer-1", ICECandidate{Candidate: "candidate:1 1 udp 1 192.0.2.1 9 typ host"}); err != nil {
@@ -190,10 +184,7 @@ func TestSignalingGoAwayWithoutCloseReconnectsAfterGrace(t *testing.T) {
 		}
 		drain(ws)
 	})
-	cfg := h.config(kvsapi.RoleMaster, "")
-	cfg.Reconnect = true
-	c := dialScripted(t, cfg)
-	wantState(t, next(t, c), StateConnected)
+	c := connectReconnectingMaster(t, h)
 	if ev := next(t, c); ev.MessageType != kvsapi.MessageGoAway {
 		t.Fatalf("got %+v, want GO_AWAY", ev)
 	}
@@ -349,10 +340,7 @@ func TestSignalingGoAwayKeepsMessagesDeliveredBeforeTheClose(t *testing.T) {
 		}
 		drain(ws)
 	})
-	cfg := h.config(kvsapi.RoleMaster, "")
-	cfg.Reconnect = true
-	c := dialScripted(t, cfg)
-	wantState(t, next(t, c), StateConnected)
+	c := connectReconnectingMaster(t, h)
 	if ev := next(t, c); ev.MessageType != kvsapi.MessageGoAway {
 		t.Fatalf("got %+v, want GO_AWAY", ev)
 	}
@@ -368,4 +356,15 @@ func TestSignalingGoAwayKeepsMessagesDeliveredBeforeTheClose(t *testing.T) {
 	if len(got) != 3 {
 		t.Fatalf("received %v of the 3 candidates the server delivered before it closed; the rest were dropped", got)
 	}
+}
+
+// connectReconnectingMaster connects a master that reconnects to h and
+// waits for its StateConnected event.
+func connectReconnectingMaster(t *testing.T, h *scriptedPeer) *SignalingClient {
+	t.Helper()
+	cfg := h.config(kvsapi.RoleMaster, "")
+	cfg.Reconnect = true
+	c := dialScripted(t, cfg)
+	wantState(t, next(t, c), StateConnected)
+	return c
 }
