@@ -312,7 +312,7 @@ func (c *conn) closeCauseOrNil() *closeCause {
 func (c *conn) abandon() {
 	c.requestClose(causeShutdownForced)
 	c.sub.Unsubscribe()
-	c.hub.handovers.handedBack(c) // it never took mail
+	c.handBack() // it never took mail, but a newer connection may wait for this
 	c.hub.unregister(c)
 }
 
@@ -414,7 +414,6 @@ func (c *conn) end(readErr error) {
 	c.wg.Wait()
 	_ = c.netConn.Close()
 	c.handBack()
-	h.handovers.handedBack(c)
 
 	reason := disconnectReason(readErr)
 	if cause := c.closeCauseOrNil(); cause != nil {
@@ -438,8 +437,10 @@ const handBackTimeout = 5 * time.Second
 // queue again: from end, and from the writer of a close that does not
 // flush, which hands back at once so that a newer holder of the address
 // need not wait for the closing handshake (handover.go). A second call
-// finds nothing.
+// finds nothing. Either way, a newer connection waiting for this one's
+// hand-back is told it is done.
 func (c *conn) handBack() {
+	defer c.hub.handovers.handedBack(c)
 	envs := c.unwritten()
 	if len(envs) == 0 {
 		return

@@ -72,7 +72,6 @@ func (c *conn) closeWith(batch []outbound, goAway bool, cause closeCause) {
 		c.giveBack(batch)
 		batch = nil
 		c.handBack()
-		c.hub.handovers.handedBack(c)
 	}
 	if c.writeBatch(batch, goAway) {
 		c.close(cause)
