@@ -58,11 +58,19 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.attach(ws)
 	c.activate(r.Context())
+	if afterActivate != nil {
+		afterActivate(c)
+	}
 	// The connection gets a goroutine of its own, and this one returns:
 	// net/http's goroutine, whose stack grew deep in the TLS handshake, and
 	// the request it parsed are freed instead of being held for hours.
 	go c.serve()
 }
+
+// afterActivate, when set (by tests only, before any connection), runs
+// between a connection's activation and the start of its serving
+// goroutine, so that a test can land a takeover in that window.
+var afterActivate func(*conn)
 
 // writeRefusal answers a refused handshake, counts and logs it.
 func (h *Hub) writeRefusal(w http.ResponseWriter, r *http.Request, ref *refusal) {

@@ -23,7 +23,14 @@ func (c *conn) writeLoop() {
 	defer c.wg.Done()
 	c.mu.Lock()
 	backlog := c.backlog
-	c.backlog = nil
+	if c.closing != nil && !c.closing.flush {
+		// Displaced (or dropped) before its first write: the backlog
+		// stays for handBack (closeWith), which gives it to the address's
+		// next holder ahead of the queue, as it does with the queue.
+		backlog = nil
+	} else {
+		c.backlog = nil
+	}
 	c.mu.Unlock()
 	var batch []outbound
 	for i, env := range backlog {
