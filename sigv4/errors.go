@@ -24,7 +24,8 @@ var (
 
 	// ErrIncompleteSignature: malformed Authorization header or presign
 	// query, missing or malformed date, a required header (host, the date
-	// header) not signed, bad X-Amz-Expires or an unsupported algorithm.
+	// header) not signed, bad X-Amz-Expires, an unsupported algorithm, or an
+	// Authorization header or query string over the size limits.
 	// Code IncompleteSignatureException.
 	ErrIncompleteSignature = errors.New("sigv4: incomplete signature")
 

@@ -11,6 +11,14 @@ const (
 	maxRegionLen      = 64
 	maxSignedHeaders  = 64
 	signatureHexLen   = 64
+
+	// maxAuthorizationLen bounds the Authorization header and maxQueryLen
+	// the raw query string. Both are far above what any SDK sends (a long
+	// STS session token encoded in a presigned URL stays under 8 KiB) and
+	// far below the 1 MiB of request head net/http accepts.
+	maxAuthorizationLen = 8 << 10
+	maxQueryLen         = 32 << 10
+	maxQueryParams      = 256
 )
 
 // credential is a parsed "<access key id>/<yyyymmdd>/<region>/<service>/aws4_request".
@@ -85,11 +93,12 @@ func buildAuthorization(cred, signedHeaders, sig string) (authorization, *Error)
 
 // parseCredential splits and checks a credential string.
 func parseCredential(s string) (credential, *Error) {
-	parts := strings.Split(s, "/")
-	if len(parts) != 5 {
+	// Counted before splitting, so that a string of slashes costs nothing.
+	if n := strings.Count(s, "/") + 1; n != 5 {
 		return credential{}, fail(ErrIncompleteSignature,
-			"Credential must have the form <access key id>/<date>/<region>/<service>/aws4_request, got %d parts.", len(parts))
+			"Credential must have the form <access key id>/<date>/<region>/<service>/aws4_request, got %d parts.", n)
 	}
+	parts := strings.Split(s, "/")
 	c := credential{accessKeyID: parts[0], date: parts[1], region: parts[2], service: parts[3]}
 	switch {
 	case c.accessKeyID == "" || len(c.accessKeyID) > maxAccessKeyIDLen || !printable(c.accessKeyID):
@@ -120,10 +129,10 @@ func parseSignedHeaders(s string) ([]string, *Error) {
 	if s == "" {
 		return nil, fail(ErrIncompleteSignature, "SignedHeaders must not be empty.")
 	}
-	names := strings.Split(s, ";")
-	if len(names) > maxSignedHeaders {
-		return nil, fail(ErrIncompleteSignature, "SignedHeaders lists too many headers.")
+	if strings.Count(s, ";") >= maxSignedHeaders {
+		return nil, fail(ErrIncompleteSignature, "SignedHeaders lists more than %d headers.", maxSignedHeaders)
 	}
+	names := strings.Split(s, ";")
 	seen := make(map[string]bool, len(names))
 	for _, n := range names {
 		if !headerToken(n) {

@@ -21,12 +21,9 @@ func (v *Verifier) VerifyPresigned(r *http.Request) (*Result, error) {
 	if r == nil || r.URL == nil {
 		return nil, fail(ErrMissingAuthentication, msgMissingAuth)
 	}
-	params, err := parseQuery(r.URL.RawQuery)
-	if err != nil {
-		if r.URL.RawQuery == "" {
-			return nil, fail(ErrMissingAuthentication, msgMissingAuth)
-		}
-		return nil, fail(ErrIncompleteSignature, "The query string is malformed.")
+	params, ferr := receivedQuery(r.URL.RawQuery)
+	if ferr != nil {
+		return nil, ferr
 	}
 	c, expires, ferr := presignClaim(params)
 	if ferr != nil {

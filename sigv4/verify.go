@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -87,9 +88,9 @@ func (v *Verifier) VerifyRequest(r *http.Request, body []byte) (*Result, error) 
 		(len(sent) != 1 || subtle.ConstantTimeCompare([]byte(sent[0]), []byte(payloadHash)) != 1) {
 		return nil, fail(ErrSignatureMismatch, msgContentHash)
 	}
-	params, perr := parseQuery(r.URL.RawQuery)
-	if perr != nil {
-		return nil, fail(ErrIncompleteSignature, "The query string is malformed.")
+	params, err := receivedQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, err
 	}
 	canonical := canonicalRequest(r.Method, canonicalURI(requestPath(r)), canonicalQuery(params, ""),
 		canonicalHeaders(r, c.signedHeaders), c.signedRaw, payloadHash)
@@ -108,6 +109,9 @@ func headerClaim(r *http.Request) (claim, *Error) {
 		return c, fail(ErrMissingAuthentication, msgMissingAuth)
 	case len(values) > 1:
 		return c, fail(ErrIncompleteSignature, "Only one Authorization header is allowed.")
+	case len(values[0]) > maxAuthorizationLen:
+		return c, fail(ErrIncompleteSignature, "The Authorization header is %d bytes long; the limit is %d bytes.",
+			len(values[0]), maxAuthorizationLen)
 	}
 	a, err := parseAuthorization(values[0])
 	if err != nil {
@@ -144,6 +148,24 @@ func signingDate(r *http.Request, signed []string) (time.Time, *Error) {
 	}
 	return time.Time{}, fail(ErrIncompleteSignature,
 		"Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header.")
+}
+
+// receivedQuery parses the raw query of a received request. A query over
+// maxQueryLen bytes or with more than maxQueryParams parameters is refused
+// before it is split, so that an oversized request costs no allocation.
+func receivedQuery(raw string) ([]queryParam, *Error) {
+	if len(raw) > maxQueryLen {
+		return nil, fail(ErrIncompleteSignature, "The query string is %d bytes long; the limit is %d bytes.",
+			len(raw), maxQueryLen)
+	}
+	if strings.Count(raw, "&") >= maxQueryParams {
+		return nil, fail(ErrIncompleteSignature, "The query string has more than %d parameters.", maxQueryParams)
+	}
+	params, err := parseQuery(raw)
+	if err != nil {
+		return nil, fail(ErrIncompleteSignature, "The query string is malformed.")
+	}
+	return params, nil
 }
 
 // requireSigned fails unless name is among the signed headers.
