@@ -161,7 +161,15 @@ func canonicalQuery(params []queryParam, skip string) string {
 	return b.String()
 }
 
-// cleanValue trims a header value and collapses inner runs of spaces.
+// Signers disagree on the whitespace inside a header value. The SigV4
+// documentation and the AWS SDK for Go v2 trim the ends and collapse runs of
+// spaces only (a tab inside stays); botocore (the AWS CLI) and the AWS SDK for
+// JavaScript v3 trim every kind of whitespace and turn each inner run of it,
+// tabs included, into one space. A verifier cannot tell them apart, so it
+// accepts either form (see canonicalForms).
+
+// cleanValue trims a header value and collapses inner runs of spaces, as the
+// SigV4 documentation and the AWS SDK for Go v2 do.
 func cleanValue(v string) string {
 	v = strings.Trim(v, " \t")
 	if !strings.Contains(v, "  ") {
@@ -178,15 +186,37 @@ func cleanValue(v string) string {
 	return b.String()
 }
 
-// headerValue returns the canonical value of the lower-case header name on r:
-// host from r.Host, repeated headers joined with ','.
-func headerValue(r *http.Request, name string) string {
+// cleanAllWhitespace trims a header value and turns each inner run of
+// whitespace into one space, as botocore and the AWS SDK for JavaScript v3 do.
+func cleanAllWhitespace(v string) string { return strings.Join(strings.Fields(v), " ") }
+
+// otherWhitespace reports whether a value of one of the signed headers holds
+// a byte that may be whitespace other than a space (a tab, a control
+// character, or part of a non-ASCII character). Without one, cleanValue and
+// cleanAllWhitespace give the same result.
+func otherWhitespace(r *http.Request, names []string) bool {
+	for _, n := range names {
+		for _, v := range r.Header.Values(n) {
+			for i := 0; i < len(v); i++ {
+				if c := v[i]; c < ' ' || c >= 0x7f {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// headerValue returns the canonical value of the lower-case header name on r,
+// each value cleaned by clean: host from r.Host, repeated headers joined
+// with ','.
+func headerValue(r *http.Request, name string, clean func(string) string) string {
 	if name == "host" {
 		if r.Host != "" {
-			return cleanValue(r.Host)
+			return clean(r.Host)
 		}
 		if r.URL != nil {
-			return cleanValue(r.URL.Host)
+			return clean(r.URL.Host)
 		}
 		return ""
 	}
@@ -196,23 +226,23 @@ func headerValue(r *http.Request, name string) string {
 		return strconv.FormatInt(r.ContentLength, 10)
 	}
 	if len(values) == 1 {
-		return cleanValue(values[0])
+		return clean(values[0])
 	}
 	cleaned := make([]string, len(values))
 	for i, v := range values {
-		cleaned[i] = cleanValue(v)
+		cleaned[i] = clean(v)
 	}
 	return strings.Join(cleaned, ",")
 }
 
 // canonicalHeaders renders "name:value\n" for each signed header, in the
-// order given.
-func canonicalHeaders(r *http.Request, names []string) string {
+// order given, with values cleaned by clean.
+func canonicalHeaders(r *http.Request, names []string, clean func(string) string) string {
 	var b strings.Builder
 	for _, n := range names {
 		b.WriteString(n)
 		b.WriteByte(':')
-		b.WriteString(headerValue(r, n))
+		b.WriteString(headerValue(r, n, clean))
 		b.WriteByte('\n')
 	}
 	return b.String()
@@ -222,6 +252,19 @@ func canonicalHeaders(r *http.Request, names []string) string {
 // already ends in a newline, which yields the blank line the format has.
 func canonicalRequest(method, uri, query, headers, signedHeaders, payloadHash string) string {
 	return method + "\n" + uri + "\n" + query + "\n" + headers + "\n" + signedHeaders + "\n" + payloadHash
+}
+
+// canonicalForms returns the canonical request of a received request as
+// the SigV4 documentation defines it and, when a signed header value holds
+// other whitespace than spaces, also as botocore and the AWS SDK for
+// JavaScript v3 compute it.
+func canonicalForms(r *http.Request, uri, query string, signed []string, signedRaw, payloadHash string) []string {
+	forms := []string{canonicalRequest(r.Method, uri, query, canonicalHeaders(r, signed, cleanValue), signedRaw, payloadHash)}
+	if otherWhitespace(r, signed) {
+		forms = append(forms, canonicalRequest(r.Method, uri, query,
+			canonicalHeaders(r, signed, cleanAllWhitespace), signedRaw, payloadHash))
+	}
+	return forms
 }
 
 // hashHex returns the lower-case hex SHA-256 of b.

@@ -109,7 +109,7 @@ func TestHeaderValueFallbacks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := headerValue(r, tt.header); got != tt.want {
+			if got := headerValue(r, tt.header, cleanValue); got != tt.want {
 				t.Errorf("headerValue(%q) = %q, want %q", tt.header, got, tt.want)
 			}
 		})

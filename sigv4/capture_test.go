@@ -298,12 +298,12 @@ func canonicalOf(t *testing.T, r *http.Request, body []byte) string {
 			t.Fatal(ferr)
 		}
 		return canonicalRequest(r.Method, canonicalURI(requestPath(r)), canonicalQuery(params, ""),
-			canonicalHeaders(r, a.signedHeaders), a.signedRaw, hashHex(body))
+			canonicalHeaders(r, a.signedHeaders, cleanValue), a.signedRaw, hashHex(body))
 	}
 	c, _, ferr := presignClaim(params)
 	if ferr != nil {
 		t.Fatal(ferr)
 	}
 	return canonicalRequest(r.Method, canonicalURI(requestPath(r)), canonicalQuery(params, paramSignature),
-		canonicalHeaders(r, c.signedHeaders), c.signedRaw, EmptyPayloadHash)
+		canonicalHeaders(r, c.signedHeaders, cleanValue), c.signedRaw, EmptyPayloadHash)
 }

@@ -39,9 +39,9 @@ func (v *Verifier) VerifyPresigned(r *http.Request) (*Result, error) {
 	if ferr := checkPresignWindow(c.signedAt, v.now(), expires, skew); ferr != nil {
 		return nil, ferr
 	}
-	canonical := canonicalRequest(r.Method, canonicalURI(requestPath(r)), canonicalQuery(params, paramSignature),
-		canonicalHeaders(r, c.signedHeaders), c.signedRaw, EmptyPayloadHash)
-	if ferr := v.checkSignature(r.Context(), c, canonical); ferr != nil {
+	forms := canonicalForms(r, canonicalURI(requestPath(r)), canonicalQuery(params, paramSignature),
+		c.signedHeaders, c.signedRaw, EmptyPayloadHash)
+	if ferr := v.checkSignature(r.Context(), c, forms); ferr != nil {
 		return nil, ferr
 	}
 	res := c.result()

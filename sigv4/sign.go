@@ -75,7 +75,7 @@ func SignRequest(r *http.Request, body []byte, creds Credentials, region, servic
 	signed := strings.Join(names, ";")
 
 	canonical := canonicalRequest(r.Method, canonicalURI(r.URL.EscapedPath()),
-		canonicalQuery(params, ""), canonicalHeaders(r, names), signed, hashHex(body))
+		canonicalQuery(params, ""), canonicalHeaders(r, names, cleanValue), signed, hashHex(body))
 	date := amzDate[:8]
 	scope := credentialScope(date, region, service)
 	sig := signature(creds.SecretAccessKey, date, region, service, stringToSign(amzDate, scope, canonical))

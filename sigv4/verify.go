@@ -92,9 +92,9 @@ func (v *Verifier) VerifyRequest(r *http.Request, body []byte) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	canonical := canonicalRequest(r.Method, canonicalURI(requestPath(r)), canonicalQuery(params, ""),
-		canonicalHeaders(r, c.signedHeaders), c.signedRaw, payloadHash)
-	if err := v.checkSignature(r.Context(), c, canonical); err != nil {
+	forms := canonicalForms(r, canonicalURI(requestPath(r)), canonicalQuery(params, ""),
+		c.signedHeaders, c.signedRaw, payloadHash)
+	if err := v.checkSignature(r.Context(), c, forms); err != nil {
 		return nil, err
 	}
 	return c.result(), nil
@@ -211,9 +211,10 @@ func validRegion(r string) bool {
 
 var errEmptySecret = errors.New("sigv4: secret lookup returned an empty secret")
 
-// checkSignature looks up the secret and compares the signature in constant
-// time.
-func (v *Verifier) checkSignature(ctx context.Context, c claim, canonical string) *Error {
+// checkSignature looks up the secret and compares, in constant time, the
+// signature with the one of each canonical form of the request (see
+// canonicalForms); the first form is the one a mismatch reports.
+func (v *Verifier) checkSignature(ctx context.Context, c claim, forms []string) *Error {
 	if v.Lookup == nil {
 		return fail(ErrLookupFailed, msgInternalLookup)
 	}
@@ -225,14 +226,16 @@ func (v *Verifier) checkSignature(ctx context.Context, c claim, canonical string
 	if err != nil {
 		return lookupError(err)
 	}
-	toSign := stringToSign(c.signedAt.Format(amzDateLayout), c.cred.scope(), canonical)
-	want := signature(secret, c.cred.date, c.cred.region, c.cred.service, toSign)
-	if subtle.ConstantTimeCompare([]byte(want), []byte(c.signature)) != 1 {
-		e := fail(ErrSignatureMismatch, msgMismatch)
-		e.CanonicalRequest = canonical
-		return e
+	amzDate, scope := c.signedAt.Format(amzDateLayout), c.cred.scope()
+	for _, canonical := range forms {
+		want := signature(secret, c.cred.date, c.cred.region, c.cred.service, stringToSign(amzDate, scope, canonical))
+		if subtle.ConstantTimeCompare([]byte(want), []byte(c.signature)) == 1 {
+			return nil
+		}
 	}
-	return nil
+	e := fail(ErrSignatureMismatch, msgMismatch)
+	e.CanonicalRequest = forms[0]
+	return e
 }
 
 // result turns a verified claim into a Result.
