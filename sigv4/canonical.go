@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -134,11 +135,11 @@ func parseQuery(raw string) ([]queryParam, error) {
 }
 
 // canonicalQuery encodes, sorts (by encoded name, then encoded value) and
-// joins params, leaving out every parameter called skip.
-func canonicalQuery(params []queryParam, skip string) string {
+// joins params, leaving out every parameter named in skip.
+func canonicalQuery(params []queryParam, skip ...string) string {
 	enc := make([]queryParam, 0, len(params))
 	for _, p := range params {
-		if skip != "" && p.name == skip {
+		if slices.Contains(skip, p.name) {
 			continue
 		}
 		enc = append(enc, queryParam{escape(p.name, false), escape(p.value, false)})

@@ -297,7 +297,7 @@ func canonicalOf(t *testing.T, r *http.Request, body []byte) string {
 		if ferr != nil {
 			t.Fatal(ferr)
 		}
-		return canonicalRequest(r.Method, canonicalURI(requestPath(r)), canonicalQuery(params, ""),
+		return canonicalRequest(r.Method, canonicalURI(requestPath(r)), canonicalQuery(params),
 			canonicalHeaders(r, a.signedHeaders, cleanValue), a.signedRaw, hashHex(body))
 	}
 	c, _, ferr := presignClaim(params)

@@ -13,7 +13,9 @@ var presignRequired = []string{
 // VerifyPresigned verifies a query-signed request (a presigned URL), such as
 // the KVS WebSocket upgrade. The canonical query holds every received
 // parameter except X-Amz-Signature, whatever its order on the wire; unknown
-// parameters are included because the client signed them. The payload hash
+// parameters are included because the client signed them. X-Amz-Security-Token
+// may be inside it or, as some signers append it after signing, outside it;
+// either way it is reported in Result.SessionToken. The payload hash
 // is EmptyPayloadHash. The request is accepted while
 // X-Amz-Date - PresignSkew <= now <= X-Amz-Date + X-Amz-Expires.
 // On failure the error is an *Error and the Result is nil.
@@ -39,8 +41,15 @@ func (v *Verifier) VerifyPresigned(r *http.Request) (*Result, error) {
 	if ferr := checkPresignWindow(c.signedAt, v.now(), expires, skew); ferr != nil {
 		return nil, ferr
 	}
-	forms := canonicalForms(r, canonicalURI(requestPath(r)), canonicalQuery(params, paramSignature),
+	uri := canonicalURI(requestPath(r))
+	forms := canonicalForms(r, uri, canonicalQuery(params, paramSignature),
 		c.signedHeaders, c.signedRaw, EmptyPayloadHash)
+	if c.tokenInQuery {
+		// Some signers append the session token after signing, so it may
+		// be outside the canonical query. The caller still checks it.
+		forms = append(forms, canonicalForms(r, uri, canonicalQuery(params, paramSignature, paramSecurityToken),
+			c.signedHeaders, c.signedRaw, EmptyPayloadHash)...)
+	}
 	if ferr := v.checkSignature(r.Context(), c, forms); ferr != nil {
 		return nil, ferr
 	}
@@ -76,7 +85,7 @@ func presignClaim(params []queryParam) (claim, time.Duration, *Error) {
 		return c, 0, fail(ErrIncompleteSignature,
 			"X-Amz-Expires must be a whole number of seconds from 1 to %d.", maxExpiresSeconds)
 	}
-	c.token = got[paramSecurityToken]
+	c.token, c.tokenInQuery = got[paramSecurityToken]
 	return c, expires, nil
 }
 

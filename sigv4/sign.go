@@ -75,7 +75,7 @@ func SignRequest(r *http.Request, body []byte, creds Credentials, region, servic
 	signed := strings.Join(names, ";")
 
 	canonical := canonicalRequest(r.Method, canonicalURI(r.URL.EscapedPath()),
-		canonicalQuery(params, ""), canonicalHeaders(r, names, cleanValue), signed, hashHex(body))
+		canonicalQuery(params), canonicalHeaders(r, names, cleanValue), signed, hashHex(body))
 	date := amzDate[:8]
 	scope := credentialScope(date, region, service)
 	sig := signature(creds.SecretAccessKey, date, region, service, stringToSign(amzDate, scope, canonical))
@@ -134,7 +134,7 @@ func PresignURL(u *url.URL, creds Credentials, region, service string, now time.
 	if creds.SessionToken != "" {
 		params = append(params, queryParam{paramSecurityToken, creds.SessionToken})
 	}
-	query := canonicalQuery(params, "")
+	query := canonicalQuery(params)
 	canonical := canonicalRequest(http.MethodGet, canonicalURI(u.EscapedPath()), query,
 		"host:"+cleanValue(u.Host)+"\n", "host", EmptyPayloadHash)
 	sig := signature(creds.SecretAccessKey, date, region, service, stringToSign(amzDate, scope, canonical))

@@ -61,8 +61,9 @@ type Result struct {
 // claim is what a request asserts about its signature, before checking.
 type claim struct {
 	authorization
-	signedAt time.Time
-	token    string
+	signedAt     time.Time
+	token        string
+	tokenInQuery bool // presigned only: X-Amz-Security-Token is a query parameter
 }
 
 // VerifyRequest verifies a header-signed request (Authorization header). body
@@ -92,7 +93,7 @@ func (v *Verifier) VerifyRequest(r *http.Request, body []byte) (*Result, error) 
 	if err != nil {
 		return nil, err
 	}
-	forms := canonicalForms(r, canonicalURI(requestPath(r)), canonicalQuery(params, ""),
+	forms := canonicalForms(r, canonicalURI(requestPath(r)), canonicalQuery(params),
 		c.signedHeaders, c.signedRaw, payloadHash)
 	if err := v.checkSignature(r.Context(), c, forms); err != nil {
 		return nil, err
