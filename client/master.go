@@ -36,7 +36,8 @@ type MasterConfig struct {
 	// OnViewer reports changes of the viewers' connections, from pion's
 	// goroutines, and refused viewers, from the goroutine running Run
 	// (which waits for it: it must return quickly); nil ignores them. The
-	// calls for one PeerConnection come one at a time, in order.
+	// calls for one PeerConnection come one at a time, in order, and none
+	// is made after Run returns.
 	OnViewer func(ViewerEvent)
 	// MaxViewers caps the viewers served at once, each with its own
 	// PeerConnection (memory, CPU, and a copy of the media to send). An
@@ -423,6 +424,10 @@ func (m *Master) drop(p *masterPeer, why string) {
 		defer m.closing.Done()
 		defer m.live.Add(-1)
 		p.close()
+		// pion reports the closed state from a goroutine Run cannot wait
+		// for; report it here, within closing, so that OnViewer is not
+		// called after Run returns (a late call finds it reported).
+		p.onState(webrtc.PeerConnectionStateClosed)
 	}()
 }
 
