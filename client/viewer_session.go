@@ -174,10 +174,14 @@ func (s *viewerSession) makeOffer(restart bool) (webrtc.SessionDescription, erro
 	return offer, nil
 }
 
-// sendCandidate sends a local candidate to the master.
+// sendCandidate sends a local candidate to the master, unless the
+// session was replaced: pion may deliver a candidate after that, and the
+// master would take it for one of the new PeerConnection's.
 func (s *viewerSession) sendCandidate(c ICECandidate) {
-	sig := s.v.signaling()
-	if sig == nil {
+	s.v.mu.Lock()
+	sig, current := s.v.sig, s.v.sess == s
+	s.v.mu.Unlock()
+	if sig == nil || !current {
 		return
 	}
 	if err := sig.SendICECandidate(context.Background(), "", c); err != nil {
