@@ -58,6 +58,9 @@ type App struct {
 	// arrive; zero means controlplane.DefaultBodyReadTimeout. There is no
 	// configuration key for it; tests shorten it.
 	bodyReadTimeout time.Duration
+	// writeTimeout bounds how long a reply may take to be written once it
+	// has begun; zero means defaultWriteTimeout. Tests shorten it.
+	writeTimeout time.Duration
 	// now is the clock of the control plane's rate limits; time.Now when
 	// nil. Tests stop it.
 	now func() time.Time
@@ -273,7 +276,7 @@ func (a *App) build(st store.Store, source auth.CredentialSource, publicHost str
 	}
 	return &components{
 		handler: newRouter(routes{api: api, signaling: hub, store: st, metrics: reg, console: web, bodyTimeout: a.bodyTimeout(),
-			shuttingDown: hub.ShuttingDown}),
+			writeTimeout: a.replyWriteTimeout(), shuttingDown: hub.ShuttingDown}),
 		hub: hub,
 		bus: bus,
 		ice: relay,
@@ -286,6 +289,20 @@ func (a *App) bodyTimeout() time.Duration {
 		return a.bodyReadTimeout
 	}
 	return controlplane.DefaultBodyReadTimeout
+}
+
+// defaultWriteTimeout is how long a reply may take to be written once it
+// has begun. Replies are small (a console file is under 20 KiB, /metrics
+// some tens of KiB), so this is generous even on a poor link, and a client
+// that stops reading loses its connection after it.
+const defaultWriteTimeout = 30 * time.Second
+
+// replyWriteTimeout is how long a reply may take to be written.
+func (a *App) replyWriteTimeout() time.Duration {
+	if a.writeTimeout > 0 {
+		return a.writeTimeout
+	}
+	return defaultWriteTimeout
 }
 
 // devCredentials offers the console's one-click sign-in the root keys the

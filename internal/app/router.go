@@ -27,6 +27,9 @@ type routes struct {
 	shuttingDown func() bool
 	// bodyTimeout bounds how long any request body may take to arrive.
 	bodyTimeout time.Duration
+	// writeTimeout bounds how long a reply may take to be written once it
+	// has begun (see boundReplyWrite).
+	writeTimeout time.Duration
 }
 
 // newRouter dispatches one listener's requests: CORS preflights, WebSocket
@@ -36,6 +39,7 @@ func newRouter(rt routes) http.Handler {
 	metrics := promhttp.HandlerFor(rt.metrics, promhttp.HandlerOpts{})
 	return withCORS(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		boundBodyRead(w, r, rt.bodyTimeout)
+		w = boundReplyWrite(w, rt.writeTimeout)
 		switch {
 		case r.Method == http.MethodOptions:
 			w.Header().Set("Content-Length", "0")
@@ -75,6 +79,49 @@ func boundBodyRead(w http.ResponseWriter, r *http.Request, timeout time.Duration
 	}
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(timeout))
 }
+
+// boundReplyWrite gives the reply a timeout to be written, counted from
+// the moment it begins (its status line or first bytes) rather than from
+// the request, so that a handler may wait as long as it must before it
+// answers (SendAlexaOfferToMaster waits for the master's answer). Without
+// it a client that sends requests and never reads the replies holds the
+// connection and its goroutine for ever once the socket buffers are full.
+// net/http clears the deadline after each reply, so a WebSocket upgrade
+// later on the same connection does not inherit it; hijacking goes
+// through (ResponseController unwraps).
+func boundReplyWrite(w http.ResponseWriter, timeout time.Duration) http.ResponseWriter {
+	if timeout <= 0 {
+		return w
+	}
+	return &replyWriter{ResponseWriter: w, timeout: timeout}
+}
+
+// replyWriter sets the write deadline when the reply begins.
+type replyWriter struct {
+	http.ResponseWriter
+	timeout time.Duration
+	armed   bool
+}
+
+func (w *replyWriter) arm() {
+	if !w.armed {
+		w.armed = true
+		_ = http.NewResponseController(w.ResponseWriter).SetWriteDeadline(time.Now().Add(w.timeout))
+	}
+}
+
+func (w *replyWriter) WriteHeader(status int) {
+	w.arm()
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *replyWriter) Write(p []byte) (int, error) {
+	w.arm()
+	return w.ResponseWriter.Write(p)
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *replyWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // isSignalingConnect tells the signaling hub's requests apart: a GET that
 // asks for a WebSocket, or a GET of the root that carries a channel ARN,
