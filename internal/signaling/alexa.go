@@ -85,7 +85,7 @@ func (h *Hub) checkAlexaOffer(offer bus.Envelope) error {
 	case len(p) > h.cfg.MaxPayloadLength:
 		return kvsapi.Errorf(kvsapi.CodeInvalidArgument, "%s", payloadTooLarge(member, h.cfg.MaxPayloadLength, len(p)))
 	case !validBase64(p):
-		return kvsapi.Errorf(kvsapi.CodeInvalidArgument, "MessagePayload must match the pattern [a-zA-Z0-9+/=]+ (base64)")
+		return kvsapi.Errorf(kvsapi.CodeInvalidArgument, "MessagePayload must be base64 text: characters of [a-zA-Z0-9+/], in groups of four, the last padded with '='")
 	}
 	if text := h.checkEventSize(bus.RoleMaster, offer, member); text != "" {
 		return kvsapi.Errorf(kvsapi.CodeInvalidArgument, "%s", text)

@@ -100,6 +100,7 @@ func TestSendAlexaOfferErrors(t *testing.T) {
 		{"bad sender", testARN, "alexa 1", alexaOffer, kvsapi.CodeInvalidArgument},
 		{"empty payload", testARN, "alexa", "", kvsapi.CodeInvalidArgument},
 		{"payload not base64", testARN, "alexa", "v=0 o=-", kvsapi.CodeInvalidArgument},
+		{"payload of base64 characters, not base64", testARN, "alexa", "Q", kvsapi.CodeInvalidArgument},
 		{"unknown channel", "arn:aws:kinesisvideo:us-west-2:111122223333:channel/x/1", "alexa", alexaOffer, kvsapi.CodeResourceNotFound},
 		{"other account", "arn:aws:kinesisvideo:us-west-2:999999999999:channel/x/1", "alexa", alexaOffer, kvsapi.CodeResourceNotFound},
 		{"sender id held by a viewer", testARN, "busy-viewer", alexaOffer, kvsapi.CodeClientLimitExceeded},
@@ -108,6 +109,11 @@ func TestSendAlexaOfferErrors(t *testing.T) {
 			_, err := e.hub.SendAlexaOffer(ctx, testAccount, tc.arn, tc.sender, tc.payload)
 			if !kvsapi.HasCode(err, tc.code) {
 				t.Fatalf("err = %v, want %s", err, tc.code.Name)
+			}
+			// The text must say why the payload was refused: "Q" is made
+			// of base64 characters, but is not base64.
+			if strings.Contains(tc.name, "base64") && !strings.Contains(err.Error(), "base64") {
+				t.Fatalf("err = %v, want a text that names base64", err)
 			}
 		})
 	}
