@@ -166,8 +166,11 @@ func canonicalQuery(params []queryParam, skip ...string) string {
 // documentation and the AWS SDK for Go v2 trim the ends and collapse runs of
 // spaces only (a tab inside stays); botocore (the AWS CLI) and the AWS SDK for
 // JavaScript v3 trim every kind of whitespace and turn each inner run of it,
-// tabs included, into one space. A verifier cannot tell them apart, so it
-// accepts either form (see canonicalForms).
+// tabs included, into one space. The signer the KVS C SDKs share (producer C
+// SDK, used by the WebRTC C SDK) only trims the ends and keeps inner runs of
+// spaces, which its user agent can hold when one of its parts is empty. A
+// verifier cannot tell them apart, so it accepts any of these forms (see
+// canonicalForms).
 
 // cleanValue trims a header value and collapses inner runs of spaces, as the
 // SigV4 documentation and the AWS SDK for Go v2 do.
@@ -191,21 +194,36 @@ func cleanValue(v string) string {
 // whitespace into one space, as botocore and the AWS SDK for JavaScript v3 do.
 func cleanAllWhitespace(v string) string { return strings.Join(strings.Fields(v), " ") }
 
+// trimEnds trims a header value and leaves its inside as it is, as the KVS C
+// SDKs' signer does.
+func trimEnds(v string) string { return strings.Trim(v, " \t") }
+
+// anySignedValue reports whether a value of one of the signed headers
+// satisfies holds.
+func anySignedValue(r *http.Request, names []string, holds func(string) bool) bool {
+	for _, n := range names {
+		if slices.ContainsFunc(r.Header.Values(n), holds) {
+			return true
+		}
+	}
+	return false
+}
+
 // otherWhitespace reports whether a value of one of the signed headers holds
 // a byte that may be whitespace other than a space (a tab, a control
 // character, or part of a non-ASCII character). Without one, cleanValue and
 // cleanAllWhitespace give the same result.
 func otherWhitespace(r *http.Request, names []string) bool {
-	for _, n := range names {
-		for _, v := range r.Header.Values(n) {
-			for i := 0; i < len(v); i++ {
-				if c := v[i]; c < ' ' || c >= 0x7f {
-					return true
-				}
-			}
-		}
-	}
-	return false
+	return anySignedValue(r, names, func(v string) bool {
+		return strings.IndexFunc(v, func(c rune) bool { return c < ' ' || c >= 0x7f }) >= 0
+	})
+}
+
+// innerSpaceRun reports whether a value of one of the signed headers holds
+// two spaces in a row. Without them, trimEnds and cleanValue give the same
+// result.
+func innerSpaceRun(r *http.Request, names []string) bool {
+	return anySignedValue(r, names, func(v string) bool { return strings.Contains(v, "  ") })
 }
 
 // headerValue returns the canonical value of the lower-case header name on r,
@@ -256,14 +274,20 @@ func canonicalRequest(method, uri, query, headers, signedHeaders, payloadHash st
 }
 
 // canonicalForms returns the canonical request of a received request as
-// the SigV4 documentation defines it and, when a signed header value holds
-// other whitespace than spaces, also as botocore and the AWS SDK for
-// JavaScript v3 compute it.
+// the SigV4 documentation defines it; when a signed header value holds other
+// whitespace than spaces, also as botocore and the AWS SDK for JavaScript v3
+// compute it; and when one holds two spaces in a row, also as the KVS C SDKs
+// compute it. The extra forms are only built when they can differ.
 func canonicalForms(r *http.Request, uri, query string, signed []string, signedRaw, payloadHash string) []string {
-	forms := []string{canonicalRequest(r.Method, uri, query, canonicalHeaders(r, signed, cleanValue), signedRaw, payloadHash)}
+	form := func(clean func(string) string) string {
+		return canonicalRequest(r.Method, uri, query, canonicalHeaders(r, signed, clean), signedRaw, payloadHash)
+	}
+	forms := []string{form(cleanValue)}
 	if otherWhitespace(r, signed) {
-		forms = append(forms, canonicalRequest(r.Method, uri, query,
-			canonicalHeaders(r, signed, cleanAllWhitespace), signedRaw, payloadHash))
+		forms = append(forms, form(cleanAllWhitespace))
+	}
+	if innerSpaceRun(r, signed) {
+		forms = append(forms, form(trimEnds))
 	}
 	return forms
 }
