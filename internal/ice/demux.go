@@ -43,7 +43,8 @@ func looksLikeSTUN(head []byte) bool {
 // as a *tls.Conn (so net/http keeps HTTP/2 and r.TLS). One that negotiated
 // ALPNProtocol is TURN. Any other is classified on its first 8 bytes: a
 // STUN header goes to TURN, anything else to HTTP (as a connection that
-// replays those bytes). With on_https_port off, or with the embedded relay
+// replays those bytes; its requests still see their TLS state, and a
+// WebSocket upgrade on it gets the *tls.Conn, see prefixConn). With on_https_port off, or with the embedded relay
 // off, ln is returned unchanged. Call it before or after Run; TURN
 // connections found while Run is not serving wait up to a handshake
 // timeout and are then closed.
@@ -146,7 +147,7 @@ func classify(ctx context.Context, tc *tls.Conn) (net.Conn, bool, error) {
 	if _, err := io.ReadFull(tc, head); err != nil {
 		return nil, false, err
 	}
-	return &prefixConn{Conn: tc, prefix: head}, looksLikeSTUN(head), nil
+	return &prefixConn{Conn: tc, tls: tc, prefix: head}, looksLikeSTUN(head), nil
 }
 
 func (l *splitListener) toHTTP(c net.Conn) {
@@ -169,10 +170,29 @@ func (s *Service) pushHTTPSTURN(c net.Conn) {
 	s.httpsQueue.push(s.serveStream(c, release), s.handshakeTimeout)
 }
 
-// prefixConn replays bytes already read before reading on.
+// prefixConn replays bytes already read before reading on. It is what
+// net/http gets for a TLS connection that negotiated no ALPN protocol, so
+// it also answers what net/http and the signaling hub ask of a *tls.Conn:
+// ConnectionState gives requests their r.TLS (net/http looks for that
+// method on connections that are not a *tls.Conn), and Drained gives the
+// hub, through wsserver, the *tls.Conn it parks a WebSocket connection by.
 type prefixConn struct {
 	net.Conn
+	tls    *tls.Conn // the same connection as Conn
 	prefix []byte
+}
+
+// ConnectionState returns the TLS state of the connection.
+func (c *prefixConn) ConnectionState() tls.ConnectionState { return c.tls.ConnectionState() }
+
+// Drained returns the *tls.Conn once the replayed bytes have all been
+// read; until then it returns false, as the bytes would be lost. It must
+// not run concurrently with Read (after a hijack, nothing else reads).
+func (c *prefixConn) Drained() (net.Conn, bool) {
+	if len(c.prefix) > 0 {
+		return nil, false
+	}
+	return c.tls, true
 }
 
 // Read returns the replayed bytes first, then reads on.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 )
@@ -65,7 +66,28 @@ func Upgrade(w http.ResponseWriter, r *http.Request, opts UpgradeOptions) (*Conn
 		nc.Close()
 		return nil, fmt.Errorf("wsserver: write 101 reply: %w", err)
 	}
-	return newConn(nc, readAhead(brw.Reader), subprotocol, opts), nil
+	return newConn(unwrapReplayer(nc), readAhead(brw.Reader), subprotocol, opts), nil
+}
+
+// replayer is a connection that replays bytes read before net/http got
+// it: the one internal/ice hands net/http when TURN shares the HTTPS port
+// and a TLS client negotiated no ALPN protocol. Drained returns the
+// connection underneath (a *tls.Conn) once those bytes have been read.
+type replayer interface {
+	Drained() (net.Conn, bool)
+}
+
+// unwrapReplayer returns the connection under a drained replayer, so that
+// NetConn is the *tls.Conn the caller may park, and nc itself otherwise.
+// The request line alone is longer than what a replayer replays, so after
+// the request has been read it is drained.
+func unwrapReplayer(nc net.Conn) net.Conn {
+	if r, ok := nc.(replayer); ok {
+		if inner, drained := r.Drained(); drained {
+			return inner
+		}
+	}
+	return nc
 }
 
 // CheckRequest returns the status and reason to refuse r with, or 0 and
