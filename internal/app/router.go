@@ -72,7 +72,9 @@ func newRouter(rt routes) http.Handler {
 // its goroutine for ever, before any signature is checked. The REST API
 // sets its own deadline while it reads a body and lifts it afterwards;
 // requests without a body get none, so that a long handler's request
-// context is never cancelled by a deadline passing.
+// context is never cancelled by a deadline passing. A WebSocket upgrade
+// with a body is refused (wsserver.CheckRequest), so the deadline never
+// stays on a hijacked connection.
 func boundBodyRead(w http.ResponseWriter, r *http.Request, timeout time.Duration) {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return

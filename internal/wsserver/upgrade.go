@@ -109,6 +109,10 @@ func CheckRequest(r *http.Request) (status int, reason string) {
 		return http.StatusUpgradeRequired, "Sec-WebSocket-Version is not 13"
 	case !validKey(r.Header.Get("Sec-WebSocket-Key")):
 		return http.StatusBadRequest, "Sec-WebSocket-Key is not 16 bytes in base64"
+	case r.ContentLength != 0:
+		// Nothing would read the body: it would reach the WebSocket reader
+		// as if the client had sent it as frames.
+		return http.StatusBadRequest, "the request carries a body; an upgrade request must have none"
 	}
 	return 0, ""
 }
