@@ -14,8 +14,10 @@
 // for the relay to be ready, and only then accepts HTTPS connections.
 //
 // Shutdown runs the other way: WebSocket clients first (GO_AWAY, drain,
-// close), then the HTTP server, then the TURN relay and the hub's
-// background work, and last the bus, the listener and the store.
+// close), then the HTTP server and the handlers it still runs (waited
+// for, a bounded time, even when the shutdown timeout has passed), then
+// the TURN relay and the hub's background work, and last the bus, the
+// listener and the store.
 package app
 
 import (
@@ -64,6 +66,13 @@ type App struct {
 	// now is the clock of the control plane's rate limits; time.Now when
 	// nil. Tests stop it.
 	now func() time.Time
+	// wrapStore, when set, wraps the opened store before the services get
+	// it. Tests slow the store down with it.
+	wrapStore func(store.Store) store.Store
+	// handlerGrace bounds the wait for running handlers after the HTTP
+	// server has been closed; zero means defaultHandlerGrace. Tests
+	// shorten it.
+	handlerGrace time.Duration
 
 	mu    sync.Mutex
 	addr  net.Addr
@@ -113,6 +122,10 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 	defer st.Close()
+	var services store.Store = st
+	if a.wrapStore != nil {
+		services = a.wrapStore(st)
+	}
 
 	keys, generated, err := rootKeys(a.cfg)
 	if err != nil {
@@ -138,7 +151,7 @@ func (a *App) Run(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	parts, err := a.build(st, source, publicHost, tlsCfg, reg)
+	parts, err := a.build(services, source, publicHost, tlsCfg, reg)
 	if err != nil {
 		return err
 	}
