@@ -44,10 +44,10 @@ func looksLikeSTUN(head []byte) bool {
 // ALPNProtocol is TURN. Any other is classified on its first 8 bytes: a
 // STUN header goes to TURN, anything else to HTTP (as a connection that
 // replays those bytes; its requests still see their TLS state, and a
-// WebSocket upgrade on it gets the *tls.Conn, see prefixConn). With on_https_port off, or with the embedded relay
-// off, ln is returned unchanged. Call it before or after Run; TURN
-// connections found while Run is not serving wait up to a handshake
-// timeout and are then closed.
+// WebSocket upgrade on it gets the *tls.Conn, see prefixConn). With
+// on_https_port off, or with the embedded relay off, ln is returned
+// unchanged. Call it before or after Run; TURN connections found while Run
+// is not serving wait up to a handshake timeout and are then closed.
 func (s *Service) SplitTURN(ln net.Listener) net.Listener {
 	if s.httpsQueue == nil {
 		return ln
