@@ -6,7 +6,13 @@
 // signer: it uses exactly the headers a request names in SignedHeaders with
 // their received values, takes host from the request's Host as received, does
 // not require X-Amz-Security-Token to be signed (the KVS C SDK adds it after
-// signing), and never depends on the order of query parameters. Every
+// signing, as a header or at the end of a presigned URL), and never depends
+// on the order of query parameters. Real signers clean the whitespace
+// inside header values in three different ways (see canonicalForms); a
+// request is accepted when its signature matches any of them, and the extra
+// forms are computed only for values where they differ. An Authorization
+// header over 8 KiB, or a query over 32 KiB or 256 parameters, is refused
+// before it is split, with the limit in the message. Every
 // verification failure is an *Error carrying the AWS error name the server
 // answers with; the time-check messages contain the phrases the KVS C SDK
 // searches for ("Signature expired", "Signature not yet current").
