@@ -5,9 +5,9 @@
 // Verification follows what the real clients send rather than an idealised
 // signer: it uses exactly the headers a request names in SignedHeaders with
 // their received values, takes host from the request's Host as received, does
-// not require X-Amz-Security-Token to be signed (the KVS C SDK adds it after
-// signing, as a header or at the end of a presigned URL), and never depends
-// on the order of query parameters. Real signers clean the whitespace
+// not require X-Amz-Security-Token to be signed (the KVS C SDK adds the
+// header after signing; some signers append the parameter to a presigned
+// URL after signing), and never depends on the order of query parameters. Real signers clean the whitespace
 // inside header values in three different ways (see canonicalForms); a
 // request is accepted when its signature matches any of them, and the extra
 // forms are computed only for values where they differ. An Authorization
