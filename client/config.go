@@ -70,16 +70,25 @@ type Config struct {
 	// Viewer peers built on this Client. When HTTPClient is set, its
 	// transport's TLS settings are used instead, if it has any.
 	TLSConfig *tls.Config
+	// Clock is the local clock requests are signed with; time.Now when
+	// nil. Set it when the device has a better source of time than its
+	// system clock (GPS, its own time sync), or to test. Either way the
+	// client corrects it by the server's clock after a refusal for clock
+	// skew (see the package documentation).
+	Clock func() time.Time
 }
 
 // Client calls the KVS control plane and the HTTPS data plane. It is safe
-// for concurrent use. It does not retry failed calls.
+// for concurrent use. It retries a failed call only once, and only when the
+// server refused the signature's time (clock skew), after correcting its
+// clock.
 type Client struct {
 	endpoint string // normalised, no trailing slash
 	region   string
 	creds    CredentialsProvider
 	http     *http.Client
-	tls      *tls.Config // for the signaling connections of Master and Viewer
+	tls      *tls.Config   // for the signaling connections of Master and Viewer
+	clock    *signingClock // shared with the signaling connections of Master and Viewer
 }
 
 // New checks cfg and returns a Client. It performs no I/O.
@@ -101,8 +110,15 @@ func New(cfg Config) (*Client, error) {
 	} else if t, ok := hc.Transport.(*http.Transport); ok && t.TLSClientConfig != nil {
 		tlsConfig = t.TLSClientConfig
 	}
-	return &Client{endpoint: endpoint, region: cfg.Region, creds: cfg.Credentials, http: hc, tls: tlsConfig}, nil
+	return &Client{endpoint: endpoint, region: cfg.Region, creds: cfg.Credentials, http: hc, tls: tlsConfig,
+		clock: newSigningClock(cfg.Clock)}, nil
 }
+
+// ClockSkew is what the client adds to its local clock when it signs: the
+// difference to the server's clock it learned from the last refusal for
+// clock skew, zero before any. Master and Viewer peers built on the Client
+// share it.
+func (c *Client) ClockSkew() time.Duration { return c.clock.skew() }
 
 // newTransport is an HTTP/1.1 transport with the given TLS settings and
 // the environment's proxy settings.

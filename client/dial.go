@@ -56,7 +56,7 @@ func (c *SignalingClient) presign(ctx context.Context) (*url.URL, error) {
 	if err != nil {
 		return nil, fmt.Errorf("retrieving credentials: %w", err)
 	}
-	return sigv4.PresignURL(c.target, creds, c.cfg.Region, signingService, time.Now(), c.cfg.PresignExpiry)
+	return sigv4.PresignURL(c.target, creds, c.cfg.Region, signingService, c.cfg.clock.now(), c.cfg.PresignExpiry)
 }
 
 // socketSlot is where the transport leaves the TCP connection it dials for

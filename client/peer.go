@@ -119,6 +119,7 @@ func (s *peerSetup) join(ctx context.Context) (joined, error) {
 		Credentials: s.kvs.creds,
 		TLSConfig:   s.kvs.tls,
 		Reconnect:   true,
+		clock:       s.kvs.clock,
 		Logger:      s.log,
 	})
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/switchboard-rtc/switchboard/sigv4"
 )
@@ -67,7 +66,7 @@ func (c *Client) newSignedRequest(ctx context.Context, target string, body []byt
 	if err != nil {
 		return nil, fmt.Errorf("retrieving credentials: %w", err)
 	}
-	if err := sigv4.SignRequest(req, body, creds, c.region, signingService, time.Now()); err != nil {
+	if err := sigv4.SignRequest(req, body, creds, c.region, signingService, c.clock.now()); err != nil {
 		return nil, fmt.Errorf("signing: %w", err)
 	}
 	return req, nil

@@ -98,6 +98,15 @@ type SignalingConfig struct {
 	// Logger receives the client's logs (connects, GO_AWAY, reconnects at
 	// Info, frames at Debug); nothing is logged when nil.
 	Logger *slog.Logger
+	// Clock is the local clock connect URLs are presigned with; time.Now
+	// when nil. The client corrects it by the server's clock after a
+	// refusal for clock skew, for this connect and every reconnect.
+	Clock func() time.Time
+
+	// clock presigns the connect URLs: the corrected clock of the Client
+	// whose peer dials, shared with its REST calls (Clock is then unused),
+	// or else one of this connection's own on Clock.
+	clock *signingClock
 }
 
 // SignalingClient is a master's or a viewer's WebSocket connection to a
@@ -181,6 +190,9 @@ func (cfg SignalingConfig) withDefaults() (SignalingConfig, error) {
 	setDefault(&cfg.WriteTimeout, DefaultWriteTimeout)
 	setDefault(&cfg.HandshakeTimeout, DefaultHandshakeTimeout)
 	setDefault(&cfg.EventBuffer, DefaultEventBuffer)
+	if cfg.clock == nil {
+		cfg.clock = newSigningClock(cfg.Clock)
+	}
 	if cfg.PresignExpiry < time.Second || cfg.PresignExpiry > sigv4.MaxPresignExpires {
 		return cfg, fmt.Errorf("client: SignalingConfig.PresignExpiry must be within 1s and %s, got %s", sigv4.MaxPresignExpires, cfg.PresignExpiry)
 	}
