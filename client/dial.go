@@ -90,9 +90,22 @@ func newWebSocketTransport(tlsConfig *tls.Config) *http.Transport {
 	return t
 }
 
-// dial makes one connection attempt. Its errors never contain the signed
-// query (signature and session token).
+// dial makes one connection attempt, plus one more when the server
+// refused the first for its signing time alone: the URL is then presigned
+// again on the clock corrected from the refusal's Date header, which every
+// later connect keeps using. Its errors never contain the signed query
+// (signature and session token).
 func (c *SignalingClient) dial(ctx context.Context) (*websocket.Conn, error) {
+	ws, err := c.dialOnce(ctx)
+	if err != nil && c.cfg.clock.learnFrom(err) {
+		c.log.Info("the server refused the signing time; presigning again on its clock", "clock_skew", c.cfg.clock.skew())
+		ws, err = c.dialOnce(ctx)
+	}
+	return ws, err
+}
+
+// dialOnce presigns the connect URL and makes one handshake.
+func (c *SignalingClient) dialOnce(ctx context.Context) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.HandshakeTimeout)
 	defer cancel()
 	where := "connecting to " + c.redactedTarget()

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"syscall"
+	"time"
 	"unicode/utf8"
 
 	"github.com/switchboard-rtc/switchboard/kvsapi"
@@ -87,6 +88,8 @@ type APIError struct {
 	Status    int
 	Message   string
 	RequestID string
+
+	serverTime time.Time // the reply's Date header, zero without one
 }
 
 // Error describes the error as "<Code> (HTTP <status>): <message>".
@@ -162,7 +165,7 @@ const maxErrorSnippet = 256
 // or the __type member (anything after ':' or before '#' is decoration),
 // the text from Message or message, the id from x-amzn-RequestId.
 func parseAPIError(status int, header http.Header, body []byte) *APIError {
-	e := &APIError{Status: status, RequestID: header.Get("X-Amzn-Requestid")}
+	e := &APIError{Status: status, RequestID: header.Get("X-Amzn-Requestid"), serverTime: replyTime(header)}
 	if e.RequestID == "" {
 		e.RequestID = header.Get("X-Amz-Request-Id")
 	}

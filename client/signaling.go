@@ -142,8 +142,10 @@ type SignalingClient struct {
 }
 
 // DialSignaling connects to a signaling channel and returns the client. It
-// makes a single attempt: a refused handshake returns an *APIError (for
-// example ResourceNotFoundException for an unknown channel), wrapped;
+// makes a single attempt, plus one more when the server refused the URL's
+// signing time (see Clock skew in the package documentation): a refused
+// handshake returns an *APIError (for example ResourceNotFoundException
+// for an unknown channel), wrapped;
 // transport failures wrap ErrUntrustedCertificate or ErrUnreachable. ctx
 // bounds the connect only.
 func DialSignaling(ctx context.Context, cfg SignalingConfig) (*SignalingClient, error) {
