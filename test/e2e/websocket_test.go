@@ -81,6 +81,7 @@ func TestWebSocketHandshakeRefusals(t *testing.T) {
 		code   string
 	}{
 		{"expired URL", srv.presign(t, arn, "", rootKeys, now.Add(-10*time.Minute), 299*time.Second), 403, "InvalidSignatureException"},
+		{"URL signed an hour ahead", srv.presign(t, arn, "", rootKeys, now.Add(time.Hour), 299*time.Second), 403, "InvalidSignatureException"},
 		{"deleted channel", srv.presign(t, deletedARN, "", rootKeys, now, 299*time.Second), 404, "ResourceNotFoundException"},
 		{"signed for another account", srv.presign(t, arn, "", otherKeys, now, 299*time.Second), 404, "ResourceNotFoundException"},
 		{"wrong secret", srv.presign(t, arn, "", sigv4.Credentials{AccessKeyID: testAccessKey, SecretAccessKey: "wrong-secret-0000000000000"}, now, 299*time.Second), 403, "InvalidSignatureException"},
@@ -88,6 +89,10 @@ func TestWebSocketHandshakeRefusals(t *testing.T) {
 		{"client id with bad characters", srv.presign(t, arn, "viewer one", rootKeys, now, 299*time.Second), 400, "InvalidArgumentException"},
 		{"no signature", "wss://" + srv.Addr + "/?X-Amz-ChannelARN=" + url.QueryEscape(arn), 403, "MissingAuthenticationTokenException"},
 	}
+	// A client with a wrong clock recognises a refusal of the signing
+	// time by these phrases and corrects its clock from the Date header
+	// (spec 1.2 and 7.6), as the KVS C SDK and our Go client do.
+	timePhrases := map[string]string{"expired URL": "Signature expired", "URL signed an hour ahead": "Signature not yet current"}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			conn, resp, err := srv.dialWS(testContext(t), tc.url)
@@ -101,6 +106,12 @@ func TestWebSocketHandshakeRefusals(t *testing.T) {
 			body, _ := io.ReadAll(resp.Body)
 			if resp.StatusCode != tc.status || resp.Header.Get("x-amzn-ErrorType") != tc.code || !strings.Contains(string(body), tc.code) {
 				t.Fatalf("got %d %q %s, want %d %s", resp.StatusCode, resp.Header.Get("x-amzn-ErrorType"), body, tc.status, tc.code)
+			}
+			if date, err := http.ParseTime(resp.Header.Get("Date")); err != nil || time.Since(date).Abs() > 5*time.Second {
+				t.Fatalf("Date header %q of the refusal: %v", resp.Header.Get("Date"), err)
+			}
+			if phrase := timePhrases[tc.name]; !strings.Contains(string(body), phrase) {
+				t.Fatalf("refusal %s lacks %q", body, phrase)
 			}
 		})
 	}
