@@ -45,6 +45,31 @@
 // AWS CLI's lookup (DefaultCredentials: the environment, then the shared
 // config and credentials files, read by LoadSharedConfig).
 //
+// # Clock skew
+//
+// SigV4 signatures carry their time, and the service accepts a REST call
+// signed within 15 minutes of its clock and a presigned connect URL signed
+// at most 5 minutes ahead of it (and used within its expiry). A device
+// that booted without a real-time clock, or before NTP synced, is often
+// further off and would be refused for good. So, as the AWS SDKs and the
+// KVS C SDK do, the clients correct their clock: when the service refuses
+// a signature for its time alone (a 403 whose message says "Signature
+// expired" or "Signature not yet current"), the client takes the
+// difference between the reply's Date header and the local clock, keeps
+// it, and sends the call or connect once more, signed on the corrected
+// clock. Every later call and every reconnect is signed on it too. Only
+// that refusal is retried, only once, and only when the reply has a Date
+// header; anything else (a wrong secret, an unknown key) is returned at
+// once. The offset is replaced at the next such refusal, so a device whose
+// clock NTP sets right later is corrected back.
+//
+// A Client keeps one offset (Client.ClockSkew), shared by its REST calls
+// and by the signaling connections of the Master and Viewer peers built on
+// it, so whichever learns it first spares the other a refusal. A
+// SignalingClient opened with DialSignaling keeps its own. Config.Clock and
+// SignalingConfig.Clock replace the local clock, time.Now, for devices with
+// a better source of time (or for tests); the correction applies on top.
+//
 // The package must not import anything under internal/: it depends on the
 // standard library, kvsapi, sigv4, package media, github.com/coder/websocket
 // and pion's WebRTC modules only.
