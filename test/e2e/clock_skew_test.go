@@ -28,7 +28,7 @@ func newDeviceClock(off time.Duration) *deviceClock {
 }
 
 func (c *deviceClock) set(off time.Duration) { c.off.Store(int64(off)) }
-func (c *deviceClock) now() time.Time       { return time.Now().Add(time.Duration(c.off.Load())) }
+func (c *deviceClock) now() time.Time        { return time.Now().Add(time.Duration(c.off.Load())) }
 
 // skewedClient is our REST client for srv with the device's clock and the
 // given secret.
@@ -172,17 +172,6 @@ func TestSignalingClientCorrectsClockSkew(t *testing.T) {
 	}
 	srv.wantRefusals(t, "none", before, 0, 2)
 	exchangeOfferAndAnswer(master, viewer)
-}
-
-// exchangeOfferAndAnswer relays an offer from viewer-1 to the master and
-// its answer back.
-func exchangeOfferAndAnswer(master, viewer *peer) {
-	offer := rawPayload("offer", "viewer-1", "master")
-	viewer.send(kvsapi.ActionSDPOffer, "", offer, "")
-	master.expect(kvsapi.ActionSDPOffer, "viewer-1", offer)
-	answer := rawPayload("answer", "master", "viewer-1")
-	master.send(kvsapi.ActionSDPAnswer, "viewer-1", answer, "")
-	viewer.expect(kvsapi.ActionSDPAnswer, "", answer)
 }
 
 // TestPeersShareTheCorrectedClock: a Master and a Viewer on clients whose

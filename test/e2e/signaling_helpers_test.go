@@ -125,6 +125,17 @@ func rawPayload(kind, from, to string) string {
 	return base64.StdEncoding.EncodeToString([]byte(doc))
 }
 
+// exchangeOfferAndAnswer relays an offer from viewer-1 to the master and
+// its answer back.
+func exchangeOfferAndAnswer(master, viewer *peer) {
+	offer := rawPayload("offer", "viewer-1", "master")
+	viewer.send(kvsapi.ActionSDPOffer, "", offer, "")
+	master.expect(kvsapi.ActionSDPOffer, "viewer-1", offer)
+	answer := rawPayload("answer", "master", "viewer-1")
+	master.send(kvsapi.ActionSDPAnswer, "viewer-1", answer, "")
+	viewer.expect(kvsapi.ActionSDPAnswer, "", answer)
+}
+
 // candidatePayload is an ICE candidate payload made with the client's
 // helper.
 func candidatePayload(t *testing.T, n int) string {

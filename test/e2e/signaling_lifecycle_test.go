@@ -106,10 +106,5 @@ func TestSignalingClientReconnectsAfterGoAway(t *testing.T) {
 		}
 		p.expectState(client.StateConnected)
 	}
-	offer := rawPayload("offer", "viewer-1", "master")
-	viewer.send(kvsapi.ActionSDPOffer, "", offer, "")
-	master.expect(kvsapi.ActionSDPOffer, "viewer-1", offer)
-	answer := rawPayload("answer", "master", "viewer-1")
-	master.send(kvsapi.ActionSDPAnswer, "viewer-1", answer, "")
-	viewer.expect(kvsapi.ActionSDPAnswer, "", answer)
+	exchangeOfferAndAnswer(master, viewer)
 }
