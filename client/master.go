@@ -399,16 +399,16 @@ func (m *Master) admit(viewerID string) bool {
 }
 
 // drop forgets a viewer's PeerConnection and closes it in the background.
+// When it returns, no candidate of the PeerConnection is being sent or
+// will be, so an answer the master sends next to the same viewer id (for
+// a PeerConnection that replaces this one) cannot be overtaken by one.
 func (m *Master) drop(p *masterPeer, why string) {
-	m.mu.Lock()
-	if m.viewers[p.id] == p {
-		delete(m.viewers, p.id)
-	}
-	if !p.dropped.CompareAndSwap(false, true) {
-		m.mu.Unlock()
+	if !m.forget(p) {
 		return
 	}
+	p.out.close()
 	m.log.Info("viewer peer connection closed", "viewer", p.id, "reason", why)
+	m.mu.Lock()
 	if m.stopped {
 		// Run has started waiting for closing; adding to it now would race
 		// with that wait, so close here.
@@ -429,6 +429,17 @@ func (m *Master) drop(p *masterPeer, why string) {
 		// called after Run returns (a late call finds it reported).
 		p.onState(webrtc.PeerConnectionStateClosed)
 	}()
+}
+
+// forget removes a viewer's PeerConnection from the served ones and
+// reports whether this call is the one that dropped it.
+func (m *Master) forget(p *masterPeer) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.viewers[p.id] == p {
+		delete(m.viewers, p.id)
+	}
+	return p.dropped.CompareAndSwap(false, true)
 }
 
 // closeAll drops every viewer.

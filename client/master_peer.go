@@ -28,10 +28,11 @@ type masterPeer struct {
 	dropped atomic.Bool
 
 	// Owned by Run's goroutine: the ICE credentials of the viewer's last
-	// offer, and the remote candidates of that round of ICE, those handed
-	// to pion and those dropped.
-	iceCreds string
-	remote   candidateBudget
+	// offer, its ice-ufrag values, and the remote candidates of that round
+	// of ICE, those handed to pion and those dropped.
+	iceCreds     string
+	remoteUfrags []string
+	remote       candidateBudget
 
 	// stateMu orders onState's calls, which pion makes from goroutines
 	// of their own; reported is the last state they acted on.
@@ -98,6 +99,7 @@ func (p *masterPeer) answer(ctx context.Context, sig *SignalingClient, offer Ses
 	if err != nil {
 		return fmt.Errorf("applying the offer: %w", err)
 	}
+	p.remoteUfrags = iceUfrags(offer.SDP)
 	answer, err := p.pc.CreateAnswer(nil)
 	if err != nil {
 		return fmt.Errorf("creating the answer: %w", err)
@@ -124,8 +126,15 @@ func (p *masterPeer) sendCandidate(c ICECandidate) {
 }
 
 // addRemoteCandidate adds a candidate the viewer sent, up to
-// maxRemoteCandidates for each round of ICE.
+// maxRemoteCandidates for each round of ICE. A candidate of another round
+// (sent before the viewer restarted ICE, or by the PeerConnection its
+// current one replaced) is dropped before it is counted: pion would
+// count it in the budget of this round, or add it to this round's checks.
 func (p *masterPeer) addRemoteCandidate(c ICECandidate) {
+	if ufrag := staleUfrag(c, p.remoteUfrags); ufrag != "" {
+		p.log.Debug("dropping a remote candidate of another round of ICE", "ufrag", ufrag, "current", p.remoteUfrags)
+		return
+	}
 	if !p.remote.take(p.log) {
 		return
 	}

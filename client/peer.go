@@ -195,11 +195,16 @@ func recoverable(err error) bool {
 // candidateOutbox holds a PeerConnection's local ICE candidates until its
 // SDP has been sent, then sends them as they come, so that the remote
 // peer never gets a candidate before the description it belongs to.
+// Candidates are sent under its lock, so that hold and close, which take
+// it, wait for a candidate already being sent: the description sent after
+// them (an ICE restart's, or the one of the PeerConnection that replaces
+// this one) is never overtaken by it.
 type candidateOutbox struct {
 	send func(ICECandidate)
 
 	mu     sync.Mutex
 	open   bool
+	closed bool // the PeerConnection was dropped or replaced: send nothing more
 	queued []ICECandidate
 }
 
@@ -208,24 +213,27 @@ func (o *candidateOutbox) add(c *webrtc.ICECandidate) {
 	if c == nil {
 		return // end of gathering: KVS peers do not signal it
 	}
-	init := c.ToJSON()
-	cand := ICECandidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex, UsernameFragment: init.UsernameFragment}
+	cand := outgoingCandidate(c)
 	o.mu.Lock()
-	if !o.open {
+	defer o.mu.Unlock()
+	switch {
+	case o.closed:
+	case !o.open:
 		o.queued = append(o.queued, cand)
-		o.mu.Unlock()
-		return
+	default:
+		o.send(cand)
 	}
-	o.mu.Unlock()
-	o.send(cand)
 }
 
 // release sends the queued candidates and lets later ones through.
 func (o *candidateOutbox) release() {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	queued := o.queued
 	o.queued, o.open = nil, true
-	o.mu.Unlock()
+	if o.closed {
+		return
+	}
 	for _, c := range queued {
 		o.send(c)
 	}
@@ -237,6 +245,91 @@ func (o *candidateOutbox) hold() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.open = false
+}
+
+// close stops sending for good, once a candidate being sent has gone.
+func (o *candidateOutbox) close() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.closed, o.queued = true, nil
+}
+
+// outgoingCandidate is a local candidate as it is signaled, labelled with
+// the username fragment of its round of ICE when that is known for sure.
+//
+// pion's ToJSON leaves usernameFragment out, but pion/ice writes a "ufrag"
+// extension into the candidate line, from the ICE agent's own loop, at the
+// moment the agent takes the candidate into its local set; an ICE restart
+// changes the agent's credentials in that same loop. The extension is
+// therefore the ufrag of the round the candidate really belongs to, even
+// for a candidate of an old round that pion hands over after the restart
+// and that waited in the outbox until the new description went out.
+// Taking the ufrag of the local description instead would be wrong for
+// exactly that candidate, and would make the remote peer add it to the
+// new round. Without the extension the member is left out, as before.
+func outgoingCandidate(c *webrtc.ICECandidate) ICECandidate {
+	init := c.ToJSON()
+	cand := ICECandidate{Candidate: init.Candidate, SDPMid: init.SDPMid, SDPMLineIndex: init.SDPMLineIndex, UsernameFragment: init.UsernameFragment}
+	if cand.UsernameFragment == nil {
+		if ufrag := candidateLineUfrag(cand.Candidate); ufrag != "" {
+			cand.UsernameFragment = &ufrag
+		}
+	}
+	return cand
+}
+
+// candidateLineUfrag returns the value of the "ufrag" extension of a
+// candidate line (RFC 8839 section 5.1: extensions are name and value
+// pairs after the candidate type and its optional related address and TCP
+// type), or "".
+func candidateLineUfrag(line string) string {
+	fields := strings.Fields(line)
+	typ := slices.Index(fields, "typ")
+	if typ < 0 {
+		return ""
+	}
+	for i := typ + 2; i+1 < len(fields); i += 2 {
+		if fields[i] == "ufrag" {
+			return fields[i+1]
+		}
+	}
+	return ""
+}
+
+// iceUfrags returns the ice-ufrag values of an SDP, session and media
+// level alike.
+func iceUfrags(sdp string) []string {
+	var ufrags []string
+	for line := range strings.SplitSeq(sdp, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "a=ice-ufrag:"); ok && v != "" {
+			ufrags = append(ufrags, v)
+		}
+	}
+	return ufrags
+}
+
+// staleUfrag returns the username fragment a remote candidate claims (its
+// usernameFragment member, or else the ufrag extension of its line) when
+// that is not one of current, the ice-ufrag values of the remote
+// description it would be added to: the candidate belongs to another
+// round of ICE (one before an ICE restart, or a replaced PeerConnection)
+// and must be dropped. It returns "" for a candidate that claims none or
+// a current one, and when current is empty (a description without
+// ice-ufrag leaves nothing to compare with).
+func staleUfrag(c ICECandidate, current []string) string {
+	if len(current) == 0 {
+		return ""
+	}
+	claimed := []string{candidateLineUfrag(c.Candidate)}
+	if c.UsernameFragment != nil {
+		claimed = append(claimed, *c.UsernameFragment)
+	}
+	for _, ufrag := range claimed {
+		if ufrag != "" && !slices.Contains(current, ufrag) {
+			return ufrag
+		}
+	}
+	return ""
 }
 
 // toICECandidateInit converts a signaled candidate for pion.

@@ -125,7 +125,7 @@ func TestViewerAfterRejoin(t *testing.T) {
 	v.ice = &iceServerCache{kvs: kvs, fetched: true, expires: time.Now().Add(time.Hour)}
 	ctx := context.Background()
 
-	connected := &viewerSession{v: v, pc: connectedPair(t, v.api), log: v.log}
+	connected := &viewerSession{v: v, pc: connectedPair(t, v.api), log: v.log, out: &candidateOutbox{}}
 	v.sess = connected
 	v.afterRejoin(ctx, sig)
 	if v.sess != connected || v.signaling() != sig || !v.freshSig {
@@ -136,7 +136,7 @@ func TestViewerAfterRejoin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stale := &viewerSession{v: v, pc: idle, log: v.log}
+	stale := &viewerSession{v: v, pc: idle, log: v.log, out: &candidateOutbox{}}
 	v.sess = stale
 	v.afterRejoin(ctx, sig)
 	if v.sess == nil || v.sess == stale {

@@ -132,7 +132,7 @@ func TestMasterActsOnCurrentStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	pc := connectedPair(t, m.api)
-	p := &masterPeer{m: m, id: "v1", pc: pc, log: m.log, timer: time.NewTimer(time.Hour)}
+	p := &masterPeer{m: m, id: "v1", pc: pc, log: m.log, timer: time.NewTimer(time.Hour), out: &candidateOutbox{}}
 	m.viewers[p.id] = p
 	m.live.Add(1)
 

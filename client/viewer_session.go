@@ -34,6 +34,7 @@ type viewerSession struct {
 
 	// Owned by the viewer's loop goroutine.
 	remoteFingerprint string
+	remoteUfrags      []string        // the ice-ufrag values of the applied answer
 	restartFrom       uint64          // iceChanges when the current ICE restart began
 	early             []ICECandidate  // remote candidates before the answer
 	earlyDropped      int             // candidates refused for want of room in early
@@ -63,6 +64,9 @@ func (v *Viewer) newSession(ctx context.Context, sig *SignalingClient) {
 	v.sess = nil
 	v.mu.Unlock()
 	if old != nil {
+		// Before the new offer goes out: a candidate of the old
+		// PeerConnection being sent now must not follow it.
+		old.out.close()
 		v.closers.Go(old.close)
 	}
 	servers, err := v.ice.get(ctx)
@@ -199,22 +203,32 @@ func (s *viewerSession) applyAnswer(answer SessionDescription) error {
 		return err
 	}
 	s.remoteFingerprint = fingerprint(answer.SDP)
+	s.remoteUfrags = iceUfrags(answer.SDP)
 	for _, c := range s.early {
 		s.addRemoteCandidate(c)
 	}
 	if s.earlyDropped > 0 {
 		s.log.Debug("remote candidates dropped before the answer", "count", s.earlyDropped)
 	}
-	s.early = nil
+	s.early, s.earlyDropped = nil, 0
 	return nil
 }
 
 // addRemoteCandidate adds a master's candidate, up to
 // maxRemoteCandidates for each round of ICE, or keeps it until the
-// answer.
+// answer. While an ICE restart's offer waits for its answer, the applied
+// answer is the previous round's, so candidates wait too: they are then
+// checked against the new answer's ufrag. A candidate of another round
+// (the master's before the restart, or of a master PeerConnection that
+// was replaced) is dropped before it is counted: pion would count it in
+// the budget of this round, or add it to this round's checks.
 func (s *viewerSession) addRemoteCandidate(c ICECandidate) {
-	if !s.answered() {
+	if !s.answered() || s.pc.SignalingState() == webrtc.SignalingStateHaveLocalOffer {
 		s.keepEarly(c)
+		return
+	}
+	if ufrag := staleUfrag(c, s.remoteUfrags); ufrag != "" {
+		s.log.Debug("dropping a remote candidate of another round of ICE", "ufrag", ufrag, "current", s.remoteUfrags)
 		return
 	}
 	if !s.remote.take(s.log) {
