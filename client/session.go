@@ -46,6 +46,11 @@ func (c *SignalingClient) run(ws *websocket.Conn) {
 		started := time.Now()
 		end := c.serve(ws)
 		if c.ctx.Err() != nil {
+			// Close may land after serve handed over the connection
+			// opened after GO_AWAY: nobody will serve it now.
+			if end.successor != nil {
+				c.discard(end.successor)
+			}
 			c.finish(nil)
 			return
 		}
@@ -82,6 +87,13 @@ func (c *SignalingClient) connected(ws *websocket.Conn) {
 	c.setState(ws, StateConnected)
 	c.log.Info("signaling connected", "channel", c.cfg.ChannelARN)
 	c.emit(stateEvent(StateConnected, nil))
+}
+
+// discard closes a connection that no session will serve and forgets its
+// socket, which dial kept for the session.
+func (c *SignalingClient) discard(ws *websocket.Conn) {
+	c.sockets.Delete(ws)
+	_ = ws.CloseNow()
 }
 
 // finish records the end and sends the last event. After Close (err nil)
@@ -162,7 +174,7 @@ func (c *SignalingClient) serve(ws *websocket.Conn) sessionEnd {
 		if c.ctx.Err() == nil {
 			return sessionEnd{err: end.err, successor: next}
 		}
-		_ = next.CloseNow()
+		c.discard(next) // Close landed during the hand-over
 	}
 	return end
 }

@@ -368,3 +368,54 @@ func connectReconnectingMaster(t *testing.T, h *scriptedPeer) *SignalingClient {
 	wantState(t, next(t, c), StateConnected)
 	return c
 }
+
+// TestSignalingCloseDuringGoAwayHandOver: Close lands while the
+// connection opened after GO_AWAY waits to take over. That connection
+// must be closed, and its socket forgotten: the client keeps each dialled
+// socket until a session takes it, and no session will take this one.
+func TestSignalingCloseDuringGoAwayHandOver(t *testing.T) {
+	successorUp := make(chan struct{})
+	successorDown := make(chan struct{})
+	h := newScriptedPeer(t, func(h *scriptedPeer, n int, w http.ResponseWriter, r *http.Request) {
+		ws := h.accept(w, r)
+		if ws == nil {
+			return
+		}
+		switch n {
+		case 1:
+			_ = ws.Write(context.Background(), websocket.MessageText, []byte(`{"messageType":"GO_AWAY"}`))
+			drain(ws) // and never closes it: the client waits for that
+		case 2:
+			close(successorUp)
+			drain(ws)
+			close(successorDown)
+		default:
+			drain(ws)
+		}
+	})
+	c := connectReconnectingMaster(t, h)
+	if ev := next(t, c); ev.MessageType != kvsapi.MessageGoAway {
+		t.Fatalf("got %+v, want GO_AWAY", ev)
+	}
+	select {
+	case <-successorUp:
+	case <-time.After(goAwayGrace + 5*time.Second):
+		t.Fatal("no connection was opened after GO_AWAY")
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-successorDown:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection opened after GO_AWAY is still open after Close")
+	}
+	kept := 0
+	c.sockets.Range(func(any, any) bool { kept++; return true })
+	if kept != 0 {
+		t.Fatalf("the client still holds %d socket(s) after Close", kept)
+	}
+	if n := h.conns.Load(); n != 2 {
+		t.Fatalf("%d connections, want 2", n)
+	}
+}
