@@ -35,7 +35,14 @@
 //     GetIceServerConfig (plus the STUN server KVS clients derive from the
 //     region), can be forced onto relays, carry a data channel, ride out
 //     signaling reconnections, and recover from lost paths (ICE restart) and
-//     vanished peers (a new PeerConnection).
+//     vanished peers (a new PeerConnection). The candidates they send carry
+//     usernameFragment, the ufrag of the round of ICE they were gathered
+//     in, as browsers' do; a received candidate whose usernameFragment (or
+//     ufrag extension) is not the one of the applied remote description
+//     belongs to a replaced PeerConnection or to the round before an ICE
+//     restart, and is dropped. No user callback (OnViewer, OnMessage,
+//     OnDataChannelOpen, OnFrame) runs after Run returns: Run waits for
+//     calls under way, so a callback must not wait for Run.
 //
 // Message payloads travel as base64 text holding a JSON document
 // ({"type":"offer","sdp":"..."} or an ICE candidate); EncodePayload,

@@ -31,7 +31,9 @@ type MasterConfig struct {
 	// connected or not, as a camera would.
 	Video, Audio media.Source
 	// OnMessage receives the messages viewers send on their data
-	// channels, from pion's goroutines; nil ignores them.
+	// channels, from pion's goroutines; nil ignores them. It is not called
+	// after Run returns: Run waits for a call under way (so it must not
+	// wait for Run) and makes none later.
 	OnMessage func(viewerID string, data []byte)
 	// OnViewer reports changes of the viewers' connections, from pion's
 	// goroutines, and refused viewers, from the goroutine running Run
@@ -105,9 +107,10 @@ type Master struct {
 	video *webrtc.TrackLocalStaticSample
 	audio *webrtc.TrackLocalStaticSample
 
-	running atomic.Bool
-	live    atomic.Int32   // PeerConnections not yet closed
-	closing sync.WaitGroup // PeerConnections being closed
+	running   atomic.Bool
+	live      atomic.Int32   // PeerConnections not yet closed
+	closing   sync.WaitGroup // PeerConnections being closed
+	callbacks callbackGate   // OnMessage, closed when Run ends
 
 	mu      sync.Mutex
 	stopped bool // Run is waiting for closing: no more closing.Add
@@ -242,6 +245,7 @@ func (m *Master) Run(ctx context.Context) error {
 	m.stopped = true // from here on drop closes peers itself
 	m.mu.Unlock()
 	m.closing.Wait()
+	m.callbacks.close()
 	return err
 }
 

@@ -180,7 +180,7 @@ func (p *masterPeer) onDataChannel(dc *webrtc.DataChannel) {
 	p.mu.Unlock()
 	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
 		if on := p.m.cfg.OnMessage; on != nil {
-			on(p.id, msg.Data)
+			p.m.callbacks.run(func() { on(p.id, msg.Data) })
 		}
 	})
 }

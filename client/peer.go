@@ -72,6 +72,33 @@ func (b *candidateBudget) reset(log *slog.Logger) {
 	*b = candidateBudget{}
 }
 
+// callbackGate runs the user's callbacks that pion calls from goroutines
+// a peer cannot wait for (a data channel's open handler runs on a
+// goroutine of its own that closing the PeerConnection does not wait
+// for). Run closes it on its way out, after closing every
+// PeerConnection: closing waits for a callback under way, and a callback
+// that comes later is not made, so that none runs after Run returns.
+type callbackGate struct {
+	mu     sync.RWMutex
+	closed bool
+}
+
+// run calls f unless the gate is closed.
+func (g *callbackGate) run(f func()) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if !g.closed {
+		f()
+	}
+}
+
+// close waits for the callbacks under way and refuses later ones.
+func (g *callbackGate) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+}
+
 // peerSetup is what a Master and a Viewer share to join a channel.
 type peerSetup struct {
 	kvs      *Client

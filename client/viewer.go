@@ -60,6 +60,10 @@ type ViewerConfig struct {
 	OnDataChannelOpen func()
 	// OnMessage receives the master's data-channel messages, from pion's
 	// goroutines.
+	//
+	// Neither callback is called after Run returns: Run waits for a call
+	// under way (so a callback must not wait for Run) and makes none
+	// later.
 	OnMessage func(data []byte)
 	// OnFrame receives every video frame and audio packet, put back
 	// together from its RTP packets, with the codec's MIME type, from the
@@ -68,7 +72,8 @@ type ViewerConfig struct {
 	// old one's readers may still be finishing while the new one's start;
 	// guard shared state. Timestamps start at zero with each
 	// PeerConnection; audio packets carry no Duration (zero). It must
-	// return quickly.
+	// return quickly. Run waits for the track readers, so it is not
+	// called after Run returns.
 	OnFrame func(mimeType string, f media.Frame)
 	// Logger receives the viewer's logs; nothing is logged when nil.
 	Logger *slog.Logger
@@ -88,11 +93,12 @@ type Viewer struct {
 	setup peerSetup
 	count counters
 
-	running  atomic.Bool
-	started  time.Time
-	events   chan sessionEvent // from pion's callbacks to the loop
-	restarts chan struct{}     // RestartICE requests
-	closers  sync.WaitGroup    // replaced PeerConnections being closed
+	running   atomic.Bool
+	started   time.Time
+	events    chan sessionEvent // from pion's callbacks to the loop
+	restarts  chan struct{}     // RestartICE requests
+	closers   sync.WaitGroup    // replaced PeerConnections being closed
+	callbacks callbackGate      // OnDataChannelOpen and OnMessage, closed when Run ends
 
 	// Owned by the loop goroutine.
 	timer    *time.Timer
@@ -179,6 +185,7 @@ func (v *Viewer) Run(ctx context.Context) error {
 	err = v.serve(ctx, j.sig)
 	v.closeLast()
 	v.closers.Wait()
+	v.callbacks.close()
 	return err
 }
 

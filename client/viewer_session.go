@@ -113,12 +113,12 @@ func (v *Viewer) openSession(servers []webrtc.ICEServer) (*viewerSession, error)
 		}
 		s.dc.OnOpen(func() {
 			if on := v.cfg.OnDataChannelOpen; on != nil {
-				on()
+				v.callbacks.run(on)
 			}
 		})
 		s.dc.OnMessage(func(msg webrtc.DataChannelMessage) {
 			if on := v.cfg.OnMessage; on != nil {
-				on(msg.Data)
+				v.callbacks.run(func() { on(msg.Data) })
 			}
 		})
 	}
