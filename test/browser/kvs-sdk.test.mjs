@@ -164,7 +164,13 @@ describe('the KVS WebRTC SDK for JavaScript and the AWS SDK for JavaScript v3', 
         signaling.sendSdpOffer(pc.localDescription);
       });
       signaling.on('sdpAnswer', async (answer) => { log.push('answer'); await pc.setRemoteDescription(answer); });
-      signaling.on('iceCandidate', (candidate) => { log.push('candidate'); pc.addIceCandidate(candidate); });
+      // The master labels its candidates with usernameFragment: Chromium
+      // must take them (a refusal would go unnoticed if ICE then found
+      // the master's address as a peer-reflexive candidate instead).
+      signaling.on('iceCandidate', (candidate) => {
+        log.push('candidate');
+        pc.addIceCandidate(candidate).then(() => log.push('candidate added'), (err) => log.push(`candidate refused: ${err}`));
+      });
       signaling.on('error', (err) => log.push(`error: ${err?.message || err}`));
       signaling.on('close', () => log.push('close'));
       signaling.open();
@@ -187,6 +193,9 @@ describe('the KVS WebRTC SDK for JavaScript and the AWS SDK for JavaScript v3', 
       return local;
     });
     assert.equal(pair, 'relay', 'the viewer must receive through the embedded TURN relay');
+    const added = await page.evaluate(() => window.kvsLog.filter((line) => line.startsWith('candidate ')));
+    assert.ok(added.includes('candidate added'), `no candidate of the master was added: ${JSON.stringify(added)}`);
+    assert.deepEqual(added.filter((line) => line !== 'candidate added'), [], 'Chromium refused candidates of the master');
     assert.deepEqual(errors.unexpected(), []);
     await page.evaluate(() => { window.viewerSignaling.close(); window.viewerPC.close(); });
     await page.close();
@@ -220,7 +229,8 @@ describe('the KVS WebRTC SDK for JavaScript and the AWS SDK for JavaScript v3', 
       });
       signaling.on('iceCandidate', (candidate, remoteClientId) => {
         log.push(`candidate from ${remoteClientId}`);
-        peers.get(remoteClientId)?.addIceCandidate(candidate);
+        peers.get(remoteClientId)?.addIceCandidate(candidate)
+          .then(() => log.push('candidate added'), (err) => log.push(`candidate refused: ${err}`));
       });
       signaling.on('error', (err) => log.push(`error: ${err?.message || err}`));
       signaling.on('close', () => log.push('close'));
@@ -243,6 +253,9 @@ describe('the KVS WebRTC SDK for JavaScript and the AWS SDK for JavaScript v3', 
     assert.equal(stats.videoCodec, 'video/VP8');
     const served = await page.evaluate(() => [...window.masterPeers.keys()]);
     assert.deepEqual(served, ['go-viewer'], 'the master must have answered exactly the Go viewer');
+    const results = await page.evaluate(() => window.kvsLog.filter((line) => line.startsWith('candidate ') && !line.startsWith('candidate from')));
+    assert.ok(results.includes('candidate added'), `no candidate of the Go viewer was added: ${JSON.stringify(results)}`);
+    assert.deepEqual(results.filter((line) => line !== 'candidate added'), [], 'Chromium refused candidates of the Go viewer');
     assert.deepEqual(errors.unexpected(), []);
     viewer.child.kill('SIGINT');
     await page.evaluate(() => { window.masterSignaling.close(); window.masterPeers.forEach((pc) => pc.close()); });
