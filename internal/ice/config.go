@@ -58,6 +58,11 @@ type Config struct {
 	// MaxAllocationsPerChannel caps the live allocations of one signaling
 	// channel; 0 means no cap.
 	MaxAllocationsPerChannel int `yaml:"max_allocations_per_channel"`
+	// MaxTCPConnectionsPerAllocation caps the live peer connections of
+	// one TCP relay (RFC 6062), those it dialled for Connect requests and
+	// those peers opened to it together; 0 means no cap. Each holds a
+	// file descriptor until it is bound or, unbound, for 30 seconds.
+	MaxTCPConnectionsPerAllocation int `yaml:"max_tcp_connections_per_allocation"`
 	// MaxTCPConnections caps the live TURN client connections over TCP,
 	// TLS and the HTTPS port together; 0 means no cap. Each holds a file
 	// descriptor, which the HTTPS listener needs too.
@@ -87,48 +92,50 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultUDPAddr                  = ":3478"
-	DefaultTCPAddr                  = ":3478"
-	DefaultTLSAddr                  = ":5349"
-	DefaultRelayPortMin             = 49152
-	DefaultRelayPortMax             = 65535
-	DefaultCredentialTTL            = 5 * time.Minute
-	DefaultBandwidthBitsPerSecond   = 5_000_000
-	DefaultMaxAllocationsPerCred    = 20
-	DefaultMaxAllocationsPerChannel = 50
-	DefaultMaxTCPConnections        = 10000
-	DefaultMaxTCPConnectionsPerIP   = 256
-	DefaultIceServerConfigPerSecond = 5
-	DefaultIceServerConfigBurst     = 10
-	DefaultRealm                    = "switchboard"
-	minCredentialTTL                = 31 * time.Second // inclusive: the Ttl is whole seconds and KVS clients need it above 30
-	maxCredentialTTL                = 24 * time.Hour
-	maxExternalURIs                 = maxEntries * maxURIsPerEntry
-	maxURILength                    = 256
-	maxUDPListeners                 = 1024
-	keyPrefix                       = "turn."
+	DefaultUDPAddr                   = ":3478"
+	DefaultTCPAddr                   = ":3478"
+	DefaultTLSAddr                   = ":5349"
+	DefaultRelayPortMin              = 49152
+	DefaultRelayPortMax              = 65535
+	DefaultCredentialTTL             = 5 * time.Minute
+	DefaultBandwidthBitsPerSecond    = 5_000_000
+	DefaultMaxAllocationsPerCred     = 20
+	DefaultMaxAllocationsPerChannel  = 50
+	DefaultMaxTCPConnections         = 10000
+	DefaultMaxTCPConnectionsPerIP    = 256
+	DefaultMaxTCPConnectionsPerAlloc = 32
+	DefaultIceServerConfigPerSecond  = 5
+	DefaultIceServerConfigBurst      = 10
+	DefaultRealm                     = "switchboard"
+	minCredentialTTL                 = 31 * time.Second // inclusive: the Ttl is whole seconds and KVS clients need it above 30
+	maxCredentialTTL                 = 24 * time.Hour
+	maxExternalURIs                  = maxEntries * maxURIsPerEntry
+	maxURILength                     = 256
+	maxUDPListeners                  = 1024
+	keyPrefix                        = "turn."
 )
 
 // DefaultConfig returns the defaults: the embedded relay on, safe peer
 // policy, KVS quota figures.
 func DefaultConfig() Config {
 	return Config{
-		Enabled:                     true,
-		UDPAddr:                     DefaultUDPAddr,
-		TCPAddr:                     DefaultTCPAddr,
-		TLSAddr:                     DefaultTLSAddr,
-		RelayPortMin:                DefaultRelayPortMin,
-		RelayPortMax:                DefaultRelayPortMax,
-		CredentialTTL:               Duration(DefaultCredentialTTL),
-		BandwidthBitsPerSecond:      DefaultBandwidthBitsPerSecond,
-		MaxAllocationsPerCredential: DefaultMaxAllocationsPerCred,
-		MaxAllocationsPerChannel:    DefaultMaxAllocationsPerChannel,
-		MaxTCPConnections:           DefaultMaxTCPConnections,
-		MaxTCPConnectionsPerIP:      DefaultMaxTCPConnectionsPerIP,
-		UDPListeners:                max(runtime.NumCPU(), 1),
-		GetIceServerConfigPerSecond: DefaultIceServerConfigPerSecond,
-		GetIceServerConfigBurst:     DefaultIceServerConfigBurst,
-		Realm:                       DefaultRealm,
+		Enabled:                        true,
+		UDPAddr:                        DefaultUDPAddr,
+		TCPAddr:                        DefaultTCPAddr,
+		TLSAddr:                        DefaultTLSAddr,
+		RelayPortMin:                   DefaultRelayPortMin,
+		RelayPortMax:                   DefaultRelayPortMax,
+		CredentialTTL:                  Duration(DefaultCredentialTTL),
+		BandwidthBitsPerSecond:         DefaultBandwidthBitsPerSecond,
+		MaxAllocationsPerCredential:    DefaultMaxAllocationsPerCred,
+		MaxAllocationsPerChannel:       DefaultMaxAllocationsPerChannel,
+		MaxTCPConnections:              DefaultMaxTCPConnections,
+		MaxTCPConnectionsPerIP:         DefaultMaxTCPConnectionsPerIP,
+		MaxTCPConnectionsPerAllocation: DefaultMaxTCPConnectionsPerAlloc,
+		UDPListeners:                   max(runtime.NumCPU(), 1),
+		GetIceServerConfigPerSecond:    DefaultIceServerConfigPerSecond,
+		GetIceServerConfigBurst:        DefaultIceServerConfigBurst,
+		Realm:                          DefaultRealm,
 	}
 }
 
@@ -193,6 +200,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxTCPConnectionsPerIP < 0 {
 		add("max_tcp_connections_per_ip", "must be 0 (no cap) or positive, got %d", c.MaxTCPConnectionsPerIP)
+	}
+	if c.MaxTCPConnectionsPerAllocation < 0 {
+		add("max_tcp_connections_per_allocation", "must be 0 (no cap) or positive, got %d", c.MaxTCPConnectionsPerAllocation)
 	}
 	if c.UDPListeners < 1 || c.UDPListeners > maxUDPListeners {
 		add("udp_listeners", "must be from 1 to %d, got %d", maxUDPListeners, c.UDPListeners)

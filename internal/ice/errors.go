@@ -19,6 +19,9 @@ var (
 	// ErrTCPRelayOverUDP means a client on UDP asked for a TCP relay,
 	// which RFC 6062 (section 5.1) reserves for clients on TCP or TLS.
 	ErrTCPRelayOverUDP = errors.New("ice: TCP relays are for clients on TCP or TLS")
+	// ErrTCPConnLimit means a TCP relay holds as many peer connections as
+	// turn.max_tcp_connections_per_allocation allows.
+	ErrTCPConnLimit = errors.New("ice: peer connection limit of the TCP relay reached (turn.max_tcp_connections_per_allocation)")
 	// ErrMissingDependency means New was given a Deps without something
 	// the configuration needs.
 	ErrMissingDependency = errors.New("ice: missing dependency")

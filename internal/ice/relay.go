@@ -27,6 +27,9 @@ type relays struct {
 	portMin    int
 	portMax    int
 	bandwidth  int64 // bits per second per direction; 0: no cap
+	// tcpConnsPerAlloc caps the peer connections of one TCP relay; 0: no
+	// cap.
+	tcpConnsPerAlloc int
 
 	policy  *policy
 	quotas  *quotas
@@ -48,7 +51,8 @@ func newRelays(advertised, bindIP netip.Addr, cfg Config, pol *policy, q *quotas
 	r := &relays{
 		advertised: advertised, bindIP: bindIP,
 		portMin: cfg.RelayPortMin, portMax: cfg.RelayPortMax, bandwidth: cfg.BandwidthBitsPerSecond,
-		policy: pol, quotas: q, metrics: m, log: log, now: now, track: newTracker(),
+		tcpConnsPerAlloc: cfg.MaxTCPConnectionsPerAllocation,
+		policy:           pol, quotas: q, metrics: m, log: log, now: now, track: newTracker(),
 		udpPorts: map[uint16]*relayAlloc{}, tcpPorts: map[uint16]*relayAlloc{},
 	}
 	r.flows.udpOut, r.flows.udpIn = m.flow(relayUDP, toPeer), m.flow(relayUDP, fromPeer)
@@ -287,6 +291,12 @@ func (a *allocator) AllocateConn(conf turn.AllocateConnConfig) (net.Conn, error)
 		a.refuse("peer_"+reason, "user", conf.UserID, "peer", remote.String(), "method", "Connect")
 		return nil, fmt.Errorf("%w: %s (%s)", ErrPeerRefused, remote, reason)
 	}
+	// Checked again when the connection is registered; checking here
+	// first spares a dial whose connection would be closed at once.
+	if alloc.full() {
+		a.refuseConnOverCap(alloc, remote.String(), "Connect")
+		return nil, fmt.Errorf("%w: %d peer connections", ErrTCPConnLimit, a.tcpConnsPerAlloc)
+	}
 	d := net.Dialer{
 		LocalAddr: &net.TCPAddr{IP: net.ParseIP(a.bindHost()), Port: int(local.Port())},
 		Control:   reusePortControl,
@@ -296,7 +306,19 @@ func (a *allocator) AllocateConn(conf turn.AllocateConnConfig) (net.Conn, error)
 	if err != nil {
 		return nil, err
 	}
-	return alloc.wrapConn(conn), nil
+	wrapped, ok := alloc.wrapConn(conn)
+	if !ok {
+		a.refuseConnOverCap(alloc, remote.String(), "Connect")
+		return nil, fmt.Errorf("%w: %d peer connections", ErrTCPConnLimit, a.tcpConnsPerAlloc)
+	}
+	return wrapped, nil
+}
+
+// refuseConnOverCap counts and logs a peer connection refused by
+// turn.max_tcp_connections_per_allocation.
+func (r *relays) refuseConnOverCap(alloc *relayAlloc, peer, method string) {
+	r.refuse(reasonTCPConnsPerAllocation, "user", alloc.cred.Username, "peer", peer, "method", method,
+		"limit", r.tcpConnsPerAlloc, "setting", "turn.max_tcp_connections_per_allocation")
 }
 
 // peerPermission records that the client of the UDP relay at relayAddr

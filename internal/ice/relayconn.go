@@ -238,7 +238,12 @@ func (l *relayListener) Accept() (net.Conn, error) {
 			_ = conn.Close()
 			continue
 		}
-		return l.alloc.wrapConn(conn), nil
+		wrapped, ok := l.alloc.wrapConn(conn)
+		if !ok {
+			l.alloc.r.refuseConnOverCap(l.alloc, ap.String(), "inbound")
+			continue
+		}
+		return wrapped, nil
 	}
 }
 
@@ -246,16 +251,34 @@ func (l *relayListener) Accept() (net.Conn, error) {
 func (l *relayListener) Close() error { return l.alloc.close() }
 
 // wrapConn registers a peer connection of a TCP allocation; it is closed
-// with the allocation.
-func (a *relayAlloc) wrapConn(conn net.Conn) net.Conn {
+// with the allocation. When the allocation already holds as many peer
+// connections as turn.max_tcp_connections_per_allocation allows, conn is
+// closed and ok is false.
+func (a *relayAlloc) wrapConn(conn net.Conn) (_ net.Conn, ok bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.conns == nil { // the allocation is already closed
 		_ = conn.Close()
-		return conn
+		return conn, true
+	}
+	if a.fullLocked() {
+		_ = conn.Close()
+		return nil, false
 	}
 	a.conns[conn] = struct{}{}
-	return &relayTCPConn{Conn: conn, alloc: a}
+	return &relayTCPConn{Conn: conn, alloc: a}, true
+}
+
+// full reports whether the allocation holds as many peer connections as
+// it may.
+func (a *relayAlloc) full() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.fullLocked()
+}
+
+func (a *relayAlloc) fullLocked() bool {
+	return a.r.tcpConnsPerAlloc > 0 && len(a.conns) >= a.r.tcpConnsPerAlloc
 }
 
 // relayTCPConn is a peer connection of a TCP allocation. TCP cannot drop
