@@ -58,6 +58,10 @@ type Config struct {
 	// MaxAllocationsPerChannel caps the live allocations of one signaling
 	// channel; 0 means no cap.
 	MaxAllocationsPerChannel int `yaml:"max_allocations_per_channel"`
+	// MaxPermissionsPerAllocation caps the peer IP addresses one
+	// allocation holds a permission for (CreatePermission, ChannelBind);
+	// a permission being refreshed always passes. 0 means no cap.
+	MaxPermissionsPerAllocation int `yaml:"max_permissions_per_allocation"`
 	// MaxTCPConnectionsPerAllocation caps the live peer connections of
 	// one TCP relay (RFC 6062), those it dialled for Connect requests and
 	// those peers opened to it together; 0 means no cap. Each holds a
@@ -104,6 +108,7 @@ const (
 	DefaultMaxTCPConnections         = 10000
 	DefaultMaxTCPConnectionsPerIP    = 256
 	DefaultMaxTCPConnectionsPerAlloc = 32
+	DefaultMaxPermissionsPerAlloc    = 64
 	DefaultIceServerConfigPerSecond  = 5
 	DefaultIceServerConfigBurst      = 10
 	DefaultRealm                     = "switchboard"
@@ -132,6 +137,7 @@ func DefaultConfig() Config {
 		MaxTCPConnections:              DefaultMaxTCPConnections,
 		MaxTCPConnectionsPerIP:         DefaultMaxTCPConnectionsPerIP,
 		MaxTCPConnectionsPerAllocation: DefaultMaxTCPConnectionsPerAlloc,
+		MaxPermissionsPerAllocation:    DefaultMaxPermissionsPerAlloc,
 		UDPListeners:                   max(runtime.NumCPU(), 1),
 		GetIceServerConfigPerSecond:    DefaultIceServerConfigPerSecond,
 		GetIceServerConfigBurst:        DefaultIceServerConfigBurst,
@@ -200,6 +206,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxTCPConnectionsPerIP < 0 {
 		add("max_tcp_connections_per_ip", "must be 0 (no cap) or positive, got %d", c.MaxTCPConnectionsPerIP)
+	}
+	if c.MaxPermissionsPerAllocation < 0 {
+		add("max_permissions_per_allocation", "must be 0 (no cap) or positive, got %d", c.MaxPermissionsPerAllocation)
 	}
 	if c.MaxTCPConnectionsPerAllocation < 0 {
 		add("max_tcp_connections_per_allocation", "must be 0 (no cap) or positive, got %d", c.MaxTCPConnectionsPerAllocation)

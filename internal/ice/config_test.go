@@ -49,6 +49,7 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	cfg.MaxAllocationsPerCredential = -1
 	cfg.MaxAllocationsPerChannel = -2
 	cfg.MaxTCPConnectionsPerAllocation = -1
+	cfg.MaxPermissionsPerAllocation = -1
 	cfg.UDPListeners = 0
 	cfg.GetIceServerConfigPerSecond = 0
 	cfg.GetIceServerConfigBurst = 0
@@ -61,7 +62,7 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	for _, key := range []string{
 		"turn.udp_addr", "turn.tcp_addr", "turn.relay_ip", "turn.relay_port_max", "turn.allow_peers[0]",
 		"turn.credential_ttl", "turn.bandwidth_bits_per_second", "turn.max_allocations_per_credential",
-		"turn.max_allocations_per_channel", "turn.max_tcp_connections_per_allocation", "turn.udp_listeners", "turn.get_ice_server_config_per_second",
+		"turn.max_allocations_per_channel", "turn.max_tcp_connections_per_allocation", "turn.max_permissions_per_allocation", "turn.udp_listeners", "turn.get_ice_server_config_per_second",
 		"turn.get_ice_server_config_burst", "turn.realm", "turn.external_uris[0]", "turn.external_secret",
 	} {
 		if !strings.Contains(err.Error(), key+":") {

@@ -55,3 +55,68 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// TestPermissionCap gives allocations on UDP and TCP as many peers as
+// turn.max_permissions_per_allocation allows: a permission for one more
+// peer is refused (CreatePermission and ChannelBind), refreshing a granted
+// one still works, another allocation is not affected, and each refusal is
+// counted under the limit's name.
+func TestPermissionCap(t *testing.T) {
+	h := startService(t, testConfig(loopbackAllowed, func(c *Config) { c.MaxPermissionsPerAllocation = 3 }))
+	user, pass := h.credentials(t, testARN, "many-peers")
+	refusals := func() float64 {
+		return h.counter(t, "switchboard_turn_refusals_total", "reason", reasonPermissionsPerAllocation)
+	}
+	for _, tc := range []struct {
+		network string
+		server  net.Addr
+		proto   byte
+	}{{"udp", h.svc.Addrs().UDP, 17}, {"tcp", h.svc.Addrs().TCP, 6}} {
+		t.Run(tc.network, func(t *testing.T) {
+			c := dialRawTURN(t, tc.network, tc.server, user, pass)
+			if _, code := c.allocate(tc.proto, false); code != 0 {
+				t.Fatalf("allocation: error %d", code)
+			}
+			for _, ip := range []string{"127.0.0.1", "127.0.0.2", "127.0.0.3"} {
+				if code := c.createPermission(v4(ip, 9)); code != 0 {
+					t.Fatalf("permission for %s within the cap: error %d", ip, code)
+				}
+			}
+			before := refusals()
+			if code := c.createPermission(v4("127.0.0.4", 9)); code != 403 {
+				t.Fatalf("a 4th peer with a cap of 3: error %d, want 403", code)
+			}
+			if got := refusals(); got != before+1 {
+				t.Fatalf("refusals counted: %v, want %v", got, before+1)
+			}
+			if code := c.createPermission(v4("127.0.0.1", 10)); code != 0 {
+				t.Fatalf("refreshing a granted permission: error %d", code)
+			}
+			if tc.proto == 17 {
+				// pion answers a refused ChannelBind 401, which the raw
+				// client retries, so the count may move more than once.
+				before = refusals()
+				if code := c.channelBind(0x4000, v4("127.0.0.5", 9)); code == 0 {
+					t.Fatal("ChannelBind to a 4th peer succeeded")
+				}
+				if refusals() <= before {
+					t.Fatal("ChannelBind refusal not counted")
+				}
+				if code := c.channelBind(0x4001, v4("127.0.0.2", 9)); code != 0 {
+					t.Fatalf("ChannelBind to a granted peer: error %d", code)
+				}
+			}
+			before = refusals()
+			other := dialRawTURN(t, tc.network, tc.server, user, pass)
+			if _, code := other.allocate(tc.proto, false); code != 0 {
+				t.Fatalf("second allocation: error %d", code)
+			}
+			if code := other.createPermission(v4("127.0.0.4", 9)); code != 0 {
+				t.Fatalf("another allocation's first peer: error %d", code)
+			}
+			if got := refusals(); got != before {
+				t.Fatalf("a permission within the cap was counted as refused (%v, was %v)", got, before)
+			}
+		})
+	}
+}

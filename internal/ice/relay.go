@@ -30,6 +30,9 @@ type relays struct {
 	// tcpConnsPerAlloc caps the peer connections of one TCP relay; 0: no
 	// cap.
 	tcpConnsPerAlloc int
+	// permissionsPerAlloc caps the peers one allocation holds a
+	// permission for; 0: no cap.
+	permissionsPerAlloc int
 
 	policy  *policy
 	quotas  *quotas
@@ -45,14 +48,26 @@ type relays struct {
 	mu       sync.Mutex
 	udpPorts map[uint16]*relayAlloc
 	tcpPorts map[uint16]*relayAlloc
+	// byClient finds an allocation from the client address pion gives
+	// the PermissionHandler.
+	byClient map[clientKey]*relayAlloc
+}
+
+// clientKey names an allocation as pion's PermissionHandler sees it: the
+// listener (each has its own allocator and pion allocation manager) and
+// the client's address on it.
+type clientKey struct {
+	listener *allocator
+	client   string
 }
 
 func newRelays(advertised, bindIP netip.Addr, cfg Config, pol *policy, q *quotas, m *metrics, log *slog.Logger, now func() time.Time) *relays {
 	r := &relays{
 		advertised: advertised, bindIP: bindIP,
 		portMin: cfg.RelayPortMin, portMax: cfg.RelayPortMax, bandwidth: cfg.BandwidthBitsPerSecond,
-		tcpConnsPerAlloc: cfg.MaxTCPConnectionsPerAllocation,
-		policy:           pol, quotas: q, metrics: m, log: log, now: now, track: newTracker(),
+		tcpConnsPerAlloc: cfg.MaxTCPConnectionsPerAllocation, permissionsPerAlloc: cfg.MaxPermissionsPerAllocation,
+		byClient: map[clientKey]*relayAlloc{},
+		policy:   pol, quotas: q, metrics: m, log: log, now: now, track: newTracker(),
 		udpPorts: map[uint16]*relayAlloc{}, tcpPorts: map[uint16]*relayAlloc{},
 	}
 	r.flows.udpOut, r.flows.udpIn = m.flow(relayUDP, toPeer), m.flow(relayUDP, fromPeer)
@@ -89,6 +104,56 @@ func (r *relays) permit(client net.Addr, peer net.IP) bool {
 		return false
 	}
 	return true
+}
+
+// permit is the pion PermissionHandler of the allocator's listener: it
+// decides CreatePermission, ChannelBind and Connect on the peer policy,
+// then on the allocation's permission cap. A peer the allocation has a
+// permission for already passes the cap, so refreshes keep working.
+func (a *allocator) permit(client net.Addr, peer net.IP) bool {
+	if !a.relays.permit(client, peer) {
+		return false
+	}
+	alloc := a.allocationOf(client)
+	if alloc == nil || alloc.roomForPeer(peer) {
+		return true
+	}
+	a.refuse(reasonPermissionsPerAllocation, "user", alloc.cred.Username, "client", client.String(), "peer", peer.String(),
+		"limit", a.permissionsPerAlloc, "setting", "turn.max_permissions_per_allocation")
+	return false
+}
+
+// allocationOf returns the allocation of a client of this listener, nil
+// when there is none.
+func (a *allocator) allocationOf(client net.Addr) *relayAlloc {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.byClient[clientKey{listener: a, client: client.String()}]
+}
+
+// allocationCreated records which client of which listener owns the
+// allocation at relayAddr; pion reports it (EventHandler) before it
+// answers the Allocate, so before any CreatePermission.
+func (r *relays) allocationCreated(client, relayAddr net.Addr) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	alloc := r.allocAtLocked(relayAddr)
+	if alloc == nil {
+		return
+	}
+	alloc.clientKey = clientKey{listener: alloc.owner, client: client.String()}
+	r.byClient[alloc.clientKey] = alloc
+}
+
+// allocAtLocked returns the allocation whose relay address is relayAddr.
+func (r *relays) allocAtLocked(relayAddr net.Addr) *relayAlloc {
+	switch a := relayAddr.(type) {
+	case *net.UDPAddr:
+		return r.udpPorts[uint16(a.Port)] //nolint:gosec // a UDP port
+	case *net.TCPAddr:
+		return r.tcpPorts[uint16(a.Port)] //nolint:gosec // a TCP port
+	}
+	return nil
 }
 
 // allocator is the pion RelayAddressGenerator of one listener; it knows
@@ -321,18 +386,18 @@ func (r *relays) refuseConnOverCap(alloc *relayAlloc, peer, method string) {
 		"limit", r.tcpConnsPerAlloc, "setting", "turn.max_tcp_connections_per_allocation")
 }
 
-// peerPermission records that the client of the UDP relay at relayAddr
+// peerPermission records that the client of the relay at relayAddr
 // created (on) or lost (off) its permission for peer: pion reports both
-// (EventHandler), and the relay then knows which peers' datagrams it will
-// pass on, before it charges or counts them.
+// (EventHandler). A UDP relay then knows which peers' datagrams it will
+// pass on, before it charges or counts them, and every relay how many
+// peers it holds a permission for.
 func (r *relays) peerPermission(relayAddr net.Addr, peer net.IP, on bool) {
-	ua, ok := relayAddr.(*net.UDPAddr)
-	ip, okIP := netip.AddrFromSlice(peer)
-	if !ok || !okIP {
+	ip, ok := netip.AddrFromSlice(peer)
+	if !ok {
 		return
 	}
 	r.mu.Lock()
-	alloc := r.udpPorts[uint16(ua.Port)] //nolint:gosec // a UDP port
+	alloc := r.allocAtLocked(relayAddr)
 	r.mu.Unlock()
 	if alloc != nil {
 		alloc.setPeerPermission(ip.Unmap(), on)
@@ -351,5 +416,8 @@ func (r *relays) forgetPort(a *relayAlloc) {
 	}
 	if ports[a.port] == a {
 		delete(ports, a.port)
+	}
+	if r.byClient[a.clientKey] == a {
+		delete(r.byClient, a.clientKey)
 	}
 }

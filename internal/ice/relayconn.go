@@ -19,6 +19,7 @@ import (
 // connections it made or accepted are closed together, once.
 type relayAlloc struct {
 	r      *relays
+	owner  *allocator // the allocator of the listener the client is on
 	cred   credential
 	relay  string // relayUDP or relayTCP
 	port   uint16
@@ -39,6 +40,10 @@ type relayAlloc struct {
 	// relays), replaced whole on each change: the read path only loads.
 	peers atomic.Pointer[map[netip.Addr]struct{}]
 
+	// clientKey is the allocation's entry in relays.byClient (guarded by
+	// relays.mu).
+	clientKey clientKey
+
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 }
@@ -50,7 +55,7 @@ func (a *allocator) newAlloc(cred credential, relay string, port uint16, release
 	gauge.Inc()
 	ctx, cancel := context.WithCancel(context.Background())
 	alloc := &relayAlloc{
-		r: a.relays, cred: cred, relay: relay, port: port, gauge: gauge,
+		r: a.relays, owner: a, cred: cred, relay: relay, port: port, gauge: gauge,
 		out: newBandwidthLimiter(a.bandwidth), in: newBandwidthLimiter(a.bandwidth),
 		ctx: ctx, cancel: cancel, release: release, closeSocket: closeSocket,
 		readerDone: a.track.start(), conns: map[net.Conn]struct{}{},
@@ -127,6 +132,23 @@ func (a *relayAlloc) setPeerPermission(peer netip.Addr, on bool) {
 		delete(next, peer)
 	}
 	a.peers.Store(&next)
+}
+
+// roomForPeer reports whether a permission for peer fits: the allocation
+// has one for it already, or holds fewer than the cap.
+func (a *relayAlloc) roomForPeer(peer net.IP) bool {
+	ip, ok := canonicalIP(peer)
+	if !ok {
+		return false
+	}
+	peers := a.peers.Load()
+	if peers == nil {
+		return true
+	}
+	if _, ok := (*peers)[ip]; ok {
+		return true
+	}
+	return a.r.permissionsPerAlloc == 0 || len(*peers) < a.r.permissionsPerAlloc
 }
 
 // hasPeerPermission reports whether the client has a permission for the

@@ -100,10 +100,11 @@ func (s *Service) udpConfigs(ctx context.Context) ([]turn.PacketConnConfig, net.
 	configs := make([]turn.PacketConnConfig, 0, len(conns))
 	for _, c := range conns {
 		pc, listener := newBatchConn(c, s.relays)
+		gen := &allocator{relays: s.relays, transport: transportUDP, listener: listener}
 		configs = append(configs, turn.PacketConnConfig{
 			PacketConn:            &trackedPacketConn{PacketConn: pc, done: s.relays.track.start()},
-			RelayAddressGenerator: &allocator{relays: s.relays, transport: transportUDP, listener: listener},
-			PermissionHandler:     s.relays.permit,
+			RelayAddressGenerator: gen,
+			PermissionHandler:     gen.permit,
 		})
 	}
 	return configs, conns[0].LocalAddr(), nil
@@ -111,10 +112,11 @@ func (s *Service) udpConfigs(ctx context.Context) ([]turn.PacketConnConfig, net.
 
 // listenerConfig serves a stream listener (TCP, TLS queue, HTTPS queue).
 func (s *Service) listenerConfig(ln net.Listener, transport string, wrap func(net.Conn) net.Conn) turn.ListenerConfig {
+	gen := &allocator{relays: s.relays, transport: transport}
 	return turn.ListenerConfig{
 		Listener:              newTrackedListener(ln, s.relays.track.start(), wrap, s.log),
-		RelayAddressGenerator: &allocator{relays: s.relays, transport: transport},
-		PermissionHandler:     s.relays.permit,
+		RelayAddressGenerator: gen,
+		PermissionHandler:     gen.permit,
 	}
 }
 
@@ -143,6 +145,9 @@ func (s *Service) serverConfig(secret []byte, packets []turn.PacketConnConfig, l
 					return
 				}
 				s.streamIndex.authenticated(src, dst)
+			},
+			OnAllocationCreated: func(src, _ net.Addr, _, _, _ string, relayAddr net.Addr, _ int) {
+				s.relays.allocationCreated(src, relayAddr)
 			},
 			OnPermissionCreated: func(_, _ net.Addr, _, _, _ string, relayAddr net.Addr, peer net.IP) {
 				s.metrics.permissions.Inc()
