@@ -226,10 +226,55 @@ func decodeFile(path string, cfg *Config) error {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+	err = dec.Decode(cfg)
+	if errors.Is(err, io.EOF) {
+		return nil // an empty file, or one with comments only
+	}
+	var typeErr *yaml.TypeError
+	if err != nil && !errors.As(err, &typeErr) {
+		// A syntax error: the decoder cannot go on to a next document.
 		return fmt.Errorf("config file %s: %w", path, err)
 	}
-	return nil
+	problems := []error{}
+	if err != nil {
+		problems = append(problems, fmt.Errorf("config file %s: %w", path, err))
+	}
+	if line, err := nextDocument(dec); err != nil {
+		problems = append(problems, fmt.Errorf("config file %s: after the first YAML document: %w", path, err))
+	} else if line > 0 {
+		problems = append(problems, fmt.Errorf("config file %s: line %d starts a second YAML document, "+
+			"whose settings would be ignored; a configuration file holds one YAML document (remove the \"---\" line or merge the documents)", path, line))
+	}
+	return errors.Join(problems...)
+}
+
+// nextDocument returns the line where the decoder's next document with
+// something in it starts, or 0 when there is none. A bare document
+// marker ("---" or "..." with nothing after it) does not count. A next
+// document that does not parse is returned as an error.
+func nextDocument(dec *yaml.Decoder) (line int, err error) {
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if !emptyDocument(&doc) {
+			return doc.Line, nil
+		}
+	}
+}
+
+// emptyDocument reports whether a decoded document holds nothing but null.
+func emptyDocument(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	n := doc.Content[0]
+	return len(doc.Content) == 1 && n.Kind == yaml.ScalarNode && n.Tag == "!!null" && n.Value == ""
 }
 
 // Redacted returns a copy safe to print: secrets are masked.

@@ -64,3 +64,27 @@ func TestListenAddressPortIsChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestFileWithSeveralDocumentsIsRefused: the server reads one YAML
+// document. A file with a second one ("---" and more settings, as when
+// two files are pasted together) must be refused with the line where the
+// extra document starts, not have its settings silently dropped.
+func TestFileWithSeveralDocumentsIsRefused(t *testing.T) {
+	file := "server:\n  region: eu-west-1\n---\nserver:\n  region: eu-west-2\n"
+	path := writeFile(t, file)
+	_, err := Load("test", Source{Args: []string{"--config", path}, Env: env(nil)})
+	if err == nil {
+		t.Fatal("a file with two YAML documents was accepted; the second one is ignored")
+	}
+	for _, want := range []string{path, "line 3", "one YAML document"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q:\n%v", want, err)
+		}
+	}
+	// A lone document marker, at the start or at the end, is still one document.
+	for _, ok := range []string{"---\nserver:\n  region: eu-west-1\n", "server:\n  region: eu-west-1\n---\n", "server:\n  region: eu-west-1\n...\n"} {
+		if _, err := Load("test", Source{Args: []string{"--config", writeFile(t, ok)}, Env: env(nil)}); err != nil {
+			t.Errorf("one document refused:\n%s\n%v", ok, err)
+		}
+	}
+}
