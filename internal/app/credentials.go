@@ -33,13 +33,20 @@ func rootKeys(cfg config.Config) (keys config.Keys, generated bool, err error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case err == nil:
+		// The file is ours, but it may have been edited or cut short; its
+		// problems are reported as its own, not as a setting's.
 		var k storedKeys
 		if err := json.Unmarshal(data, &k); err != nil {
-			return config.Keys{}, false, fmt.Errorf("read %s: %w (delete it to generate new keys)", path, err)
+			return config.Keys{}, false, fmt.Errorf("generated keys in %s: %w (delete the file to generate new keys)", path, err)
+		}
+		c := auth.Credential{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey, Account: cfg.Server.AccountID}
+		if err := auth.CheckCredential(c); err != nil {
+			return config.Keys{}, false, fmt.Errorf("generated keys in %s: %w (delete the file to generate new keys)", path, err)
 		}
 		return config.Keys{AccessKeyID: k.AccessKeyID, SecretAccessKey: k.SecretAccessKey}, false, nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return config.Keys{}, false, fmt.Errorf("read %s: %w", path, err)
+		// err names the file already.
+		return config.Keys{}, false, fmt.Errorf("generated keys: %w", err)
 	}
 	k := storedKeys{AccessKeyID: "SBAK" + randomString(16, upperAlnum), SecretAccessKey: randomString(40, secretAlphabet)}
 	data, _ = json.MarshalIndent(k, "", "  ")

@@ -177,3 +177,46 @@ func TestConfiguredSecretIsNotPrinted(t *testing.T) {
 		t.Fatalf("the banner does not name the key and say the secret is withheld:\n%s", banner)
 	}
 }
+
+// TestBadCredentialsFileIsNamed: a credentials.json in the data directory
+// that is not what the server writes (emptied, edited by hand, cut short)
+// stops `switchboard serve` with exit status 1 and a message that names
+// the file and what is wrong in it, and the file is left as it was: the
+// server must neither guess new keys over it nor point at a setting the
+// operator never gave.
+func TestBadCredentialsFileIsNamed(t *testing.T) {
+	for name, tc := range map[string]struct{ content, want string }{
+		"empty object": {`{}`, "access key id"},
+		"short key id": {`{"access_key_id": "SBAK1", "secret_access_key": "0123456789abcdefghij"}`, "access key id"},
+		"short secret": {`{"access_key_id": "SBAKABCDEFGHIJKLMNOP", "secret_access_key": "short"}`, "secret access key"},
+		"not JSON":     {`access_key_id=SBAKABCDEFGHIJKLMNOP`, "invalid character"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "credentials.json")
+			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(binary, append([]string{"serve", "--data-dir", dir, "--addr", "127.0.0.1:0"}, loopbackTURN...)...)
+			cmd.Env = withoutSwitchboardEnv()
+			var stdout, stderr lockedBuffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 1 {
+				t.Fatalf("serve: %v, want exit status 1\n%s%s", err, stdout.String(), stderr.String())
+			}
+			last := stderr.String()[strings.LastIndex(strings.TrimSpace(stderr.String()), "\n")+1:]
+			for _, want := range []string{path, tc.want, "delete"} {
+				if !strings.Contains(last, want) {
+					t.Errorf("the error does not say %q:\n%s", want, last)
+				}
+			}
+			if after, _ := os.ReadFile(path); string(after) != tc.content {
+				t.Errorf("credentials.json was changed to %q", after)
+			}
+			if strings.Contains(stdout.String(), "access key id:") {
+				t.Errorf("a banner was printed:\n%s", stdout.String())
+			}
+		})
+	}
+}
