@@ -184,6 +184,27 @@ func NewReader(r *bufio.Reader, frameRate float64) (Reader, error) {
 	return nil, fmt.Errorf("media: not IVF, Ogg or H.264 Annex-B: %w", ErrUnsupportedFormat)
 }
 
+// CheckOutputName reports whether CreateFile can record video to path:
+// its name must end in .ivf, .h264 or .264 (ErrUnsupportedFormat
+// otherwise), and its directory must exist. Programs call it before they
+// start receiving, so that a name they can never write is refused at once.
+func CheckOutputName(path string) error {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".ivf", ".h264", ".264":
+	default:
+		return fmt.Errorf("media: %s: the name must end in .ivf or .h264: %w", path, ErrUnsupportedFormat)
+	}
+	dir := filepath.Dir(path)
+	info, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("media: %w", err)
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("media: %s is not a directory", dir)
+	}
+	return nil
+}
+
 // CreateFile creates path to record frames of the codec mimeType: IVF for a
 // name ending in .ivf (VP8, VP9, AV1), Annex-B for .h264 or .264 (H.264).
 // Another extension, or a codec the container cannot hold, fails with

@@ -108,7 +108,17 @@ func runViewer(args []string, stdout, stderr io.Writer) int {
 }
 
 // check refuses flag values the viewer cannot run with.
-func (f *viewerFlags) check() error { return checkStatsInterval(f.interval) }
+func (f *viewerFlags) check() error {
+	if err := checkStatsInterval(f.interval); err != nil {
+		return err
+	}
+	if f.output != "" {
+		if err := media.CheckOutputName(f.output); err != nil {
+			return fmt.Errorf("--output: %w", err)
+		}
+	}
+	return nil
+}
 
 // newViewer builds the SDK viewer with the command's callbacks.
 func (f *viewerFlags) newViewer(s *session, out *printer, rec *recorder) (*client.Viewer, error) {

@@ -170,6 +170,12 @@ func TestCLIFriendlyErrors(t *testing.T) {
 			[]string{"is not trusted", "--ca-bundle", "AWS_CA_BUNDLE"}},
 		{"no credentials", without("AWS_ACCESS_KEY_ID"), []string{"master", "--channel", "x"}, 2,
 			[]string{"no AWS credentials found", "--access-key-id", "AWS_ACCESS_KEY_ID"}},
+		// An --output the viewer could never write is refused before it
+		// joins, not when (or if) the first video frame arrives.
+		{"output name without a video extension", env, []string{"viewer", "--channel", "out", "--create", "--output", "received.txt", "--duration", "5s"}, 2,
+			[]string{"--output", "received.txt", ".ivf or .h264"}},
+		{"output in a missing directory", env, []string{"viewer", "--channel", "out", "--create", "--output", "/nonexistent-switchboard-dir/received.ivf", "--duration", "5s"}, 2,
+			[]string{"--output", "/nonexistent-switchboard-dir", "no such file or directory"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
