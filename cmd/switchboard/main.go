@@ -46,11 +46,11 @@ Commands:
   bench          measure the server against baselines (see docs/benchmarks.md)
   version        print the version
 
-Run "switchboard <command> -h" for the flags of a command. Every flag of
-serve and check-config can also be set as SWITCHBOARD_<FLAG> in the
-environment (dashes become underscores) or in a YAML file given with
---config; master and viewer read AWS_* variables and ~/.aws like the AWS
-CLI.
+Run "switchboard <command> -h" or "switchboard help <command>" for the
+flags of a command. Every flag of serve and check-config can also be set
+as SWITCHBOARD_<FLAG> in the environment (dashes become underscores) or
+in a YAML file given with --config; master and viewer read AWS_*
+variables and ~/.aws like the AWS CLI.
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -73,6 +73,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "switchboard", version)
 		return 0
 	case "help", "-h", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			// "switchboard help serve" is "switchboard serve -h".
+			if args[1] == "help" || args[1] == "version" {
+				fmt.Fprint(stdout, usage)
+				return 0
+			}
+			return run([]string{args[1], "-h"}, stdout, stderr)
+		}
 		fmt.Fprint(stdout, usage)
 		return 0
 	default:

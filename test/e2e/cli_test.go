@@ -220,3 +220,30 @@ func TestBadCredentialsFileIsNamed(t *testing.T) {
 		})
 	}
 }
+
+// TestHelpCommand: "switchboard help COMMAND", what a new user types
+// after reading the command list, prints that command's flags, as
+// "switchboard COMMAND -h" does, with exit status 0; help for a command
+// that does not exist is a usage error.
+func TestHelpCommand(t *testing.T) {
+	for cmd, want := range map[string]string{
+		"serve":        "-data-dir",
+		"check-config": "-data-dir",
+		"master":       "-video",
+		"viewer":       "-output",
+		"bench":        "Scenarios:",
+	} {
+		out, err := exec.Command(binary, "help", cmd).CombinedOutput()
+		if err != nil {
+			t.Errorf("help %s: %v\n%s", cmd, err, out)
+			continue
+		}
+		if !strings.Contains(string(out), want) {
+			t.Errorf("help %s does not show %q:\n%s", cmd, want, out)
+		}
+	}
+	out, err := exec.Command(binary, "help", "serv").CombinedOutput()
+	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 2 || !strings.Contains(string(out), `unknown command "serv"`) {
+		t.Errorf("help serv: %v, want exit status 2 and the unknown command named\n%s", err, out)
+	}
+}
