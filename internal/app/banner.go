@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 
 	"github.com/switchboard-rtc/switchboard/internal/config"
@@ -37,7 +38,7 @@ func (a *App) printBanner(b bannerInfo) {
 	}
 	secretNote := ""
 	if b.generated {
-		secretNote = "  (generated now and kept in " + a.cfg.Server.DataDir + "/" + credentialsFile + ")"
+		secretNote = "  (generated now and kept in " + filepath.Join(a.cfg.Server.DataDir, credentialsFile) + ")"
 	}
 	fmt.Fprintf(&s, "  access key id:     %s\n  secret access key: %s%s\n", b.keys.AccessKeyID, secret, secretNote)
 	caEnv := ""
