@@ -7,11 +7,12 @@ import (
 
 // advertisedHost returns the host[:port] clients are told to use. A
 // configured public host wins; otherwise the listener's address, with
-// "localhost" standing in for an unspecified address. Port 443 is left out,
-// because the KVS C SDK cannot parse endpoints with a port.
+// "localhost" standing in for an unspecified address. Port 443 is left out
+// either way, because the KVS C SDK cannot parse endpoints with a port: an
+// operator who writes "signal.example.com:443" means what the C SDK needs.
 func advertisedHost(configured string, addr net.Addr) string {
 	if configured != "" {
-		return configured
+		return withoutPort443(configured)
 	}
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
@@ -24,6 +25,16 @@ func advertisedHost(configured string, addr net.Addr) string {
 		return hostForURL(host)
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// withoutPort443 drops ":443" from a host[:port] that has it, keeping the
+// brackets of an IPv6 address.
+func withoutPort443(hostport string) string {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil || port != "443" {
+		return hostport
+	}
+	return hostForURL(host)
 }
 
 func hostForURL(host string) string {
