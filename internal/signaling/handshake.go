@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/switchboard-rtc/switchboard/internal/bus"
 	"github.com/switchboard-rtc/switchboard/internal/httpx"
@@ -41,6 +42,10 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.writeRefusal(w, r, ref)
 		return
 	}
+	// The 101 carries a Date like every other reply: KVS clients set
+	// their clocks by it (spec 1.2, section 9 item 19), and net/http adds
+	// none to a reply written on a hijacked connection.
+	w.Header().Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	ws, err := wsserver.Upgrade(w, r, wsserver.UpgradeOptions{
 		Subprotocols: []string{subprotocolWSS},
 		ReadLimit:    h.cfg.ReadLimit,
