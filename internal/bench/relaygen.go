@@ -29,6 +29,9 @@ type relayMaster struct {
 	seen        []bitset // by viewer slot; owned by the receiving goroutine
 	dups        atomic.Int64
 	foreign     atomic.Int64 // frames without a stamp of ours
+	// wasAway is set once the server dropped this master and it connected
+	// again: only then could its viewers' offers wait in its mailbox.
+	wasAway atomic.Bool
 
 	mu      sync.Mutex
 	samples samples
@@ -172,6 +175,7 @@ func (rig *relayRig) reconnect(m *relayMaster) bool {
 				_ = ws.closeNow()
 				return false
 			}
+			m.wasAway.Store(true)
 			rig.reconnects.Add(1)
 			return true
 		}
@@ -315,13 +319,16 @@ type relayTally struct {
 // fate is allowed, the one the protocol prescribes (spec 6.7): an SDP
 // offer that waited in the mailbox of an absent master is replaced by a
 // newer offer from the same viewer, so an undelivered offer followed by a
-// delivered later one counts as superseded.
+// delivered later one counts as superseded. A master that was never away
+// has no mailbox to wait in: an offer of its viewers that did not arrive
+// is missing, whatever came after it.
 func (rig *relayRig) verify() relayTally {
 	var t relayTally
 	for _, v := range rig.viewers {
 		m := rig.masters[int(v.id)/len(rig.masters[0].seen)]
 		seen := m.seen[int(v.id)-int(m.firstViewer)]
 		t.both += int64(seen.overlap(v.refused))
+		mayBeSuperseded := m.wasAway.Load()
 		laterOffer := false // a later SDP offer of this viewer arrived
 		for seq := int64(v.seq) - 1; seq >= 0; seq-- {
 			n := uint32(seq) //nolint:gosec // below v.seq
@@ -330,7 +337,7 @@ func (rig *relayRig) verify() relayTally {
 			case seen.has(n):
 				laterOffer = laterOffer || isOffer
 			case v.refused.has(n):
-			case isOffer && laterOffer:
+			case isOffer && laterOffer && mayBeSuperseded:
 				t.superseded++
 			default:
 				t.missing++
