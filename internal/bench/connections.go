@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -123,7 +124,7 @@ func measureConnections(ctx context.Context, opts Options, srv *server, n, conc,
 	}
 	m.metrics, _ = srv.scrape(ctx)
 	prof.heap("connections")
-	m.held = m.metrics["switchboard_signaling_connections"]
+	m.held = gauge(m.metrics, "switchboard_signaling_connections")
 	closeAll(res.conns)
 	res.conns = nil
 	m.left = srv.waitMetric(ctx, "switchboard_signaling_connections", 60*time.Second, func(v float64) bool { return v == 0 })
@@ -159,7 +160,7 @@ func reportConnections(rep *Report, n int, m *connMeasure, resume bool) {
 		errText = m.firstErr.Error()
 	}
 	rep.check("every connection opened", m.opened == n && m.failed == 0, "%d of %d opened, %d failed (first error: %s)", m.opened, n, m.failed, errText)
-	rep.check("every open connection held by the server", int(m.held) == m.opened, "server gauge %v, generator %d", m.held, m.opened)
+	rep.check("every open connection held by the server", m.held == float64(m.opened), "server gauge %v, generator %d", m.held, m.opened)
 	rep.check("every connection released after close", m.left == 0, "server gauge %v after closing all", m.left)
 	if resume {
 		rep.Figures["resumed_handshakes"] = float64(m.resumed)
@@ -168,7 +169,7 @@ func reportConnections(rep *Report, n int, m *connMeasure, resume bool) {
 			"%d of %d handshakes resumed a session", m.resumed, m.opened)
 	}
 	if parkingExpected {
-		rep.check("every idle connection parked (no goroutine)", int(m.parked) == m.opened,
+		rep.check("every idle connection parked (no goroutine)", m.parked == float64(m.opened),
 			"server parked gauge %v, generator %d", m.parked, m.opened)
 	}
 }
@@ -303,6 +304,14 @@ func holdFor(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// gauge returns a scraped metric, or NaN when it was not read.
+func gauge(metrics map[string]float64, name string) float64 {
+	if v, ok := metrics[name]; ok {
+		return v
+	}
+	return math.NaN()
 }
 
 func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

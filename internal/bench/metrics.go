@@ -3,6 +3,8 @@ package bench
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -22,6 +24,9 @@ func (s *server) scrape(ctx context.Context) (map[string]float64, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("bench: GET /metrics: HTTP %d", resp.StatusCode)
+	}
 	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -47,15 +52,19 @@ func (s *server) scrape(ctx context.Context) (map[string]float64, error) {
 }
 
 // waitMetric polls a metric until ok accepts its value or wait passes, and
-// returns the last value seen.
+// returns the last value seen: NaN when it was never read (the server did
+// not answer, or did not report that metric), so that no comparison a
+// check makes with it can hold.
 func (s *server) waitMetric(ctx context.Context, name string, wait time.Duration, ok func(float64) bool) float64 {
 	deadline := time.Now().Add(wait)
-	var last float64
+	last := math.NaN()
 	for {
 		if m, err := s.scrape(ctx); err == nil {
-			last = m[name]
-			if ok(last) {
-				return last
+			if v, found := m[name]; found {
+				last = v
+				if ok(last) {
+					return last
+				}
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
