@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,6 +136,40 @@ func (r *Report) Print(w io.Writer) {
 	for _, p := range r.Plots {
 		fmt.Fprintf(w, "plot: %s\n", p)
 	}
+}
+
+// jsonNumber is a figure as JSON: null when it is not a number (a figure
+// that could not be measured is NaN, which encoding/json refuses, and a
+// report must still be written when a run went wrong).
+type jsonNumber float64
+
+func (v jsonNumber) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(v))
+}
+
+// MarshalJSON writes the report with unmeasured figures as null.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	type plain Report
+	figures := make(map[string]jsonNumber, len(r.Figures))
+	for k, v := range r.Figures {
+		figures[k] = jsonNumber(v)
+	}
+	return json.Marshal(struct {
+		*plain
+		Figures map[string]jsonNumber `json:"figures"`
+	}{(*plain)(r), figures})
+}
+
+// MarshalJSON writes the target with an unmeasured figure as null.
+func (t Target) MarshalJSON() ([]byte, error) {
+	type plain Target
+	return json.Marshal(struct {
+		plain
+		Measured jsonNumber `json:"measured"`
+	}{plain(t), jsonNumber(t.Measured)})
 }
 
 // writeJSON stores the report as DIR/SCENARIO.json.
