@@ -137,7 +137,7 @@ func reportConnections(rep *Report, n int, m *connMeasure, resume bool) {
 	perConn := float64(m.after.RSS-m.before.RSS) / float64(opened)
 	rep.Figures = map[string]float64{
 		"connections_held": m.held, "connect_rate_per_s": connectRate,
-		"handshake_p50_ms": msf(m.handshakes.P50), "handshake_p99_ms": msf(m.handshakes.P99),
+		"handshake_p50_ms": latencyMS(m.handshakes, m.handshakes.P50), "handshake_p99_ms": latencyMS(m.handshakes, m.handshakes.P99),
 		"rss_before_mib": mib(m.before.RSS), "rss_after_mib": mib(m.after.RSS), "rss_per_connection_kib": perConn / 1024,
 		"heap_inuse_per_connection_kib":  m.metrics["go_memstats_heap_inuse_bytes"] / float64(opened) / 1024,
 		"stack_inuse_per_connection_kib": m.metrics["go_memstats_stack_inuse_bytes"] / float64(opened) / 1024,

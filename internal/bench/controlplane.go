@@ -123,8 +123,8 @@ func reportControlPlane(rep *Report, describe, create cpResult, described, liste
 	}
 	rep.Tables = append(rep.Tables, t)
 	rep.Figures["describe_per_s"], rep.Figures["create_per_s"] = describe.PerSecond, create.PerSecond
-	rep.Figures["describe_p50_ms"], rep.Figures["describe_p99_ms"] = msf(describe.Latency.P50), msf(describe.Latency.P99)
-	rep.Figures["create_p50_ms"], rep.Figures["create_p99_ms"] = msf(create.Latency.P50), msf(create.Latency.P99)
+	rep.Figures["describe_p50_ms"], rep.Figures["describe_p99_ms"] = latencyMS(describe.Latency, describe.Latency.P50), latencyMS(describe.Latency, describe.Latency.P99)
+	rep.Figures["create_p50_ms"], rep.Figures["create_p99_ms"] = latencyMS(create.Latency, create.Latency.P50), latencyMS(create.Latency, create.Latency.P99)
 	rep.target("DescribeSignalingChannel per second", describe.PerSecond, 5000, true, "op/s")
 	rep.target("CreateSignalingChannel per second (durable)", create.PerSecond, 1000, true, "op/s")
 	want := described + int(create.OK)

@@ -205,8 +205,8 @@ func reportRelay(rep *Report, opts Options, subject, baseline *relayRun) {
 	rep.target("messages delivered per second (saturation)", subject.Saturation, 50_000, true, "msg/s")
 	rep.target("saturation ratio to the bare forwarder", ratio, 0.7, true, "x")
 	if subject.Half != nil {
-		rep.Figures["half_saturation_p99_ms"] = msf(subject.Half.Latency.P99)
-		rep.target("p99 latency at half saturation", msf(subject.Half.Latency.P99), 10, false, "ms")
+		rep.Figures["half_saturation_p99_ms"] = latencyMS(subject.Half.Latency, subject.Half.Latency.P99)
+		rep.target("p99 latency at half saturation", latencyMS(subject.Half.Latency, subject.Half.Latency.P99), 10, false, "ms")
 	}
 	if path, err := plotRelay(opts.Out, subject, baseline); err == nil {
 		rep.Plots = append(rep.Plots, path)

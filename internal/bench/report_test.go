@@ -49,3 +49,22 @@ func TestReportWithUnmeasuredFigure(t *testing.T) {
 		t.Errorf("checks written as %+v", back.Checks)
 	}
 }
+
+// TestNoSampleMeetsNoLatencyGoal: when every session failed there is no
+// time to first frame, and the "at most" latency goals must not read as
+// met with a p50 of 0 ms.
+func TestNoSampleMeetsNoLatencyGoal(t *testing.T) {
+	rep := newReport("ttff", Options{})
+	reportTTFF(rep, []ttffSession{{Err: "no frame within 30s"}, {Err: "no frame within 30s"}}, 2)
+	if len(rep.Targets) == 0 {
+		t.Fatal("no targets reported")
+	}
+	for _, tg := range rep.Targets {
+		if tg.Met {
+			t.Errorf("target %q met with no sample: measured %v", tg.Name, tg.Measured)
+		}
+	}
+	if v := rep.Figures["ttff_p50_ms"]; !math.IsNaN(v) {
+		t.Errorf("ttff_p50_ms = %v with no sample, want NaN (unmeasured)", v)
+	}
+}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -44,6 +45,16 @@ func summarize(s samples) summary {
 		sum.Max = sorted[len(sorted)-1]
 	}
 	return sum
+}
+
+// latencyMS is one of s's percentiles in milliseconds for a figure or a
+// target: NaN when s has no samples, so that a run that measured nothing
+// does not report 0 ms and meet every latency goal.
+func latencyMS(s summary, d time.Duration) float64 {
+	if s.N == 0 {
+		return math.NaN()
+	}
+	return msf(d)
 }
 
 // procStat reads a process's CPU time (user+system) and resident memory

@@ -140,10 +140,10 @@ func reportTTFF(rep *Report, sessions []ttffSession, want int) {
 	ts, ps := summarize(ttff), summarize(punch)
 	rep.Tables = append(rep.Tables, Table{Title: "summary", Columns: []string{"measure", "p50 ms", "p95 ms", "max ms"},
 		Rows: [][]string{{"time to first frame", ms(ts.P50), ms(ts.P95), ms(ts.Max)}, {"ICE hole punching delay", ms(ps.P50), ms(ps.P95), ms(ps.Max)}}})
-	rep.Figures["ttff_p50_ms"], rep.Figures["ttff_p95_ms"] = msf(ts.P50), msf(ts.P95)
-	rep.Figures["hole_punching_p50_ms"], rep.Figures["hole_punching_p95_ms"] = msf(ps.P50), msf(ps.P95)
-	rep.target("time to first frame p50", msf(ts.P50), 150, false, "ms")
-	rep.target("time to first frame p95", msf(ts.P95), 400, false, "ms")
+	rep.Figures["ttff_p50_ms"], rep.Figures["ttff_p95_ms"] = latencyMS(ts, ts.P50), latencyMS(ts, ts.P95)
+	rep.Figures["hole_punching_p50_ms"], rep.Figures["hole_punching_p95_ms"] = latencyMS(ps, ps.P50), latencyMS(ps, ps.P95)
+	rep.target("time to first frame p50", latencyMS(ts, ts.P50), 150, false, "ms")
+	rep.target("time to first frame p95", latencyMS(ts, ts.P95), 400, false, "ms")
 	relayed := 0
 	for _, s := range sessions {
 		if s.CandidatePair == "relay/relay" {
