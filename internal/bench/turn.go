@@ -327,11 +327,14 @@ func turnOnce(ctx context.Context, allocs []*turnAlloc, counts []*turnCount, pla
 	cpu := startCPU(pid)
 	start := time.Now()
 	sent, _ := turnSend(ctx, allocs, plan.senders, rate, size, plan.step)
-	time.Sleep(50 * time.Millisecond) // packets in flight
+	// Sent and delivered are rates over the same sending window: the
+	// packets still in flight when it closes are counted after a short
+	// wait, as those of the previous step were counted before it opened.
 	window := time.Since(start).Seconds()
+	time.Sleep(50 * time.Millisecond)
 	serverCores, genCores := cpu.cores()
 	n1, b1 := received()
-	return turnStep{Offered: rate, Sent: float64(sent) / plan.step.Seconds(), Delivered: float64(n1-n0) / window,
+	return turnStep{Offered: rate, Sent: float64(sent) / window, Delivered: float64(n1-n0) / window,
 		Mbps: float64(b1-b0) * 8 / window / 1e6, ServerCores: serverCores, GenCores: genCores}
 }
 
