@@ -39,7 +39,7 @@ type turnRun struct {
 	Sent       int64      `json:"sent"`
 	Lost       int64      `json:"lost"`
 	Duplicates int64      `json:"duplicates"`
-	Misrouted  int64      `json:"misrouted,omitempty"` // arrived on another allocation's socket
+	Misrouted  int64      `json:"misrouted,omitempty"` // arrived at another allocation's socket or peer, or from its relayed address
 }
 
 // turnPlan is the shape and pace of a TURN run.
@@ -294,11 +294,16 @@ func turnCounts(direction string, allocs []*turnAlloc, sinks []*turnSink) []*tur
 }
 
 // tallyTURN closes the allocations and sinks and counts what was lost,
-// duplicated or received by the wrong allocation.
+// duplicated or received by the wrong allocation: peer to client, on
+// another allocation's socket; client to peer, at another allocation's
+// peer or from another allocation's relayed address.
 func tallyTURN(run *turnRun, direction string, allocs []*turnAlloc, sinks []*turnSink) {
 	closeAllocs(allocs)
 	for _, s := range sinks {
 		s.close()
+		if direction != peerToClient {
+			run.Misrouted += s.misrouted.Load()
+		}
 	}
 	for _, a := range allocs {
 		run.Sent += int64(a.seq)

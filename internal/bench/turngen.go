@@ -107,6 +107,7 @@ func (a *turnAlloc) aim(direction string, sink *turnSink) {
 		return
 	}
 	a.out, a.to, a.framed = a.batch, a.server, true
+	sink.expect(a.id, a.relay.LocalAddr())
 }
 
 // packet builds the next payload of size bytes: allocation id and
@@ -202,6 +203,36 @@ type turnSink struct {
 	batch *ipv4.PacketConn
 	count turnCount
 	done  chan struct{}
+
+	// mu guards relayOf: for each allocation aimed at this sink, the
+	// relayed address its packets must come from. A measured packet of
+	// another allocation, or from another address, is misrouted.
+	mu        sync.Mutex
+	relayOf   map[uint32]string
+	misrouted atomic.Int64
+}
+
+// expect says that allocation id sends to this sink from its relayed
+// address relay.
+func (s *turnSink) expect(id uint32, relay net.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.relayOf == nil {
+		s.relayOf = map[uint32]string{}
+	}
+	s.relayOf[id] = relay.String()
+}
+
+// routed reports whether a packet of allocation id that came from addr
+// reached the right peer from the right relayed address; before any
+// allocation was aimed (the packets that open the channels), every packet
+// is. The caller holds mu.
+func (s *turnSink) routed(id uint32, from net.Addr) bool {
+	if s.relayOf == nil {
+		return true
+	}
+	want, ok := s.relayOf[id]
+	return ok && from != nil && from.String() == want
 }
 
 func newSink() (*turnSink, error) {
@@ -226,11 +257,17 @@ func (s *turnSink) read() {
 		if err != nil {
 			return
 		}
+		s.mu.Lock()
 		for _, m := range msgs[:n] {
 			if m.N >= 8 {
-				s.count.packet(m.Buffers[0][:m.N])
+				b := m.Buffers[0][:m.N]
+				if !s.routed(binary.BigEndian.Uint32(b), m.Addr) {
+					s.misrouted.Add(1)
+				}
+				s.count.packet(b)
 			}
 		}
+		s.mu.Unlock()
 	}
 }
 
