@@ -36,13 +36,20 @@ type wsDialer struct {
 	tls      *tls.Config
 	nets     []*net.Dialer // one per source address
 	next     atomic.Uint64
+	// timeout bounds each dial (TCP, TLS and the upgrade), so that a
+	// target that accepts and then answers nothing cannot hold a scenario
+	// whose context has no deadline.
+	timeout time.Duration
 }
+
+// dialTimeout is how long one connect may take.
+const dialTimeout = 30 * time.Second
 
 // newWSDialer returns a dialer to endpoint from sources loopback addresses
 // (127.0.0.1, 127.0.0.2, ...). Without creds, URLs are not signed (for
 // the bare forwarder, which checks nothing).
 func newWSDialer(endpoint string, creds *sigv4.Credentials, tlsCfg *tls.Config, sources int) *wsDialer {
-	d := &wsDialer{endpoint: endpoint, tls: tlsCfg.Clone()}
+	d := &wsDialer{endpoint: endpoint, tls: tlsCfg.Clone(), timeout: dialTimeout}
 	if u, err := url.Parse(endpoint); err == nil {
 		d.hostPort = u.Host
 		if d.tls.ServerName == "" {
@@ -80,12 +87,15 @@ func (d *wsDialer) connectURL(channelARN, clientID string) (*url.URL, error) {
 }
 
 // dial opens one connection and returns it with its handshake time (TCP,
-// TLS and the upgrade, which includes the server's SigV4 check).
+// TLS and the upgrade, which includes the server's SigV4 check), within
+// d.timeout.
 func (d *wsDialer) dial(ctx context.Context, channelARN, clientID string) (*genConn, time.Duration, error) {
 	target, err := d.connectURL(channelARN, clientID)
 	if err != nil {
 		return nil, 0, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, d.timeout)
+	defer cancel()
 	nd := d.nets[d.next.Add(1)%uint64(len(d.nets))]
 	start := time.Now()
 	c, err := d.open(ctx, nd, target)

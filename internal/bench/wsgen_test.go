@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net"
 	"strings"
 	"testing"
@@ -100,5 +101,50 @@ func TestDialReportsRefusal(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "HTTP 403") || !strings.Contains(err.Error(), "signature") {
 		t.Errorf("refusal reported as %q, want the 403 and the server's message", err)
+	}
+}
+
+// TestRigDialIsBounded: a target that accepts TCP connections and then
+// answers nothing fails the relay rig's connect within the dialer's
+// bound, even under a context without a deadline (as `switchboard bench`
+// runs): the rig must not wait for it for ever.
+func TestRigDialIsBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	held := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held <- c // accepted, never answered
+		}
+	}()
+	defer func() {
+		for len(held) > 0 {
+			(<-held).Close()
+		}
+	}()
+	d := newWSDialer("wss://"+ln.Addr().String(), nil, &tls.Config{MinVersion: tls.VersionTLS12}, 1)
+	d.timeout = 500 * time.Millisecond
+	done := make(chan error, 1)
+	go func() {
+		rig, err := connectRig(context.Background(), d, []string{"arn:aws:kinesisvideo:us-east-1:111122223333:channel/hung/1"}, 1)
+		if rig != nil {
+			rig.close()
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("connected to a target that never answered")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the rig still waits for a target that never answers after 20 s (dial bound 500 ms)")
 	}
 }
