@@ -46,7 +46,8 @@ type connMeasure struct {
 	elapsed             time.Duration
 	handshakes          summary
 	before, after       procStat
-	metrics             map[string]float64
+	metricsBefore       map[string]float64 // scraped with before, when no connection was open
+	metrics             map[string]float64 // scraped with after, while every connection is held
 	held, left, parked  float64
 	serverCores, genCor float64
 	resumed             int64 // handshakes that resumed a session (with --resume-tls)
@@ -95,6 +96,7 @@ func measureConnections(ctx context.Context, opts Options, srv *server, n, conc,
 	if m.before, err = readProcStat(srv.pid()); err != nil {
 		return nil, err
 	}
+	m.metricsBefore, _ = srv.scrape(ctx)
 	progressf(opts, "connections: opening %d connections, %d at a time, from %d source addresses", n, conc, sources)
 	var resumed atomic.Int64
 	tlsCfg := generatorTLS(srv.PinnedTLS, opts.ClassicTLS)
@@ -132,15 +134,17 @@ func measureConnections(ctx context.Context, opts Options, srv *server, n, conc,
 }
 
 func reportConnections(rep *Report, n int, m *connMeasure, resume bool) {
-	opened := max(m.opened, 1)
 	connectRate := float64(m.opened) / m.elapsed.Seconds()
-	perConn := float64(m.after.RSS-m.before.RSS) / float64(opened)
+	perConn := perConnection(float64(m.before.RSS), float64(m.after.RSS), m.opened)
+	grown := func(metric string) float64 {
+		return perConnection(gauge(m.metricsBefore, metric), gauge(m.metrics, metric), m.opened)
+	}
 	rep.Figures = map[string]float64{
 		"connections_held": m.held, "connect_rate_per_s": connectRate,
 		"handshake_p50_ms": latencyMS(m.handshakes, m.handshakes.P50), "handshake_p99_ms": latencyMS(m.handshakes, m.handshakes.P99),
 		"rss_before_mib": mib(m.before.RSS), "rss_after_mib": mib(m.after.RSS), "rss_per_connection_kib": perConn / 1024,
-		"heap_inuse_per_connection_kib":  m.metrics["go_memstats_heap_inuse_bytes"] / float64(opened) / 1024,
-		"stack_inuse_per_connection_kib": m.metrics["go_memstats_stack_inuse_bytes"] / float64(opened) / 1024,
+		"heap_inuse_per_connection_kib":  grown("go_memstats_heap_inuse_bytes") / 1024,
+		"stack_inuse_per_connection_kib": grown("go_memstats_stack_inuse_bytes") / 1024,
 		"goroutines":                     m.metrics["go_goroutines"],
 		"parked_connections":             m.parked,
 		"server_cores_while_connecting":  m.serverCores, "generator_cores_while_connecting": m.genCor,
@@ -304,6 +308,17 @@ func holdFor(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// perConnection is what a quantity grew by while the connections were
+// opened, per connection held: NaN when none was, so that a run that
+// opened nothing reports no memory per connection (and meets no memory
+// goal).
+func perConnection(before, after float64, opened int) float64 {
+	if opened <= 0 {
+		return math.NaN()
+	}
+	return (after - before) / float64(opened)
 }
 
 // gauge returns a scraped metric, or NaN when it was not read.

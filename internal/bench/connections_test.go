@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 )
@@ -40,5 +41,39 @@ func TestReleaseCheckNeedsTheServer(t *testing.T) {
 	left := srv.waitMetric(ctx, gaugeName, time.Second, isZero)
 	if c := releaseCheck(left); c.OK {
 		t.Errorf("the server is gone, yet the release check passed: gauge read as %v (%s)", left, c.Detail)
+	}
+}
+
+// TestMemoryPerConnection: the server's memory per connection is what its
+// resident set, heap and stacks grew by while the connections were opened,
+// divided by the connections opened: the heap the server had before any
+// connection (its store, TLS, metrics) is nobody's. With no connection
+// opened there is no figure, and the memory goal is not met.
+func TestMemoryPerConnection(t *testing.T) {
+	const kib = 1024
+	m := &connMeasure{opened: 100, held: 100, parked: 100, elapsed: time.Second,
+		before:        procStat{RSS: 20 << 20},
+		after:         procStat{RSS: 20<<20 + 100*12*kib},
+		metricsBefore: map[string]float64{"go_memstats_heap_inuse_bytes": 8 << 20, "go_memstats_stack_inuse_bytes": 512 * kib},
+		metrics:       map[string]float64{"go_memstats_heap_inuse_bytes": 8<<20 + 100*7*kib, "go_memstats_stack_inuse_bytes": 512*kib + 100*2*kib}}
+	rep := newReport("connections", Options{})
+	reportConnections(rep, 100, m, false)
+	for name, want := range map[string]float64{"rss_per_connection_kib": 12, "heap_inuse_per_connection_kib": 7, "stack_inuse_per_connection_kib": 2} {
+		if got := rep.Figures[name]; got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+
+	none := &connMeasure{held: 0, elapsed: time.Second, before: procStat{RSS: 20 << 20}, after: procStat{RSS: 20<<20 + 4*kib},
+		metricsBefore: m.metricsBefore, metrics: m.metricsBefore}
+	rep = newReport("connections", Options{})
+	reportConnections(rep, 100, none, false)
+	if v := rep.Figures["rss_per_connection_kib"]; !math.IsNaN(v) {
+		t.Errorf("no connection opened, yet %v KiB per connection", v)
+	}
+	for _, tg := range rep.Targets {
+		if tg.Name == "server memory per idle connection" && tg.Met {
+			t.Errorf("memory goal met with no connection opened: %v %s", tg.Measured, tg.Unit)
+		}
 	}
 }
