@@ -110,6 +110,14 @@ func Run(ctx context.Context, name string, opts Options, w io.Writer) (*Report, 
 	raiseFileLimit(1 << 20)
 	started := time.Now()
 	rep, err := run(ctx, opts)
+	if err == nil && ctx.Err() != nil {
+		// The scenario stopped early: what it checked is not the whole
+		// run, so it must not pass for one.
+		err = fmt.Errorf("bench: %s interrupted before it finished: %w", name, context.Cause(ctx))
+		if rep != nil {
+			rep.check("the run finished", false, "%v", context.Cause(ctx))
+		}
+	}
 	if rep == nil {
 		return nil, err
 	}

@@ -69,6 +69,8 @@ func startChild(ctx context.Context, spec childSpec) (*child, []string, error) {
 		return nil, nil, fmt.Errorf("bench: %s exited before it was ready:\n%s", spec.name, c.out.String())
 	case <-timer.C:
 	case <-ctx.Done():
+		c.stop()
+		return nil, nil, fmt.Errorf("bench: %s stopped before it was ready: %w", spec.name, context.Cause(ctx))
 	}
 	c.stop()
 	return nil, nil, fmt.Errorf("bench: %s was not ready within %s:\n%s", spec.name, wait, c.out.String())

@@ -161,6 +161,9 @@ func (s *server) waitReady(ctx context.Context) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("bench: stopped while waiting for the server to be ready: %w", context.Cause(ctx))
+	}
 	return fmt.Errorf("bench: the server never became ready:\n%s", s.out.String())
 }
 
