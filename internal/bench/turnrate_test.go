@@ -24,12 +24,14 @@ func loopbackSender(t *testing.T, id uint32, dst net.Addr) *turnAlloc {
 	return &turnAlloc{id: id, conn: conn, out: ipv4.NewPacketConn(conn), to: dst}
 }
 
-// TestTURNStepRatesShareTheirWindow: when every packet of a step arrives,
-// the delivered rate equals the sent rate: both are counted over the same
-// sending window (before, the sent rate was divided by the nominal step
-// and the delivered one by the step plus the wait for packets in flight,
-// so a lossless relay read 5% short of its offered load at the smoke
-// step of a second, and saturation was declared early).
+// TestTURNStepRatesShareTheirWindow: the delivered rate stands to the
+// sent rate as the packets received stand to the packets sent, because
+// both rates are counted over the same sending window (before, the sent
+// rate was divided by the nominal step and the delivered one by the step
+// plus the wait for packets in flight, so a lossless relay read 5% short
+// of its offered load at the smoke step of a second, and saturation was
+// declared early). Loopback may drop a datagram on a loaded machine; the
+// comparison holds either way.
 func TestTURNStepRatesShareTheirWindow(t *testing.T) {
 	sink, err := newSink()
 	if err != nil {
@@ -39,11 +41,14 @@ func TestTURNStepRatesShareTheirWindow(t *testing.T) {
 	allocs := []*turnAlloc{loopbackSender(t, 0, sink.addr()), loopbackSender(t, 1, sink.addr())}
 	plan := turnPlan{senders: 2, step: time.Second}
 	st := turnOnce(context.Background(), allocs, []*turnCount{&sink.count}, plan, os.Getpid(), 2000, 200)
-	if got := sink.count.received.Load(); got != int64(allocs[0].seq+allocs[1].seq) || got == 0 {
-		t.Fatalf("the sink received %d of %d packets on loopback", got, allocs[0].seq+allocs[1].seq)
+	sent, received := float64(allocs[0].seq+allocs[1].seq), float64(sink.count.received.Load())
+	if sent == 0 || received < sent/2 {
+		t.Fatalf("the sink received %.0f of %.0f packets on loopback", received, sent)
 	}
-	if st.Sent <= 0 || math.Abs(st.Delivered-st.Sent) > 1e-9*st.Sent {
-		t.Errorf("every packet arrived, yet %.1f pps delivered against %.1f pps sent", st.Delivered, st.Sent)
+	// A packet still arriving between turnOnce's count and this one moves
+	// the ratio by far less than the 1% allowed; the old windows were 5% apart.
+	if st.Sent <= 0 || math.Abs(st.Delivered/st.Sent-received/sent) > 0.01 {
+		t.Errorf("%.0f of %.0f packets arrived, yet %.1f pps delivered against %.1f pps sent", received, sent, st.Delivered, st.Sent)
 	}
 	if wantMbps := st.Delivered * 200 * 8 / 1e6; math.Abs(st.Mbps-wantMbps) > 1e-9*wantMbps {
 		t.Errorf("%.3f Mbit/s for %.1f pps of 200 bytes, want %.3f", st.Mbps, st.Delivered, wantMbps)
