@@ -30,3 +30,19 @@ func TestConfigProblemsCountsProblemsNotLines(t *testing.T) {
 		t.Fatalf("configProblems = %q, want %q", got, want)
 	}
 }
+
+// TestBenchUsageErrorsExitTwo: an unknown scenario is a usage error, like
+// an unknown flag, and says which scenarios there are; nothing is run.
+func TestBenchUsageErrorsExitTwo(t *testing.T) {
+	for _, args := range [][]string{{"bench", "nosuch"}, {"bench", "relay", "--nosuch"}} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 2 {
+			t.Errorf("%q: exit %d, want 2\n%s", args, code, errb.String())
+		}
+	}
+	var out, errb bytes.Buffer
+	run([]string{"bench", "nosuch"}, &out, &errb)
+	if !bytes.Contains(errb.Bytes(), []byte(`"nosuch"`)) || !bytes.Contains(errb.Bytes(), []byte("connections")) {
+		t.Errorf("unknown scenario: stderr %q should name it and the scenarios", errb.String())
+	}
+}

@@ -175,6 +175,10 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	name := args[0]
+	if name != "all" && lookup(name) == nil {
+		fmt.Fprintf(stderr, "switchboard bench: unknown scenario %q (one of %s, all)\n", name, strings.Join(Scenarios, ", "))
+		return 2
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
