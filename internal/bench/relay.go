@@ -24,9 +24,12 @@ type relayStep struct {
 
 // relayRun is the stepped measurement of one target.
 type relayRun struct {
-	Target     string           `json:"target"`
-	Steps      []relayStep      `json:"steps"`
-	Saturation float64          `json:"saturation_per_s"`
+	Target     string      `json:"target"`
+	Steps      []relayStep `json:"steps"`
+	Saturation float64     `json:"saturation_per_s"`
+	// Saturated is whether a step overloaded the target; when the steps
+	// ran out first, Saturation is only a lower bound.
+	Saturated  bool             `json:"saturated"`
 	Half       *relayStep       `json:"half_saturation"`
 	Missing    int64            `json:"missing"`
 	Superseded int64            `json:"superseded_offers"`
@@ -123,6 +126,7 @@ func measureRelay(ctx context.Context, opts Options, plan relayPlan, name string
 		progressf(opts, "relay %s: offered %.0f/s, sent %.0f/s, delivered %.0f/s, p50 %s ms, p99 %s ms",
 			name, st.Offered, st.Sent, st.Delivered, ms(st.Latency.P50), ms(st.Latency.P99))
 		if !plan.fixed && (st.Delivered < 0.9*st.Offered || st.Missing > 0 || st.Refused > 0 || st.Reconnects > 0) {
+			run.Saturated = true
 			break
 		}
 		if i+1 >= len(plan.rates) {
@@ -198,6 +202,9 @@ func reportRelay(rep *Report, opts Options, subject, baseline *relayRun) {
 			"%d sent: %d refused %v, %d offers superseded in the mailbox, %d missing, %d duplicated, %d both delivered and refused; %d unknown frames, %d send errors, %d masters connected again %s",
 			run.Sent, run.Refused, run.Reasons, run.Superseded, run.Missing, run.Duplicates, run.Both, run.Foreign, run.SendErrors, run.Reconnects, run.FirstError)
 	}
+	for _, run := range []*relayRun{subject, baseline} {
+		noteUnsaturated(rep, opts, "relay through "+run.Target, run.Saturated, len(run.Steps))
+	}
 	ratio := subject.Saturation / max(baseline.Saturation, 1)
 	rep.Figures["saturation_per_s"] = subject.Saturation
 	rep.Figures["baseline_saturation_per_s"] = baseline.Saturation
@@ -211,4 +218,16 @@ func reportRelay(rep *Report, opts Options, subject, baseline *relayRun) {
 	if path, err := plotRelay(opts.Out, subject, baseline); err == nil {
 		rep.Plots = append(rep.Plots, path)
 	}
+}
+
+// noteUnsaturated notes a stepped search for saturation that ran out of
+// steps before any of them overloaded the target: its saturation figure
+// is then a lower bound, and so is any ratio it is the numerator of (an
+// upper bound for one it is the denominator of). Runs with chosen rates
+// and smoke runs do not search, so they get no note.
+func noteUnsaturated(rep *Report, opts Options, what string, saturated bool, steps int) {
+	if saturated || opts.Smoke || len(opts.Rates) > 0 {
+		return
+	}
+	rep.note("%s did not saturate within its %d steps: its saturation figure is a lower bound, and ratios with it are bounds, not measurements", what, steps)
 }

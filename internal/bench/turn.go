@@ -35,6 +35,7 @@ type turnRun struct {
 	Size       int        `json:"packet_bytes"`
 	Steps      []turnStep `json:"steps"`
 	Saturation float64    `json:"saturation_pps"`
+	Saturated  bool       `json:"saturated"` // a step overloaded the target (else Saturation is a lower bound)
 	Mbps       float64    `json:"saturation_mbps"`
 	Sent       int64      `json:"sent"`
 	Lost       int64      `json:"lost"`
@@ -97,6 +98,9 @@ func runTURN(ctx context.Context, opts Options) (*Report, error) {
 			return rep, err
 		}
 		runs = append(runs, ours, theirs)
+		for _, run := range []*turnRun{ours, theirs} {
+			noteUnsaturated(rep, opts, fmt.Sprintf("turn through %s at %d bytes", run.Target, size), run.Saturated, len(run.Steps))
+		}
 		ratio := ours.Saturation / max(theirs.Saturation, 1)
 		rep.Figures[fmt.Sprintf("ratio_to_coturn_%dB", size)] = ratio
 		rep.Figures[fmt.Sprintf("saturation_pps_%dB", size)] = ours.Saturation
@@ -266,6 +270,7 @@ func measureTURN(ctx context.Context, opts Options, plan turnPlan, name string, 
 		progressf(opts, "turn %s %dB: offered %.0f pps, sent %.0f, delivered %.0f pps (%.0f Mbit/s), server %.2f cores",
 			name, size, st.Offered, st.Sent, st.Delivered, st.Mbps, st.ServerCores)
 		if !plan.fixed && st.Delivered < 0.9*st.Offered {
+			run.Saturated = true
 			break
 		}
 		if i+1 >= len(plan.rates) {
