@@ -38,21 +38,15 @@ func remoteCandidates(pc *webrtc.PeerConnection) int {
 // candidateEvent is an ICE_CANDIDATE as a signaling client delivers it.
 func candidateEvent(t *testing.T, sender string, port int) Event {
 	t.Helper()
-	payload, err := EncodePayload(candidate(port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Event{Event: kvsapi.Event{SenderClientID: sender, MessageType: kvsapi.ActionICECandidate, MessagePayload: payload}}
+	return labelledEvent(t, sender, candidate(port))
 }
 
-// TestMasterBoundsRemoteCandidatesPerICERound: a viewer that sends its
-// offer again (same PeerConnection, same ICE credentials: the same round
-// of ICE, as a redelivered or repeated offer is) must not get another
-// maxRemoteCandidates candidates into the master's PeerConnection each
-// time. maxRemoteCandidates bounds "the remote ICE candidates a peer
-// takes in one round of ICE"; the master resets its count on every offer,
-// so pion's candidates grow without end.
-func TestMasterBoundsRemoteCandidatesPerICERound(t *testing.T) {
+// scriptedMaster is a Master whose signaling client is connected to a
+// scripted peer that reads and drops what it is sent, with ICE servers
+// already fetched: the master's handling of offers and candidates can be
+// driven directly, without a server.
+func scriptedMaster(t *testing.T) *Master {
+	t.Helper()
 	h := newScriptedPeer(t, func(h *scriptedPeer, _ int, w http.ResponseWriter, r *http.Request) {
 		if ws := h.accept(w, r); ws != nil {
 			drain(ws)
@@ -69,6 +63,19 @@ func TestMasterBoundsRemoteCandidatesPerICERound(t *testing.T) {
 		m.closeAll()
 		m.closing.Wait()
 	})
+	return m
+}
+
+// TestMasterBoundsRemoteCandidatesPerICERound: a viewer that sends its
+// offer again (same PeerConnection, same ICE credentials: the same round
+// of ICE, as a redelivered or repeated offer is) must not get another
+// maxRemoteCandidates candidates into the master's PeerConnection each
+// time. maxRemoteCandidates bounds "the remote ICE candidates a peer
+// takes in one round of ICE"; the master resets its count on every offer,
+// so pion's candidates grow without end.
+func TestMasterBoundsRemoteCandidatesPerICERound(t *testing.T) {
+	m := scriptedMaster(t)
+	sig := m.sig
 	_, offer := offerer(t, m.api)
 	ctx := context.Background()
 	const rounds = 3

@@ -127,22 +127,8 @@ func labelledEvent(t *testing.T, sender string, c ICECandidate) Event {
 // against the new round's budget or handed to pion, and still take the
 // candidates of the current round.
 func TestMasterDropsCandidatesOfAnotherICERound(t *testing.T) {
-	h := newScriptedPeer(t, func(h *scriptedPeer, _ int, w http.ResponseWriter, r *http.Request) {
-		if ws := h.accept(w, r); ws != nil {
-			drain(ws)
-		}
-	})
-	sig := dialScripted(t, h.config(kvsapi.RoleMaster, ""))
-	m, err := NewMaster(MasterConfig{Client: offlineClient(t), Channel: "c", ICE: loopbackOnly})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.sig = sig
-	m.ice = &iceServerCache{kvs: m.cfg.Client, fetched: true, expires: time.Now().Add(time.Hour)}
-	t.Cleanup(func() {
-		m.closeAll()
-		m.closing.Wait()
-	})
+	m := scriptedMaster(t)
+	sig := m.sig
 	ctx := context.Background()
 	_, replacedOffer := offerer(t, m.api)
 	viewerPC, offer := offerer(t, m.api)
