@@ -45,14 +45,7 @@ func TestMasterOnViewerNotAfterRun(t *testing.T) {
 	events.await(t, "the viewer connected", viewerIn("watcher", "connected"))
 
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return")
-	}
+	awaitRun(t, done)
 	time.Sleep(time.Second) // room for late calls
 	if n := late.Load(); n != 0 {
 		t.Fatalf("OnViewer ran %d time(s) after Run returned; events: %v", n, events.states("watcher"))
@@ -107,14 +100,7 @@ func (c *slowCallback) stopDuring(t *testing.T, what string, fn func(context.Con
 		t.Fatalf("%s was not called", what)
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return")
-	}
+	awaitRun(t, done)
 	if runningAtReturn != 0 {
 		t.Fatalf("%s was still running when Run returned", what)
 	}
@@ -164,4 +150,17 @@ func TestMasterOnMessageNotAfterRun(t *testing.T) {
 		_ = v.Send([]byte("hello"))
 	}()
 	onMessage.stopDuring(t, "OnMessage", m.Run)
+}
+
+// awaitRun waits for a peer's Run to return without an error.
+func awaitRun(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return")
+	}
 }
