@@ -52,6 +52,13 @@ type credential struct {
 	Scope    scope
 }
 
+// quotaCredential is the key under which the credential quota counts:
+// the scope without the expiry, so that the credentials one client of one
+// channel fetches one after another count together.
+func (c credential) quotaCredential() string {
+	return c.quotaChannel() + scopeSeparator + c.Scope.Client
+}
+
 // quotaChannel is the key under which the channel quota counts.
 func (c credential) quotaChannel() string {
 	return c.Scope.Account + scopeSeparator + c.Scope.ChannelKey

@@ -12,10 +12,22 @@ const (
 	reasonQuotaChannel    = "quota_channel"
 )
 
-// quotas counts live allocations per credential (username) and per
-// channel. A count is taken when the relay socket is opened and given back
+// quotaSettings names the setting behind each quota refusal, for the log.
+var quotaSettings = map[string]string{
+	reasonQuotaCredential: keyPrefix + "max_allocations_per_credential",
+	reasonQuotaChannel:    keyPrefix + "max_allocations_per_channel",
+}
+
+// quotas counts live allocations per credential and per channel. A count is taken when the relay socket is opened and given back
 // when it closes, so it follows the allocation's real lifetime whatever
 // ends it (refresh to zero, expiry, client gone, shutdown).
+//
+// "Per credential" counts by the credential's scope (account, channel,
+// ClientId), not by its username: GetIceServerConfig mints a new username
+// (a new expiry) on every call, so counting usernames let a client that
+// fetched fresh credentials for each allocation escape the cap. The scope
+// is what every credential of one client of one channel shares, and it
+// cannot be forged (the password is an HMAC over it).
 type quotas struct {
 	perCredential int // 0: no cap
 	perChannel    int // 0: no cap
@@ -34,20 +46,38 @@ func newQuotas(perCredential, perChannel int) *quotas {
 	}
 }
 
+// quotaKeys are the keys one allocation counts under.
+type quotaKeys struct{ credential, channel string }
+
+func keysOf(c credential) quotaKeys {
+	return quotaKeys{credential: c.quotaCredential(), channel: c.quotaChannel()}
+}
+
 // check reports whether one more allocation would fit, without taking it
 // ("" when it fits, else the reason). It answers the TURN QuotaHandler, so
 // that a client over quota gets 486 Allocation Quota Reached.
 func (q *quotas) check(c credential) string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.overLocked(c)
+	return q.overLocked(keysOf(c))
 }
 
-func (q *quotas) overLocked(c credential) string {
-	if q.perCredential > 0 && q.byCredential[c.Username] >= q.perCredential {
+// limit returns the cap behind a refusal reason.
+func (q *quotas) limit(reason string) int {
+	switch reason {
+	case reasonQuotaCredential:
+		return q.perCredential
+	case reasonQuotaChannel:
+		return q.perChannel
+	}
+	return 0
+}
+
+func (q *quotas) overLocked(k quotaKeys) string {
+	if q.perCredential > 0 && q.byCredential[k.credential] >= q.perCredential {
 		return reasonQuotaCredential
 	}
-	if q.perChannel > 0 && q.byChannel[c.quotaChannel()] >= q.perChannel {
+	if q.perChannel > 0 && q.byChannel[k.channel] >= q.perChannel {
 		return reasonQuotaChannel
 	}
 	return ""
@@ -61,19 +91,19 @@ func (q *quotas) overLocked(c credential) string {
 func (q *quotas) acquire(c credential) (release func(), reason string) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if reason := q.overLocked(c); reason != "" {
+	k := keysOf(c)
+	if reason := q.overLocked(k); reason != "" {
 		return nil, reason
 	}
-	user, channel := c.Username, c.quotaChannel()
-	q.byCredential[user]++
-	q.byChannel[channel]++
+	q.byCredential[k.credential]++
+	q.byChannel[k.channel]++
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			q.mu.Lock()
 			defer q.mu.Unlock()
-			decrement(q.byCredential, user)
-			decrement(q.byChannel, channel)
+			decrement(q.byCredential, k.credential)
+			decrement(q.byChannel, k.channel)
 		})
 	}, ""
 }
@@ -82,7 +112,8 @@ func (q *quotas) acquire(c credential) (release func(), reason string) {
 func (q *quotas) live(c credential) (perCredential, perChannel int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.byCredential[c.Username], q.byChannel[c.quotaChannel()]
+	k := keysOf(c)
+	return q.byCredential[k.credential], q.byChannel[k.channel]
 }
 
 // decrement takes one from the count of key, deleting the key when

@@ -255,10 +255,16 @@ func (a *allocator) admit(conf turn.AllocateListenerConfig) (cred credential, re
 func (r *relays) acquire(cred credential) (func(), error) {
 	release, reason := r.quotas.acquire(cred)
 	if reason != "" {
-		r.refuse(reason, "user", cred.Username)
-		return nil, fmt.Errorf("%w: %s", ErrQuota, reason)
+		r.refuseQuota(reason, cred.Username)
+		return nil, fmt.Errorf("%w: %s (%s)", ErrQuota, reason, quotaSettings[reason])
 	}
 	return release, nil
+}
+
+// refuseQuota counts and logs an allocation refused by quota, naming the
+// setting and its value so that an operator knows which cap to raise.
+func (r *relays) refuseQuota(reason, user string, attrs ...any) {
+	r.refuse(reason, append([]any{"user", user, "limit", r.quotas.limit(reason), "setting", quotaSettings[reason]}, attrs...)...)
 }
 
 func (r *relays) listenUDP(network string, requested int) (net.PacketConn, *net.UDPAddr, error) {

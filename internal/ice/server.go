@@ -247,7 +247,7 @@ func (s *Service) allowAllocation(userID, _ string, src net.Addr) bool {
 		return false
 	}
 	if reason := s.quotas.check(cred); reason != "" {
-		s.relays.refuse(reason, "user", userID, "client", addrString(src))
+		s.relays.refuseQuota(reason, userID, "client", addrString(src))
 		return false
 	}
 	return true
