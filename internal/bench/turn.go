@@ -148,6 +148,7 @@ func measureOurTURN(ctx context.Context, opts Options, plan turnPlan, dir string
   bandwidth_bits_per_second: 0
   max_allocations_per_credential: 0
   max_allocations_per_channel: 0
+  max_allocations_per_account: 0
 `, ourRelayMin, ourRelayMax))
 	srv, err := startServer(ctx, opts, sub, serverSpec{yaml: yaml})
 	if err != nil {

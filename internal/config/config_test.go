@@ -310,3 +310,36 @@ func TestShutdownTimeoutOutlastsTheDrain(t *testing.T) {
 		t.Fatalf("6 s after a 5 s drain: %v", err)
 	}
 }
+
+// TestTurnAccountAllocationCap checks that turn.max_allocations_per_account
+// reaches the turn section from the file, the environment and the flag,
+// and that a negative value is refused with the key's name.
+func TestTurnAccountAllocationCap(t *testing.T) {
+	file := writeFile(t, "turn:\n  max_allocations_per_account: 500\n")
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want int
+	}{
+		{"default", nil, nil, 4096},
+		{"file", []string{"--config", file}, nil, 500},
+		{"environment", nil, map[string]string{"SWITCHBOARD_TURN_MAX_ALLOCATIONS_PER_ACCOUNT": "7"}, 7},
+		{"flag over the file", []string{"--config", file, "--turn-max-allocations-per-account", "0"}, nil, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Load("test", Source{Args: tc.args, Env: env(tc.env)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Turn.MaxAllocationsPerAccount != tc.want {
+				t.Fatalf("got %d, want %d", cfg.Turn.MaxAllocationsPerAccount, tc.want)
+			}
+		})
+	}
+	_, err := Load("test", Source{Args: []string{"--turn-max-allocations-per-account", "-1"}, Env: env(nil)})
+	if err == nil || !strings.Contains(err.Error(), "turn.max_allocations_per_account") {
+		t.Fatalf("negative cap: %v, want an error naming turn.max_allocations_per_account", err)
+	}
+}

@@ -65,6 +65,7 @@ func settings() []setting {
 			return nil
 		}},
 		{"turn-max-allocations-per-channel", "live TURN allocations one channel may hold (0: none)", integer(func(c *Config) *int { return &c.Turn.MaxAllocationsPerChannel })},
+		{"turn-max-allocations-per-account", "live TURN allocations all the channels of one account may hold (0: none)", integer(func(c *Config) *int { return &c.Turn.MaxAllocationsPerAccount })},
 		{"turn-max-tcp-connections", "live TURN client connections over TCP, TLS and the HTTPS port (0: none)", integer(func(c *Config) *int { return &c.Turn.MaxTCPConnections })},
 		{"turn-max-tcp-connections-per-ip", "live TURN client connections over TCP, TLS and the HTTPS port from one IP address or IPv6 /64 (0: none)", integer(func(c *Config) *int { return &c.Turn.MaxTCPConnectionsPerIP })},
 		{"max-body-bytes", "largest request body accepted", func(c *Config, v string) error {

@@ -83,7 +83,7 @@ func TestAllocationQuotas(t *testing.T) {
 			t.Fatalf("deallocate: %d", code)
 		}
 		waitFor(t, 5*time.Second, "the slot to be released", func() bool {
-			n, _ := h.svc.quotas.live(mustParse(t, user))
+			n, _, _ := h.svc.quotas.live(mustParse(t, user))
 			return n == 1
 		})
 		if _, code := dialRawTURN(t, "udp", h.svc.Addrs().UDP, user, pass).allocate(17, false); code != 0 {

@@ -52,12 +52,19 @@ type Config struct {
 	// BandwidthBitsPerSecond caps each allocation in each direction; 0
 	// means no cap.
 	BandwidthBitsPerSecond int64 `yaml:"bandwidth_bits_per_second"`
-	// MaxAllocationsPerCredential caps the live allocations made with one
-	// credential; 0 means no cap.
+	// MaxAllocationsPerCredential caps the live allocations made with the
+	// credentials of one client of one channel (one account, channel ARN
+	// and ClientId), however many times it fetched new ones: every
+	// GetIceServerConfig call mints a new username, so the count goes by
+	// the scope the username carries, not by the username. 0 means no cap.
 	MaxAllocationsPerCredential int `yaml:"max_allocations_per_credential"`
 	// MaxAllocationsPerChannel caps the live allocations of one signaling
 	// channel; 0 means no cap.
 	MaxAllocationsPerChannel int `yaml:"max_allocations_per_channel"`
+	// MaxAllocationsPerAccount caps the live allocations of all the
+	// channels of one account, so that one account cannot take the whole
+	// relay port range from the others; 0 means no cap.
+	MaxAllocationsPerAccount int `yaml:"max_allocations_per_account"`
 	// MaxPermissionsPerAllocation caps the peer IP addresses one
 	// allocation holds a permission for (CreatePermission, ChannelBind);
 	// a permission being refreshed always passes. 0 means no cap.
@@ -96,15 +103,19 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultUDPAddr                   = ":3478"
-	DefaultTCPAddr                   = ":3478"
-	DefaultTLSAddr                   = ":5349"
-	DefaultRelayPortMin              = 49152
-	DefaultRelayPortMax              = 65535
-	DefaultCredentialTTL             = 5 * time.Minute
-	DefaultBandwidthBitsPerSecond    = 5_000_000
-	DefaultMaxAllocationsPerCred     = 20
-	DefaultMaxAllocationsPerChannel  = 50
+	DefaultUDPAddr                  = ":3478"
+	DefaultTCPAddr                  = ":3478"
+	DefaultTLSAddr                  = ":5349"
+	DefaultRelayPortMin             = 49152
+	DefaultRelayPortMax             = 65535
+	DefaultCredentialTTL            = 5 * time.Minute
+	DefaultBandwidthBitsPerSecond   = 5_000_000
+	DefaultMaxAllocationsPerCred    = 20
+	DefaultMaxAllocationsPerChannel = 50
+	// DefaultMaxAllocationsPerAccount is a quarter of the default relay
+	// port range (49152-65535, 16384 ports): an account at its cap leaves
+	// three quarters of the ports to the others.
+	DefaultMaxAllocationsPerAccount  = 4096
 	DefaultMaxTCPConnections         = 10000
 	DefaultMaxTCPConnectionsPerIP    = 256
 	DefaultMaxTCPConnectionsPerAlloc = 32
@@ -134,6 +145,7 @@ func DefaultConfig() Config {
 		BandwidthBitsPerSecond:         DefaultBandwidthBitsPerSecond,
 		MaxAllocationsPerCredential:    DefaultMaxAllocationsPerCred,
 		MaxAllocationsPerChannel:       DefaultMaxAllocationsPerChannel,
+		MaxAllocationsPerAccount:       DefaultMaxAllocationsPerAccount,
 		MaxTCPConnections:              DefaultMaxTCPConnections,
 		MaxTCPConnectionsPerIP:         DefaultMaxTCPConnectionsPerIP,
 		MaxTCPConnectionsPerAllocation: DefaultMaxTCPConnectionsPerAlloc,
@@ -200,6 +212,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAllocationsPerChannel < 0 {
 		add("max_allocations_per_channel", "must be 0 (no cap) or positive, got %d", c.MaxAllocationsPerChannel)
+	}
+	if c.MaxAllocationsPerAccount < 0 {
+		add("max_allocations_per_account", "must be 0 (no cap) or positive, got %d", c.MaxAllocationsPerAccount)
 	}
 	if c.MaxTCPConnections < 0 {
 		add("max_tcp_connections", "must be 0 (no cap) or positive, got %d", c.MaxTCPConnections)

@@ -24,6 +24,7 @@ func TestDefaultConfigIsValidAndSafe(t *testing.T) {
 		{"5 Mbps", cfg.BandwidthBitsPerSecond == 5_000_000},
 		{"50 per channel", cfg.MaxAllocationsPerChannel == 50},
 		{"per credential capped", cfg.MaxAllocationsPerCredential > 0},
+		{"per account: a quarter of the relay ports", cfg.MaxAllocationsPerAccount == (cfg.RelayPortMax-cfg.RelayPortMin+1)/4},
 		{"TCP connections capped", cfg.MaxTCPConnections == 10000 && cfg.MaxTCPConnectionsPerIP == 256},
 		{"no allow-list", len(cfg.AllowPeers) == 0},
 		{"https port off", !cfg.OnHTTPSPort},
@@ -48,6 +49,7 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	cfg.BandwidthBitsPerSecond = -1
 	cfg.MaxAllocationsPerCredential = -1
 	cfg.MaxAllocationsPerChannel = -2
+	cfg.MaxAllocationsPerAccount = -3
 	cfg.MaxTCPConnectionsPerAllocation = -1
 	cfg.MaxPermissionsPerAllocation = -1
 	cfg.UDPListeners = 0
@@ -62,7 +64,7 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	for _, key := range []string{
 		"turn.udp_addr", "turn.tcp_addr", "turn.relay_ip", "turn.relay_port_max", "turn.allow_peers[0]",
 		"turn.credential_ttl", "turn.bandwidth_bits_per_second", "turn.max_allocations_per_credential",
-		"turn.max_allocations_per_channel", "turn.max_tcp_connections_per_allocation", "turn.max_permissions_per_allocation", "turn.udp_listeners", "turn.get_ice_server_config_per_second",
+		"turn.max_allocations_per_channel", "turn.max_allocations_per_account", "turn.max_tcp_connections_per_allocation", "turn.max_permissions_per_allocation", "turn.udp_listeners", "turn.get_ice_server_config_per_second",
 		"turn.get_ice_server_config_burst", "turn.realm", "turn.external_uris[0]", "turn.external_secret",
 	} {
 		if !strings.Contains(err.Error(), key+":") {

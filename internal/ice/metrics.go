@@ -68,7 +68,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"relay", "direction"}),
 		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_turn_refusals_total",
-			Help: "Relay refusals by reason: peer_<class> (peer policy), quota_credential, quota_channel (allocations over turn.max_allocations_per_credential, _channel), bandwidth (datagrams dropped over the cap), send_error (datagrams a UDP relay socket failed to send), tcp_connections_per_allocation (peer connections of a TCP relay over its cap), permissions_per_allocation (permissions for one more peer over the cap), conn_limit and conn_limit_per_ip (TCP, TLS and HTTPS-port connections refused by the connection caps).",
+			Help: "Relay refusals by reason: peer_<class> (peer policy), quota_credential, quota_channel, quota_account (allocations over turn.max_allocations_per_credential, _channel, _account), bandwidth (datagrams dropped over the cap), send_error (datagrams a UDP relay socket failed to send), tcp_connections_per_allocation (peer connections of a TCP relay over its cap), permissions_per_allocation (permissions for one more peer over the cap), conn_limit and conn_limit_per_ip (TCP, TLS and HTTPS-port connections refused by the connection caps).",
 		}, []string{"reason"}),
 		credFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_turn_credential_failures_total",

@@ -1,7 +1,10 @@
 package ice
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,7 +48,7 @@ func (h *harness) freshCredentials(t testing.TB, seen map[string]bool, account, 
 // affected.
 func TestCredentialQuotaBoundsRefetchingClient(t *testing.T) {
 	h := startService(t, testConfig(func(c *Config) {
-		c.MaxAllocationsPerCredential, c.MaxAllocationsPerChannel = 2, 0
+		c.MaxAllocationsPerCredential, c.MaxAllocationsPerChannel, c.MaxAllocationsPerAccount = 2, 0, 0
 	}))
 	seen := map[string]bool{}
 	for i := range 2 {
@@ -65,4 +68,86 @@ func TestCredentialQuotaBoundsRefetchingClient(t *testing.T) {
 	if _, code := dialRawTURN(t, "udp", h.svc.Addrs().UDP, user, pass).allocate(17, false); code != 0 {
 		t.Fatalf("another client of the channel: error %d", code)
 	}
+}
+
+// TestAccountQuota fills turn.max_allocations_per_account with the
+// allocations of two channels of one account: one more, on either
+// channel, is refused with 486, counted as quota_account and logged with
+// the setting's name, while another account allocates as before; a freed
+// allocation gives its slot back.
+func TestAccountQuota(t *testing.T) {
+	const otherAccount = "444455556666"
+	thirdARN := "arn:aws:kinesisvideo:us-west-2:" + otherAccount + ":channel/cam-3/1700000000002"
+	logs := &lockedBuffer{}
+	logger := func(d *Deps) {
+		d.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	h := startService(t, testConfig(func(c *Config) {
+		c.MaxAllocationsPerCredential, c.MaxAllocationsPerChannel, c.MaxAllocationsPerAccount = 0, 0, 3
+	}), logger)
+	server := h.svc.Addrs().UDP
+	allocate := func(account, arn, client string) int {
+		user, pass := h.credentialsOf(t, account, arn, client)
+		_, code := dialRawTURN(t, "udp", server, user, pass).allocate(17, false)
+		return code
+	}
+
+	var first *rawTURN
+	for i, arn := range []string{testARN, testARN, otherARN} {
+		user, pass := h.credentialsOf(t, testAccount, arn, "viewer-"+string(rune('a'+i)))
+		c := dialRawTURN(t, "udp", server, user, pass)
+		if _, code := c.allocate(17, false); code != 0 {
+			t.Fatalf("allocation %d of the account: error %d", i+1, code)
+		}
+		if first == nil {
+			first = c
+		}
+	}
+	for _, arn := range []string{otherARN, testARN} {
+		if code := allocate(testAccount, arn, "one-too-many"); code != int(stun.CodeAllocQuotaReached) {
+			t.Fatalf("4th allocation of the account (on %s) with a cap of 3: error %d, want 486", arn, code)
+		}
+	}
+	if got := h.counter(t, "switchboard_turn_refusals_total", "reason", reasonQuotaAccount); got != 2 {
+		t.Fatalf("account quota refusals counted: %v, want 2", got)
+	}
+	if !bytes.Contains(logs.Bytes(), []byte("setting=turn.max_allocations_per_account")) {
+		t.Fatalf("the refusal log does not name the setting:\n%s", logs.Bytes())
+	}
+	for i := range 3 {
+		if code := allocate(otherAccount, thirdARN, "viewer-"+string(rune('a'+i))); code != 0 {
+			t.Fatalf("allocation %d of another account: error %d", i+1, code)
+		}
+	}
+
+	if code := first.refresh(0); code != 0 {
+		t.Fatalf("deallocate: %d", code)
+	}
+	waitFor(t, 5*time.Second, "the account's slot to be released", func() bool {
+		user, _ := h.credentialsOf(t, testAccount, testARN, "x")
+		_, _, n := h.svc.quotas.live(mustParse(t, user))
+		return n == 2
+	})
+	if code := allocate(testAccount, otherARN, "after-release"); code != 0 {
+		t.Fatalf("after a deallocation: error %d", code)
+	}
+}
+
+// lockedBuffer is a log sink the server's goroutines may write to while
+// the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]byte(nil), b.buf.Bytes()...)
 }

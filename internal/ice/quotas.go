@@ -10,15 +10,18 @@ import (
 const (
 	reasonQuotaCredential = "quota_credential"
 	reasonQuotaChannel    = "quota_channel"
+	reasonQuotaAccount    = "quota_account"
 )
 
 // quotaSettings names the setting behind each quota refusal, for the log.
 var quotaSettings = map[string]string{
 	reasonQuotaCredential: keyPrefix + "max_allocations_per_credential",
 	reasonQuotaChannel:    keyPrefix + "max_allocations_per_channel",
+	reasonQuotaAccount:    keyPrefix + "max_allocations_per_account",
 }
 
-// quotas counts live allocations per credential and per channel. A count is taken when the relay socket is opened and given back
+// quotas counts live allocations per credential, per channel and per
+// account. A count is taken when the relay socket is opened and given back
 // when it closes, so it follows the allocation's real lifetime whatever
 // ends it (refresh to zero, expiry, client gone, shutdown).
 //
@@ -31,26 +34,30 @@ var quotaSettings = map[string]string{
 type quotas struct {
 	perCredential int // 0: no cap
 	perChannel    int // 0: no cap
+	perAccount    int // 0: no cap
 
 	mu           sync.Mutex
 	byCredential map[string]int
 	byChannel    map[string]int
+	byAccount    map[string]int
 }
 
-func newQuotas(perCredential, perChannel int) *quotas {
+func newQuotas(perCredential, perChannel, perAccount int) *quotas {
 	return &quotas{
 		perCredential: perCredential,
 		perChannel:    perChannel,
+		perAccount:    perAccount,
 		byCredential:  map[string]int{},
 		byChannel:     map[string]int{},
+		byAccount:     map[string]int{},
 	}
 }
 
 // quotaKeys are the keys one allocation counts under.
-type quotaKeys struct{ credential, channel string }
+type quotaKeys struct{ credential, channel, account string }
 
 func keysOf(c credential) quotaKeys {
-	return quotaKeys{credential: c.quotaCredential(), channel: c.quotaChannel()}
+	return quotaKeys{credential: c.quotaCredential(), channel: c.quotaChannel(), account: c.Scope.Account}
 }
 
 // check reports whether one more allocation would fit, without taking it
@@ -69,6 +76,8 @@ func (q *quotas) limit(reason string) int {
 		return q.perCredential
 	case reasonQuotaChannel:
 		return q.perChannel
+	case reasonQuotaAccount:
+		return q.perAccount
 	}
 	return 0
 }
@@ -79,6 +88,9 @@ func (q *quotas) overLocked(k quotaKeys) string {
 	}
 	if q.perChannel > 0 && q.byChannel[k.channel] >= q.perChannel {
 		return reasonQuotaChannel
+	}
+	if q.perAccount > 0 && q.byAccount[k.account] >= q.perAccount {
+		return reasonQuotaAccount
 	}
 	return ""
 }
@@ -97,6 +109,7 @@ func (q *quotas) acquire(c credential) (release func(), reason string) {
 	}
 	q.byCredential[k.credential]++
 	q.byChannel[k.channel]++
+	q.byAccount[k.account]++
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -104,16 +117,18 @@ func (q *quotas) acquire(c credential) (release func(), reason string) {
 			defer q.mu.Unlock()
 			decrement(q.byCredential, k.credential)
 			decrement(q.byChannel, k.channel)
+			decrement(q.byAccount, k.account)
 		})
 	}, ""
 }
 
-// live returns the live allocation counts of a credential and its channel.
-func (q *quotas) live(c credential) (perCredential, perChannel int) {
+// live returns the live allocation counts of a credential, its channel
+// and its account.
+func (q *quotas) live(c credential) (perCredential, perChannel, perAccount int) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	k := keysOf(c)
-	return q.byCredential[k.credential], q.byChannel[k.channel]
+	return q.byCredential[k.credential], q.byChannel[k.channel], q.byAccount[k.account]
 }
 
 // decrement takes one from the count of key, deleting the key when

@@ -68,7 +68,7 @@ func TestEvenPortReservationStaysInRange(t *testing.T) {
 		_ = got.GetFromAs(res, stun.AttrXORRelayedAddress)
 		t.Fatalf("Allocate with the reservation token: error %d, relayed %v; want 508", code, got)
 	}
-	if perCred, _ := h.svc.quotas.live(mustParse(t, user)); perCred != 1 {
+	if perCred, _, _ := h.svc.quotas.live(mustParse(t, user)); perCred != 1 {
 		t.Fatalf("%d allocations counted against the credential, want 1", perCred)
 	}
 }

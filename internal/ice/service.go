@@ -132,7 +132,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	s := &Service{
 		cfg: cfg, deps: deps, log: log, now: deps.Now, metrics: m,
 		policy:              newPolicy(cfg.AllowPeers),
-		quotas:              newQuotas(cfg.MaxAllocationsPerCredential, cfg.MaxAllocationsPerChannel),
+		quotas:              newQuotas(cfg.MaxAllocationsPerCredential, cfg.MaxAllocationsPerChannel, cfg.MaxAllocationsPerAccount),
 		calls:               ratelimit.NewKeyed(ratelimit.Rule{Rate: cfg.GetIceServerConfigPerSecond, Burst: float64(cfg.GetIceServerConfigBurst)}),
 		relayIP:             relayIP,
 		ready:               make(chan struct{}),
