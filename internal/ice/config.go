@@ -103,15 +103,21 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultUDPAddr                  = ":3478"
-	DefaultTCPAddr                  = ":3478"
-	DefaultTLSAddr                  = ":5349"
-	DefaultRelayPortMin             = 49152
-	DefaultRelayPortMax             = 65535
-	DefaultCredentialTTL            = 5 * time.Minute
-	DefaultBandwidthBitsPerSecond   = 5_000_000
-	DefaultMaxAllocationsPerCred    = 20
-	DefaultMaxAllocationsPerChannel = 50
+	DefaultUDPAddr                = ":3478"
+	DefaultTCPAddr                = ":3478"
+	DefaultTLSAddr                = ":5349"
+	DefaultRelayPortMin           = 49152
+	DefaultRelayPortMax           = 65535
+	DefaultCredentialTTL          = 5 * time.Minute
+	DefaultBandwidthBitsPerSecond = 5_000_000
+	// A master holds a PeerConnection per viewer on one credential scope,
+	// and every PeerConnection allocates once per TURN URI of the first
+	// ICE entry (up to maxURIsPerEntry): a channel at the hub's default of
+	// 10 viewers, relayed on both sides, needs 40 for its master and 80 in
+	// all. The caps leave room above that for PeerConnections being
+	// replaced while the old ones' allocations close.
+	DefaultMaxAllocationsPerCred    = 64
+	DefaultMaxAllocationsPerChannel = 128
 	// DefaultMaxAllocationsPerAccount is a quarter of the default relay
 	// port range (49152-65535, 16384 ports): an account at its cap leaves
 	// three quarters of the ports to the others.

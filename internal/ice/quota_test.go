@@ -3,6 +3,7 @@ package ice
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -150,4 +151,28 @@ func (b *lockedBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]byte(nil), b.buf.Bytes()...)
+}
+
+// TestDefaultQuotasAdmitAFullRelayedChannel: with the default caps, a
+// channel at the signaling hub's default viewer limit, every
+// PeerConnection relayed on both sides, gets every allocation it asks
+// for. A peer allocates once per TURN URI of the first entry (up to
+// maxURIsPerEntry); the master has a PeerConnection per viewer, all on
+// its one credential scope, and each viewer has its own.
+func TestDefaultQuotasAdmitAFullRelayedChannel(t *testing.T) {
+	const viewers = 10 // signaling's default max_viewers_per_channel
+	h := startService(t, testConfig())
+	allocate := func(clientID string, n int) {
+		t.Helper()
+		user, pass := h.credentialsOf(t, testAccount, testARN, clientID)
+		for i := range n {
+			if _, code := dialRawTURN(t, "udp", h.svc.Addrs().UDP, user, pass).allocate(17, false); code != 0 {
+				t.Fatalf("client %q, allocation %d of %d: error %d", clientID, i+1, n, code)
+			}
+		}
+	}
+	allocate("", viewers*maxURIsPerEntry) // the master
+	for v := range viewers {
+		allocate(fmt.Sprintf("viewer-%d", v), maxURIsPerEntry)
+	}
 }
