@@ -19,8 +19,11 @@ import (
 // ProfileEnv names the environment variable that makes any switchboard
 // process serve Go's profiling endpoints (net/http/pprof) on the given
 // loopback address. The bench sets it on the server it starts when asked
-// to profile; it is never set otherwise.
-const ProfileEnv = "SWITCHBOARD_BENCH_PPROF"
+// to profile; it is never set otherwise. Like every variable our own
+// tools pass among themselves it starts with SBDEV_ and not SWITCHBOARD_,
+// so that the server, which warns about SWITCHBOARD_* variables that are
+// no setting, leaves it alone, and no future flag can take its name.
+const ProfileEnv = "SBDEV_BENCH_PPROF"
 
 // StartProfilerFromEnv serves /debug/pprof/ on the loopback address named
 // by ProfileEnv, if it is set, and says where on stderr. Non-loopback

@@ -6,7 +6,7 @@
 # ci-artifacts/console/ (UPDATE_DOCS_SCREENSHOTS=1 also refreshes the copies
 # in docs/screenshots/ that the README shows).
 #
-# Environment: SWITCHBOARD_BIN to test a binary already built,
+# Environment: SBDEV_BIN to test a binary already built,
 # CHROMIUM_PATH for a Chromium other than /usr/bin/chromium.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -60,12 +60,12 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
   echo "$lock_sum" > "$stamp"
 fi
 
-if [ -z "${SWITCHBOARD_BIN:-}" ]; then
+if [ -z "${SBDEV_BIN:-}" ]; then
   bindir="$(mktemp -d)"
   trap 'rm -rf "$bindir"' EXIT
   echo "== go build ./cmd/switchboard"
   go build -o "$bindir/switchboard" ./cmd/switchboard
-  export SWITCHBOARD_BIN="$bindir/switchboard"
+  export SBDEV_BIN="$bindir/switchboard"
 fi
 
 echo "== node --test test/browser/"

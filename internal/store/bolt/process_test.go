@@ -18,10 +18,12 @@ import (
 )
 
 // The helper process: the test binary re-executed with these variables
-// set runs one of the child modes below instead of the tests.
+// set runs one of the child modes below instead of the tests. They start
+// with SBDEV_, the prefix of our tools' own variables, which no setting's
+// SWITCHBOARD_* variable can take.
 const (
-	envChildMode = "SWITCHBOARD_BOLT_CHILD_MODE"
-	envChildPath = "SWITCHBOARD_BOLT_CHILD_PATH"
+	envChildMode = "SBDEV_BOLT_CHILD_MODE"
+	envChildPath = "SBDEV_BOLT_CHILD_PATH"
 	crashAccount = "123456789012"
 	crashCount   = 100
 )

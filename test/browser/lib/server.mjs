@@ -16,9 +16,9 @@ const run = promisify(execFile);
 /** The repository root (this file is test/browser/lib/server.mjs). */
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** The binary to test: $SWITCHBOARD_BIN, or one built now into a temporary directory. */
+/** The binary to test: $SBDEV_BIN, or one built now into a temporary directory. */
 export async function switchboardBinary() {
-  if (process.env.SWITCHBOARD_BIN) return process.env.SWITCHBOARD_BIN;
+  if (process.env.SBDEV_BIN) return process.env.SBDEV_BIN;
   const dir = await mkdtemp(join(tmpdir(), 'switchboard-bin-'));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   const bin = join(dir, 'switchboard');
