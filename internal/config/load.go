@@ -22,7 +22,18 @@ const EnvPrefix = "SWITCHBOARD_"
 type setting struct {
 	name  string
 	usage string
-	apply func(c *Config, value string) error
+	field field
+}
+
+// field reads and writes the value of a setting in a Config, as text.
+type field struct {
+	set func(c *Config, value string) error
+	get func(c *Config) string
+}
+
+// envName is the environment variable of the setting.
+func (s setting) envName() string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(s.name, "-", "_"))
 }
 
 func settings() []setting {
@@ -53,58 +64,77 @@ func settings() []setting {
 		{"turn-on-https-port", "serve TURN over TLS on the HTTPS port too (true or false)", boolean(func(c *Config) *bool { return &c.Turn.OnHTTPSPort })},
 		{"turn-external-uris", "turn:/turns:/stun: URIs of an external TURN server, comma-separated (repeatable)", appendTo(func(c *Config) *[]string { return &c.Turn.ExternalURIs })},
 		{"turn-external-secret", "shared secret of the external TURN server", str(func(c *Config) *string { return &c.Turn.ExternalSecret })},
-		{"turn-credential-ttl", "lifetime of TURN credentials (GetIceServerConfig Ttl)", func(c *Config, v string) error {
-			return c.Turn.CredentialTTL.UnmarshalText([]byte(v))
-		}},
-		{"turn-bandwidth-bits-per-second", "bandwidth cap per allocation and direction (0: none)", func(c *Config, v string) error {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				return fmt.Errorf("want an integer, got %q", v)
-			}
-			c.Turn.BandwidthBitsPerSecond = n
-			return nil
-		}},
+		{"turn-credential-ttl", "lifetime of TURN credentials (GetIceServerConfig Ttl)", text(func(c *Config) textField { return &c.Turn.CredentialTTL })},
+		{"turn-bandwidth-bits-per-second", "bandwidth cap per allocation and direction (0: none)", integer64(func(c *Config) *int64 { return &c.Turn.BandwidthBitsPerSecond })},
 		{"turn-max-allocations-per-channel", "live TURN allocations one channel may hold (0: none)", integer(func(c *Config) *int { return &c.Turn.MaxAllocationsPerChannel })},
 		{"turn-max-allocations-per-account", "live TURN allocations all the channels of one account may hold (0: none)", integer(func(c *Config) *int { return &c.Turn.MaxAllocationsPerAccount })},
 		{"turn-max-tcp-connections", "live TURN client connections over TCP, TLS and the HTTPS port (0: none)", integer(func(c *Config) *int { return &c.Turn.MaxTCPConnections })},
 		{"turn-max-tcp-connections-per-ip", "live TURN client connections over TCP, TLS and the HTTPS port from one IP address or IPv6 /64 (0: none)", integer(func(c *Config) *int { return &c.Turn.MaxTCPConnectionsPerIP })},
-		{"max-body-bytes", "largest request body accepted", func(c *Config, v string) error {
+		{"max-body-bytes", "largest request body accepted", integer64(func(c *Config) *int64 { return &c.Server.MaxBodyBytes })},
+		{"shutdown-timeout", "how long a graceful shutdown may take", text(func(c *Config) textField { return &c.Server.ShutdownTimeout })},
+	}
+}
+
+func str(ptr func(*Config) *string) field {
+	return field{
+		set: func(c *Config, v string) error { *ptr(c) = v; return nil },
+		get: func(c *Config) string { return *ptr(c) },
+	}
+}
+
+func integer(ptr func(*Config) *int) field {
+	return field{
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return fmt.Errorf("want an integer, got %q", v)
+			}
+			*ptr(c) = n
+			return nil
+		},
+		get: func(c *Config) string { return strconv.Itoa(*ptr(c)) },
+	}
+}
+
+func integer64(ptr func(*Config) *int64) field {
+	return field{
+		set: func(c *Config, v string) error {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil {
 				return fmt.Errorf("want an integer, got %q", v)
 			}
-			c.Server.MaxBodyBytes = n
+			*ptr(c) = n
 			return nil
-		}},
-		{"shutdown-timeout", "how long a graceful shutdown may take", func(c *Config, v string) error {
-			return c.Server.ShutdownTimeout.UnmarshalText([]byte(v))
-		}},
+		},
+		get: func(c *Config) string { return strconv.FormatInt(*ptr(c), 10) },
 	}
 }
 
-func str(field func(*Config) *string) func(*Config, string) error {
-	return func(c *Config, v string) error { *field(c) = v; return nil }
-}
-
-func integer(field func(*Config) *int) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("want an integer, got %q", v)
-		}
-		*field(c) = n
-		return nil
+func boolean(ptr func(*Config) *bool) field {
+	return field{
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false, got %q", v)
+			}
+			*ptr(c) = b
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatBool(*ptr(c)) },
 	}
 }
 
-func boolean(field func(*Config) *bool) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("want true or false, got %q", v)
-		}
-		*field(c) = b
-		return nil
+func float(ptr func(*Config) *float64) field {
+	return field{
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return fmt.Errorf("want a number, got %q", v)
+			}
+			*ptr(c) = n
+			return nil
+		},
+		get: func(c *Config) string { return strconv.FormatFloat(*ptr(c), 'g', -1, 64) },
 	}
 }
 
@@ -112,25 +142,30 @@ func boolean(field func(*Config) *bool) func(*Config, string) error {
 var switchSettings = map[string]bool{"turn": true, "turn-on-https-port": true, "control-plane-rate-limits": true}
 
 // appendTo adds comma-separated values to a list; the flag may repeat.
-func appendTo(field func(*Config) *[]string) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		for _, item := range strings.Split(v, ",") {
-			if item = strings.TrimSpace(item); item != "" {
-				*field(c) = append(*field(c), item)
+func appendTo(ptr func(*Config) *[]string) field {
+	return field{
+		set: func(c *Config, v string) error {
+			for _, item := range strings.Split(v, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					*ptr(c) = append(*ptr(c), item)
+				}
 			}
-		}
-		return nil
+			return nil
+		},
+		get: func(c *Config) string { return strings.Join(*ptr(c), ",") },
 	}
 }
 
-func float(field func(*Config) *float64) func(*Config, string) error {
-	return func(c *Config, v string) error {
-		n, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return fmt.Errorf("want a number, got %q", v)
-		}
-		*field(c) = n
-		return nil
+// textField is a value with its own text form, such as a Duration.
+type textField interface {
+	UnmarshalText([]byte) error
+	String() string
+}
+
+func text(ptr func(*Config) textField) field {
+	return field{
+		set: func(c *Config, v string) error { return ptr(c).UnmarshalText([]byte(v)) },
+		get: func(c *Config) string { return ptr(c).String() },
 	}
 }
 
@@ -177,15 +212,15 @@ func Load(name string, src Source) (Config, error) {
 		}
 	}
 	for _, s := range settings() {
-		key := EnvPrefix + strings.ToUpper(strings.ReplaceAll(s.name, "-", "_"))
+		key := s.envName()
 		if v, ok := env(key); ok {
-			if err := s.apply(&cfg, v); err != nil {
+			if err := s.field.set(&cfg, v); err != nil {
 				problems = append(problems, fmt.Errorf("%s: %w", key, err))
 			}
 		}
 	}
 	for _, fv := range *flagValues {
-		if err := fv.setting.apply(&cfg, fv.value); err != nil {
+		if err := fv.setting.field.set(&cfg, fv.value); err != nil {
 			problems = append(problems, fmt.Errorf("--%s: %w", fv.setting.name, err))
 		}
 	}
@@ -205,6 +240,7 @@ func newFlagSet(name string, out io.Writer) (*flag.FlagSet, *string, *[]flagValu
 	fs.SetOutput(out)
 	file := fs.String("config", "", "YAML configuration file (or SWITCHBOARD_CONFIG)")
 	values := &[]flagValue{}
+	defaults := Default()
 	for _, s := range settings() {
 		record := func(v string) error {
 			*values = append(*values, flagValue{setting: s, value: v})
@@ -215,6 +251,11 @@ func newFlagSet(name string, out io.Writer) (*flag.FlagSet, *string, *[]flagValu
 		} else {
 			fs.Func(s.name, s.usage, record)
 		}
+		// The flag only records what is given, so that an absent flag
+		// leaves the file and the environment in force; its DefValue is
+		// used for the help text alone, which then shows the built-in
+		// default ("-h" prints it when it is not empty).
+		fs.Lookup(s.name).DefValue = s.field.get(&defaults)
 	}
 	return fs, file, values
 }

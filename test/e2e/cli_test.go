@@ -247,3 +247,60 @@ func TestHelpCommand(t *testing.T) {
 		t.Errorf("help serv: %v, want exit status 2 and the unknown command named\n%s", err, out)
 	}
 }
+
+// TestHelpShowsDefaults: -h of serve and check-config shows each flag's
+// built-in default, and none where there is no default value (the
+// key is derived or generated). Showing them must not make the flags
+// set anything: a variable still wins over the default when no flag is
+// given.
+func TestHelpShowsDefaults(t *testing.T) {
+	for _, command := range []string{"serve", "check-config"} {
+		out, err := exec.Command(binary, command, "-h").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s -h: %v\n%s", command, err, out)
+		}
+		usage := flagUsages(string(out))
+		for flag, want := range map[string]string{
+			"addr":                    "(default :8443)",
+			"data-dir":                "(default ./switchboard-data)",
+			"region":                  "(default us-east-1)",
+			"max-viewers-per-channel": "(default 10)",
+			"turn":                    "(default true)",
+			"turn-credential-ttl":     "(default 5m0s)",
+			"turn-udp-addr":           "(default :3478)",
+			"shutdown-timeout":        "(default 30s)",
+		} {
+			if !strings.HasSuffix(usage[flag], want) {
+				t.Errorf("%s -h: --%s reads %q, want it to end with %q", command, flag, usage[flag], want)
+			}
+		}
+		for _, flag := range []string{"tls-key", "secret-access-key", "turn-allow-peer"} {
+			if u, ok := usage[flag]; !ok || strings.Contains(u, "(default") {
+				t.Errorf("%s -h: --%s reads %q, want no default shown", command, flag, u)
+			}
+		}
+	}
+
+	cmd := exec.Command(binary, "check-config")
+	cmd.Env = append(withoutSwitchboardEnv(), "SWITCHBOARD_MAX_VIEWERS_PER_CHANNEL=4", "SWITCHBOARD_ADDR=127.0.0.1:9")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "max_viewers_per_channel: 4") || !strings.Contains(string(out), "addr: 127.0.0.1:9") {
+		t.Fatalf("the environment no longer wins over the defaults the help shows: %v\n%s", err, out)
+	}
+}
+
+// flagUsages reads the help text of the flag package: a line "  -name
+// [type]" followed by the usage on the next line. It maps each name to
+// its usage.
+func flagUsages(help string) map[string]string {
+	usages := map[string]string{}
+	lines := strings.Split(help, "\n")
+	for i, line := range lines {
+		fields := strings.Fields(line)
+		if !strings.HasPrefix(line, "  -") || len(fields) == 0 || i+1 >= len(lines) {
+			continue
+		}
+		usages[strings.TrimPrefix(fields[0], "-")] = strings.TrimSpace(lines[i+1])
+	}
+	return usages
+}
