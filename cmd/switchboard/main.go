@@ -90,11 +90,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func serve(args []string, stdout, stderr io.Writer) int {
-	cfg, err := config.Load("switchboard serve", config.Source{Args: args, Output: stderr})
+	var warnings []string
+	cfg, err := config.Load("switchboard serve", config.Source{Args: args, Output: stderr,
+		Warn: func(w string) { warnings = append(warnings, w) }})
 	if err != nil {
+		printWarnings(warnings, stderr)
 		return configFailure(err, stderr)
 	}
 	logger := newLogger(cfg.Log, stderr)
+	// Logged, not printed, once the logger exists: they then have the
+	// level and format the operator chose.
+	for _, w := range warnings {
+		logger.Warn("configuration: " + w)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The first signal starts a graceful shutdown; stopping the
@@ -113,13 +121,23 @@ func serve(args []string, stdout, stderr io.Writer) int {
 }
 
 func checkConfig(args []string, stdout, stderr io.Writer) int {
-	cfg, err := config.Load("switchboard check-config", config.Source{Args: args, Output: stderr})
+	var warnings []string
+	cfg, err := config.Load("switchboard check-config", config.Source{Args: args, Output: stderr,
+		Warn: func(w string) { warnings = append(warnings, w) }})
+	printWarnings(warnings, stderr)
 	if err != nil {
 		return configFailure(err, stderr)
 	}
 	out, _ := yaml.Marshal(cfg.Redacted())
 	fmt.Fprintf(stdout, "configuration is valid; effective settings:\n%s", out)
 	return 0
+}
+
+// printWarnings writes the configuration's warnings, one a line.
+func printWarnings(warnings []string, stderr io.Writer) {
+	for _, w := range warnings {
+		fmt.Fprintf(stderr, "switchboard: warning: %s\n", w)
+	}
 }
 
 func configFailure(err error, stderr io.Writer) int {

@@ -175,6 +175,14 @@ type Source struct {
 	Args []string
 	// Env looks up an environment variable; os.LookupEnv when nil.
 	Env func(string) (string, bool)
+	// Environ lists the environment as KEY=VALUE lines, to find the
+	// SWITCHBOARD_* variables that are no setting. When nil it is
+	// os.Environ if Env is nil too, and nothing otherwise.
+	Environ func() []string
+	// Warn receives each warning: a problem that does not stop the
+	// server, such as an unknown SWITCHBOARD_* variable. Warnings are
+	// dropped when nil.
+	Warn func(message string)
 	// Output receives flag usage and errors; io.Discard when nil.
 	Output io.Writer
 }
@@ -186,9 +194,12 @@ var ErrHelp = flag.ErrHelp
 // environment and the flags, in that order, and validates the result. The
 // error lists every problem found, one per line.
 func Load(name string, src Source) (Config, error) {
-	env := src.Env
+	env, environ := src.Env, src.Environ
 	if env == nil {
 		env = os.LookupEnv
+		if environ == nil {
+			environ = os.Environ
+		}
 	}
 	out := src.Output
 	if out == nil {
@@ -201,6 +212,11 @@ func Load(name string, src Source) (Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return cfg, unexpectedArguments(fs, src.Args)
+	}
+	if environ != nil && src.Warn != nil {
+		for _, w := range unknownVariables(environ()) {
+			src.Warn(w)
+		}
 	}
 	var problems []error
 	if *file == "" {

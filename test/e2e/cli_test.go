@@ -248,6 +248,37 @@ func TestHelpCommand(t *testing.T) {
 	}
 }
 
+// TestUnknownSwitchboardVariableWarns: a SWITCHBOARD_* variable that is no
+// setting, here the plural of the file key turn.allow_peers where the flag
+// is singular, is named in a warning with the variable meant, by
+// check-config (which still accepts the configuration) and by serve (which
+// still starts). Known variables are not reported.
+func TestUnknownSwitchboardVariableWarns(t *testing.T) {
+	env := append(withoutSwitchboardEnv(), "SWITCHBOARD_TURN_ALLOW_PEERS=10.0.0.0/8", "SWITCHBOARD_REGION=eu-west-1")
+	want := "SWITCHBOARD_TURN_ALLOW_PEERS is not a setting and is ignored; did you mean SWITCHBOARD_TURN_ALLOW_PEER?"
+
+	cmd := exec.Command(binary, "check-config")
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("check-config: %v, want exit status 0 (a warning, not an error)\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "warning: environment variable "+want) {
+		t.Fatalf("check-config does not warn about the unknown variable:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), "SWITCHBOARD_REGION") || !strings.Contains(stdout.String(), "region: eu-west-1") {
+		t.Fatalf("the known variable was reported or not applied:\nstdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	}
+
+	serve := exec.Command(binary, append([]string{"serve", "--data-dir", t.TempDir(), "--addr", "127.0.0.1:0"}, loopbackTURN...)...)
+	serve.Env = env
+	out := runUntilBanner(t, serve)
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, want) {
+		t.Fatalf("serve does not log a warning about the unknown variable:\n%s", out)
+	}
+}
+
 // TestHelpShowsDefaults: -h of serve and check-config shows each flag's
 // built-in default, and none where there is no default value (the
 // key is derived or generated). Showing them must not make the flags
