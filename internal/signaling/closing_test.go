@@ -71,12 +71,18 @@ func blockMasterWriter(t *testing.T, e *testEnv, viewer *client) {
 // viewer "v1" and blocks the master's writer, and returns the viewer.
 func stuckMasterEnv(t *testing.T, cfg func(*Config)) (*testEnv, *client) {
 	t.Helper()
-	e := newEnv(t, func(c *Config) {
+	return stuckMasterEnvWith(t, cfg, envOptions{parkable: true})
+}
+
+// stuckMasterEnvWith is stuckMasterEnv on a hub served as opts say.
+func stuckMasterEnvWith(t *testing.T, cfg func(*Config), opts envOptions) (*testEnv, *client) {
+	t.Helper()
+	e := startEnv(t, func(c *Config) {
 		relaxedRates(c)
 		c.SendQueueLength = 4096
 		c.PingInterval = 0
 		cfg(c)
-	})
+	}, opts)
 	if _, err := e.tryDial(e.url(testARN, ""), nil, false); err != nil { // never reads
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/switchboard-rtc/switchboard/internal/bus"
 	"github.com/switchboard-rtc/switchboard/internal/bus/memory"
 	"github.com/switchboard-rtc/switchboard/internal/netpark"
 	"github.com/switchboard-rtc/switchboard/kvsapi"
@@ -131,6 +132,9 @@ type envOptions struct {
 	parkAfter time.Duration // silence before parking
 	tls       bool          // serve HTTPS (over the parkable sockets)
 	paceLimit time.Duration // how long senders wait for a congested recipient (0: the default)
+	// wrapBus, when set, wraps the memory bus the hub is given, so that a
+	// test can make one of its calls slow, as a networked bus may be.
+	wrapBus func(bus.Bus) bus.Bus
 }
 
 // startEnv serves a new hub; parkable connections are parked after
@@ -147,10 +151,14 @@ func startEnv(t testing.TB, mutate func(*Config), opts envOptions) *testEnv {
 	dir.put(testAccount, otherARN, time.Minute)
 	reg := prometheus.NewRegistry()
 	b := memory.New(memory.Options{})
+	var hubBus bus.Bus = b
+	if opts.wrapBus != nil {
+		hubBus = opts.wrapBus(b)
+	}
 	hub, err := NewHub(cfg, Deps{
 		Authenticator: testAuth{},
 		Channels:      dir,
-		Bus:           b,
+		Bus:           hubBus,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Registerer:    reg,
 	})
