@@ -25,10 +25,28 @@ import (
 // not read would hold the newer connection for up to write_timeout, so
 // after handoverGrace the displaced connection is dropped, which makes its
 // write fail and its mail go back (writeBatch, end).
+//
+// The wait comes after the 101 (the upgrade is answered at once), but
+// while it lasts the newer connection neither reads its client nor writes
+// to it. So it is bounded as a whole by handoverLimit, well under the 5 s
+// a KVS C SDK client gives its connect (spec section 9 item 29). Once the
+// displaced connection is dropped, only a slow hand-back can outlast that:
+// the bus call that takes the mail back (a bus across the network; the
+// call itself may take up to handBackTimeout), or a displaced connection
+// that was itself still waiting for its own predecessor. The newer
+// connection then activates without it. What the displaced connection
+// hands back later still reaches the newer one exactly once, through the
+// bus (Requeue gives it to the active holder), but behind what senders
+// sent the newer connection directly meanwhile: in that case alone a
+// sender's messages can arrive out of order.
 
 // handoverGrace bounds how long a newer connection waits for the one it
 // displaced before dropping it.
 const handoverGrace = 250 * time.Millisecond
+
+// handoverLimit bounds how long a newer connection waits in all for the
+// one it displaced to hand back, dropping included.
+const handoverLimit = time.Second
 
 // handover is the pending hand-back of a displaced connection.
 type handover struct {
@@ -64,8 +82,8 @@ func (hs *handovers) handedBack(c *conn) {
 }
 
 // awaitPredecessor holds c, not yet active, until the connection it
-// displaced on this node has handed back its mail: see the top of this
-// file.
+// displaced on this node has handed back its mail, for handoverLimit at
+// most: see the top of this file.
 func (c *conn) awaitPredecessor(ctx context.Context) {
 	v, ok := c.hub.handovers.byAddr.Load(c.addr)
 	if !ok {
@@ -79,7 +97,12 @@ func (c *conn) awaitPredecessor(ctx context.Context) {
 		return
 	}
 	ho.from.dropIfServing() // its writer is stuck: make the write fail
-	c.waitHandover(ctx, ho, handBackTimeout)
+	if c.waitHandover(ctx, ho, handoverLimit-handoverGrace) {
+		return
+	}
+	c.hub.log.Warn("signaling takeover went ahead before the displaced connection handed back its mail; "+
+		"what it hands back later follows what was sent to the newer connection meanwhile",
+		"conn", c.id, "displaced", ho.from.id, "waited", handoverLimit)
 }
 
 // dropIfServing aborts c if it serves: a connection still in its

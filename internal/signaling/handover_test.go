@@ -1,11 +1,16 @@
 package signaling
 
 import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/switchboard-rtc/switchboard/internal/bus"
 	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
 
@@ -47,3 +52,112 @@ func TestTakeoverBetweenActivationAndServe(t *testing.T) {
 	fresh.expect(toMaster("v1", kvsapi.ActionSDPOffer, offerPayload))
 	old.expectClosed(websocket.StatusNormalClosure, causeReplaced.reason)
 }
+
+// gatedRequeueBus is the hub's real bus with a gate on Requeue, the call
+// that hands a displaced connection's unwritten mail back: once armed,
+// Requeue waits for the gate to open (or for its context), as a bus
+// across the network may when it is slow.
+type gatedRequeueBus struct {
+	bus.Bus
+	armed   atomic.Bool
+	entered chan struct{} // closed when an armed Requeue starts waiting
+	open    chan struct{} // closed by the test to let Requeue through
+	once    sync.Once
+}
+
+func (b *gatedRequeueBus) Requeue(ctx context.Context, addr bus.Address, envs []bus.Envelope) error {
+	if b.armed.Load() {
+		b.once.Do(func() { close(b.entered) })
+		select {
+		case <-b.open:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return b.Bus.Requeue(ctx, addr, envs)
+}
+
+// TestTakeoverDoesNotWaitForStuckHandBack: a newer master whose displaced
+// predecessor does not hand its unwritten mail back (here the bus call
+// that gives it back hangs) is served well within the 5 s a KVS C SDK
+// client gives a connect (spec section 9 item 29): it reads its client
+// and receives what is sent to it while the hand-back is still pending.
+// When the hand-back comes through, the mail it carries reaches the newer
+// master exactly once.
+func TestTakeoverDoesNotWaitForStuckHandBack(t *testing.T) {
+	gate := &gatedRequeueBus{entered: make(chan struct{}), open: make(chan struct{})}
+	var opened sync.Once
+	release := func() { opened.Do(func() { close(gate.open) }) }
+	t.Cleanup(release) // before the env's own cleanup, which shuts the hub down
+	e, viewer := stuckMasterEnvWith(t, func(c *Config) {
+		c.WriteTimeout = Duration(30 * time.Second) // only the drop unblocks the stuck writer
+	}, envOptions{parkable: true, wrapBus: func(b bus.Bus) bus.Bus { gate.Bus = b; return gate }})
+
+	const offer, cand, answer, last = "b2ZmZXI=", "Y2FuZA==", "YW5zd2Vy", "bGFzdA=="
+	viewer.send(jsMsg(kvsapi.ActionSDPOffer, offer, "", ""))
+	waitFor(t, "the offer queued at the stuck master", func() bool {
+		q := e.queuedPayloads("")
+		return len(q) > 0 && q[len(q)-1] == offer
+	})
+
+	gate.armed.Store(true)
+	start := time.Now()
+	fresh := e.dial("") // takeover
+	select {
+	case <-gate.entered: // the displaced master is handing back, and hangs there
+	case <-time.After(10 * time.Second):
+		t.Fatal("the displaced master never started to hand its mail back")
+	}
+
+	// The newer master is served: it receives what the viewer sends it
+	// now, and its own messages are read and relayed.
+	viewer.send(jsMsg(kvsapi.ActionICECandidate, cand, "", ""))
+	for {
+		frame := fresh.next()
+		if frame == toMaster("v1", kvsapi.ActionICECandidate, cand) {
+			break
+		}
+		t.Fatalf("the new master received, before anything handed back:\n %s\nwant the viewer's candidate", frame)
+	}
+	fresh.send(jsMsg(kvsapi.ActionSDPAnswer, answer, "v1", ""))
+	viewer.expect(toViewer(kvsapi.ActionSDPAnswer, answer))
+	if waited := time.Since(start); waited >= cSDKConnectTimeout {
+		t.Fatalf("the new master was served %v after it connected; a C SDK client gives up after %v", waited, cSDKConnectTimeout)
+	}
+	if e.hub.handovers.pending() == 0 {
+		t.Fatal("the hand-back is no longer pending: the test did not hold it")
+	}
+
+	// The hand-back comes through late: its mail still reaches the newer
+	// master, once (after what came directly: the documented exception
+	// to the order rule, handover.go).
+	release()
+	offers := 0
+	for offers == 0 {
+		frame := fresh.next()
+		switch {
+		case frame == toMaster("v1", kvsapi.ActionSDPOffer, offer):
+			offers++
+		case !strings.Contains(frame, fillerPayload):
+			t.Fatalf("unexpected frame at the new master: %s", frame)
+		}
+	}
+	viewer.send(jsMsg(kvsapi.ActionICECandidate, last, "", ""))
+	for {
+		frame := fresh.next()
+		if frame == toMaster("v1", kvsapi.ActionICECandidate, last) {
+			break
+		}
+		if frame == toMaster("v1", kvsapi.ActionSDPOffer, offer) {
+			t.Fatal("the handed-back offer reached the new master twice")
+		}
+		if !strings.Contains(frame, fillerPayload) {
+			t.Fatalf("unexpected frame at the new master: %s", frame)
+		}
+	}
+	waitFor(t, "no hand-back left pending", func() bool { return e.hub.handovers.pending() == 0 })
+}
+
+// cSDKConnectTimeout is how long the KVS C SDK waits for its signaling
+// connection (spec section 9 item 29).
+const cSDKConnectTimeout = 5 * time.Second
