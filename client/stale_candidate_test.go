@@ -203,16 +203,7 @@ func TestViewerDropsCandidatesOfAnotherICERound(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = master.Close() })
 	s := &viewerSession{v: v, pc: pc, log: v.log}
-	if err := master.SetRemoteDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	first, err := master.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := master.SetLocalDescription(first); err != nil {
-		t.Fatal(err)
-	}
+	first := answerWith(t, master, offer)
 	if err := s.applyAnswer(SessionDescription{Type: "answer", SDP: first.SDP}); err != nil {
 		t.Fatal(err)
 	}
@@ -228,16 +219,7 @@ func TestViewerDropsCandidatesOfAnotherICERound(t *testing.T) {
 	if _, err := s.makeOffer(true); err != nil {
 		t.Fatal(err)
 	}
-	if err := master.SetRemoteDescription(*pc.LocalDescription()); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := master.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := master.SetLocalDescription(answer); err != nil {
-		t.Fatal(err)
-	}
+	answer := answerWith(t, master, *pc.LocalDescription())
 	after := firstUfrag(t, answer.SDP)
 	if after == before {
 		t.Fatal("the master's ufrag did not change with the restart")
@@ -422,4 +404,20 @@ func TestStaleUfrag(t *testing.T) {
 	if got := staleUfrag(labelled(9, "old"), nil); got != "" {
 		t.Errorf("without a remote ufrag to compare with, %q was called stale", got)
 	}
+}
+
+// answerWith has pc answer offer and returns the answer it set.
+func answerWith(t *testing.T, pc *webrtc.PeerConnection, offer webrtc.SessionDescription) webrtc.SessionDescription {
+	t.Helper()
+	if err := pc.SetRemoteDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := pc.CreateAnswer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetLocalDescription(answer); err != nil {
+		t.Fatal(err)
+	}
+	return answer
 }
