@@ -190,6 +190,12 @@ func answerTo(t *testing.T, api *webrtc.API, offer webrtc.SessionDescription) we
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pc.Close() })
+	return answerWith(t, pc, offer)
+}
+
+// answerWith has pc answer offer and returns the answer it set.
+func answerWith(t *testing.T, pc *webrtc.PeerConnection, offer webrtc.SessionDescription) webrtc.SessionDescription {
+	t.Helper()
 	if err := pc.SetRemoteDescription(offer); err != nil {
 		t.Fatal(err)
 	}

@@ -44,10 +44,8 @@ func TestReplacedViewerSessionSendsNoCandidates(t *testing.T) {
 			}
 		}
 	})
-	sig := dialScripted(t, h.config(kvsapi.RoleViewer, "v1"))
-	v := loopViewer(t)
-	v.sig = sig
-	v.ice = &iceServerCache{kvs: v.cfg.Client, fetched: true, expires: time.Now().Add(time.Hour)}
+	v := scriptedViewer(t, h)
+	sig := v.sig
 	ctx := context.Background()
 
 	v.newSession(ctx, sig)
@@ -355,10 +353,8 @@ func TestReplacedViewerSessionWaitsForACandidateBeingSent(t *testing.T) {
 			drain(ws)
 		}
 	})
-	sig := dialScripted(t, h.config(kvsapi.RoleViewer, "v1"))
-	v := loopViewer(t)
-	v.sig = sig
-	v.ice = &iceServerCache{kvs: v.cfg.Client, fetched: true, expires: time.Now().Add(time.Hour)}
+	v := scriptedViewer(t, h)
+	sig := v.sig
 	ctx := context.Background()
 	v.newSession(ctx, sig)
 	t.Cleanup(func() { v.closeLast(); v.closers.Wait() })
@@ -406,18 +402,13 @@ func TestStaleUfrag(t *testing.T) {
 	}
 }
 
-// answerWith has pc answer offer and returns the answer it set.
-func answerWith(t *testing.T, pc *webrtc.PeerConnection, offer webrtc.SessionDescription) webrtc.SessionDescription {
+// scriptedViewer is a Viewer whose signaling client is connected, as
+// viewer v1, to the scripted peer h, with ICE servers already fetched: its
+// sessions can be driven directly, without a server.
+func scriptedViewer(t *testing.T, h *scriptedPeer) *Viewer {
 	t.Helper()
-	if err := pc.SetRemoteDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := pc.CreateAnswer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pc.SetLocalDescription(answer); err != nil {
-		t.Fatal(err)
-	}
-	return answer
+	v := loopViewer(t)
+	v.sig = dialScripted(t, h.config(kvsapi.RoleViewer, "v1"))
+	v.ice = &iceServerCache{kvs: v.cfg.Client, fetched: true, expires: time.Now().Add(time.Hour)}
+	return v
 }
