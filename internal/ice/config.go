@@ -49,6 +49,10 @@ type Config struct {
 	// CredentialTTL is how long a minted credential is valid; it is the
 	// Ttl of GetIceServerConfig (from 31s to 24h).
 	CredentialTTL Duration `yaml:"credential_ttl"`
+	// SecretRotation is how long each key that signs the embedded relay's
+	// credentials is used (see keyring.go): whole seconds, from
+	// CredentialTTL to 366 days.
+	SecretRotation Duration `yaml:"secret_rotation"`
 	// BandwidthBitsPerSecond caps each allocation in each direction; 0
 	// means no cap.
 	BandwidthBitsPerSecond int64 `yaml:"bandwidth_bits_per_second"`
@@ -109,6 +113,7 @@ const (
 	DefaultRelayPortMin           = 49152
 	DefaultRelayPortMax           = 65535
 	DefaultCredentialTTL          = 5 * time.Minute
+	DefaultSecretRotation         = 24 * time.Hour
 	DefaultBandwidthBitsPerSecond = 5_000_000
 	// A master holds a PeerConnection per viewer on one credential scope,
 	// and every PeerConnection allocates once per TURN URI of the first
@@ -148,6 +153,7 @@ func DefaultConfig() Config {
 		RelayPortMin:                   DefaultRelayPortMin,
 		RelayPortMax:                   DefaultRelayPortMax,
 		CredentialTTL:                  Duration(DefaultCredentialTTL),
+		SecretRotation:                 Duration(DefaultSecretRotation),
 		BandwidthBitsPerSecond:         DefaultBandwidthBitsPerSecond,
 		MaxAllocationsPerCredential:    DefaultMaxAllocationsPerCred,
 		MaxAllocationsPerChannel:       DefaultMaxAllocationsPerChannel,
@@ -209,6 +215,10 @@ func (c Config) Validate() error {
 	if ttl < minCredentialTTL || ttl > maxCredentialTTL {
 		add("credential_ttl", "must be from %s to %s (GetIceServerConfig reports whole seconds and clients need more than 30), got %s",
 			minCredentialTTL, maxCredentialTTL, ttl)
+	}
+	if r := time.Duration(c.SecretRotation); r < ttl || r > maxSecretRotation || r%time.Second != 0 {
+		add("secret_rotation", "must be whole seconds from turn.credential_ttl (%s) to %s, so that a credential outlives at most one change of key, got %s",
+			ttl, maxSecretRotation, r)
 	}
 	if c.BandwidthBitsPerSecond < 0 {
 		add("bandwidth_bits_per_second", "must be 0 (no cap) or positive, got %d", c.BandwidthBitsPerSecond)

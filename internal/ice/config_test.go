@@ -46,6 +46,7 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	cfg.RelayPortMin, cfg.RelayPortMax = 50000, 40000
 	cfg.AllowPeers = []string{"127.0.0.1", "10.0.0.0/8"}
 	cfg.CredentialTTL = Duration(30 * time.Second)
+	cfg.SecretRotation = 0
 	cfg.BandwidthBitsPerSecond = -1
 	cfg.MaxAllocationsPerCredential = -1
 	cfg.MaxAllocationsPerChannel = -2
@@ -63,7 +64,7 @@ func TestValidateNamesEveryProblem(t *testing.T) {
 	}
 	for _, key := range []string{
 		"turn.udp_addr", "turn.tcp_addr", "turn.relay_ip", "turn.relay_port_max", "turn.allow_peers[0]",
-		"turn.credential_ttl", "turn.bandwidth_bits_per_second", "turn.max_allocations_per_credential",
+		"turn.credential_ttl", "turn.secret_rotation", "turn.bandwidth_bits_per_second", "turn.max_allocations_per_credential",
 		"turn.max_allocations_per_channel", "turn.max_allocations_per_account", "turn.max_tcp_connections_per_allocation", "turn.max_permissions_per_allocation", "turn.udp_listeners", "turn.get_ice_server_config_per_second",
 		"turn.get_ice_server_config_burst", "turn.realm", "turn.external_uris[0]", "turn.external_secret",
 	} {
@@ -90,6 +91,11 @@ func TestValidateCases(t *testing.T) {
 		{"negative per-IP connection cap", withCaps(100, -1), "turn.max_tcp_connections_per_ip"},
 		{"ttl one day", func(c *Config) { c.CredentialTTL = Duration(24 * time.Hour) }, ""},
 		{"ttl over a day", func(c *Config) { c.CredentialTTL = Duration(25 * time.Hour) }, "turn.credential_ttl"},
+		{"key rotation as short as the ttl", func(c *Config) { c.SecretRotation = c.CredentialTTL }, ""},
+		{"key rotation shorter than the ttl", func(c *Config) { c.SecretRotation = Duration(4 * time.Minute) }, "turn.secret_rotation"},
+		{"key rotation a year", func(c *Config) { c.SecretRotation = Duration(366 * 24 * time.Hour) }, ""},
+		{"key rotation over a year", func(c *Config) { c.SecretRotation = Duration(367 * 24 * time.Hour) }, "turn.secret_rotation"},
+		{"key rotation in part seconds", func(c *Config) { c.SecretRotation = Duration(time.Hour + time.Millisecond) }, "turn.secret_rotation"},
 		{"no relay port range", func(c *Config) { c.RelayPortMin, c.RelayPortMax = 0, 0 }, ""},
 		{"half a range", func(c *Config) { c.RelayPortMin, c.RelayPortMax = 0, 60000 }, "turn.relay_port_min"},
 		{"listeners all off", func(c *Config) { c.UDPAddr, c.TCPAddr, c.TLSAddr = "", "", "" }, "turn.enabled"},

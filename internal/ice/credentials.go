@@ -18,11 +18,15 @@ import (
 //	Password = base64(HMAC-SHA1(secret, Username))
 //
 // They are stateless: the server recomputes the password from the username.
-// The user part scopes the credential to an account, a channel and a client,
-// compactly, so that the whole username stays far below the 256 characters
-// KVS clients accept whatever the channel ARN's length:
+// The user part names the key that signed the credential (the start of its
+// period, see keyring.go) and scopes the credential to an account, a
+// channel and a client, compactly, so that the whole username stays far
+// below the 256 characters KVS clients accept whatever the channel ARN's
+// length:
 //
-//	user part = base64url("v1/" + account + "/" + channelKey + "/" + client)
+//	user part = base64url("v2/" + keyStart + "/" + account + "/" + channelKey + "/" + client)
+//
+// Layout v1, from before keys rotated, lacks keyStart; it is still read.
 //
 // channelKey is a 96-bit hash of the channel ARN; client is the ClientId
 // when short and plain, else "#" and a hash of it. Changing any byte of the
@@ -30,7 +34,8 @@ import (
 // another channel, client or expiry.
 
 const (
-	scopeVersion    = "v1"
+	layoutV1        = "v1"
+	layoutV2        = "v2"
 	scopeSeparator  = "/"
 	hashedMarker    = "#"
 	maxPlainPartLen = 64
@@ -49,6 +54,7 @@ type scope struct {
 type credential struct {
 	Username string
 	Expiry   time.Time
+	KeyStart int64 // the signing key's period start; 0 for layout v1
 	Scope    scope
 }
 
@@ -87,15 +93,21 @@ func newScope(account, channelARN, clientID string) scope {
 	return scope{Account: plainPart(account), ChannelKey: channelKey(channelARN), Client: plainPart(clientID)}
 }
 
-// userPart encodes a scope for the username.
-func (s scope) userPart() string {
-	text := strings.Join([]string{scopeVersion, s.Account, s.ChannelKey, s.Client}, scopeSeparator)
-	return base64.RawURLEncoding.EncodeToString([]byte(text))
+// userPart encodes a scope and its key's period start for the username;
+// a keyStart of 0 (no rotating key: an external server's secret) gives
+// layout v1.
+func (s scope) userPart(keyStart int64) string {
+	fields := []string{layoutV1, s.Account, s.ChannelKey, s.Client}
+	if keyStart != 0 {
+		fields = []string{layoutV2, strconv.FormatInt(keyStart, 10), s.Account, s.ChannelKey, s.Client}
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(strings.Join(fields, scopeSeparator)))
 }
 
-// mintUsername returns the username of a credential valid until expiry.
-func mintUsername(expiry time.Time, s scope) string {
-	return strconv.FormatInt(expiry.Unix(), 10) + ":" + s.userPart()
+// mintUsername returns the username of a credential valid until expiry,
+// signed with the key of the period starting at keyStart (0: layout v1).
+func mintUsername(expiry time.Time, keyStart int64, s scope) string {
+	return strconv.FormatInt(expiry.Unix(), 10) + ":" + s.userPart(keyStart)
 }
 
 // turnPassword is the password of username under secret.
@@ -129,13 +141,31 @@ func parseUsername(username string) (credential, error) {
 	if err != nil {
 		return credential{}, fmt.Errorf("%w: user part is not base64url", ErrBadUsername)
 	}
-	fields := strings.Split(string(raw), scopeSeparator)
-	if len(fields) != 4 || fields[0] != scopeVersion || fields[1] == "" || len(fields[2]) != 16 {
+	keyStart, fields, ok := splitUserPart(string(raw))
+	if !ok || fields[0] == "" || len(fields[1]) != 16 {
 		return credential{}, fmt.Errorf("%w: unknown user part layout", ErrBadUsername)
 	}
 	return credential{
 		Username: username,
 		Expiry:   time.Unix(secs, 0),
-		Scope:    scope{Account: fields[1], ChannelKey: fields[2], Client: fields[3]},
+		KeyStart: keyStart,
+		Scope:    scope{Account: fields[0], ChannelKey: fields[1], Client: fields[2]},
 	}, nil
+}
+
+// splitUserPart splits a decoded user part into its key's period start (0
+// for layout v1) and the three scope fields.
+func splitUserPart(text string) (int64, []string, bool) {
+	fields := strings.Split(text, scopeSeparator)
+	switch {
+	case len(fields) == 4 && fields[0] == layoutV1:
+		return 0, fields[1:], true
+	case len(fields) == 5 && fields[0] == layoutV2:
+		start, err := strconv.ParseInt(fields[1], 10, 64)
+		if err != nil || start <= 0 || strconv.FormatInt(start, 10) != fields[1] {
+			return 0, nil, false
+		}
+		return start, fields[2:], true
+	}
+	return 0, nil, false
 }

@@ -11,18 +11,21 @@ import (
 	"github.com/pion/turn/v5"
 )
 
+// testKeyStart is a key period's start (a day boundary).
+const testKeyStart = 1_899_936_000
+
 func TestCredentialRoundTrip(t *testing.T) {
 	secret := []byte("0123456789abcdef0123456789abcdef")
 	expiry := time.Unix(1_900_000_000, 0)
-	username := mintUsername(expiry, newScope(testAccount, testARN, "viewer-1"))
+	username := mintUsername(expiry, testKeyStart, newScope(testAccount, testARN, "viewer-1"))
 	password := turnPassword(secret, username)
 
 	cred, err := parseUsername(username)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !cred.Expiry.Equal(expiry) || cred.Scope.Account != testAccount || cred.Scope.Client != "viewer-1" ||
-		cred.Scope.ChannelKey != channelKey(testARN) {
+	if !cred.Expiry.Equal(expiry) || cred.KeyStart != testKeyStart || cred.Scope.Account != testAccount ||
+		cred.Scope.Client != "viewer-1" || cred.Scope.ChannelKey != channelKey(testARN) {
 		t.Fatalf("parsed %+v", cred)
 	}
 	if !checkPassword(secret, username, password) {
@@ -44,12 +47,13 @@ func TestCredentialRoundTrip(t *testing.T) {
 func TestCredentialRefusals(t *testing.T) {
 	secret := []byte("server secret")
 	expiry := time.Unix(1_900_000_000, 0)
-	username := mintUsername(expiry, newScope(testAccount, testARN, "viewer-1"))
+	username := mintUsername(expiry, testKeyStart, newScope(testAccount, testARN, "viewer-1"))
 	password := turnPassword(secret, username)
-	otherChannel := mintUsername(expiry, newScope(testAccount, otherARN, "viewer-1"))
-	otherClient := mintUsername(expiry, newScope(testAccount, testARN, "viewer-2"))
-	otherAccount := mintUsername(expiry, newScope("444455556666", testARN, "viewer-1"))
-	later := mintUsername(expiry.Add(time.Hour), newScope(testAccount, testARN, "viewer-1"))
+	otherChannel := mintUsername(expiry, testKeyStart, newScope(testAccount, otherARN, "viewer-1"))
+	otherClient := mintUsername(expiry, testKeyStart, newScope(testAccount, testARN, "viewer-2"))
+	otherAccount := mintUsername(expiry, testKeyStart, newScope("444455556666", testARN, "viewer-1"))
+	later := mintUsername(expiry.Add(time.Hour), testKeyStart, newScope(testAccount, testARN, "viewer-1"))
+	otherKey := mintUsername(expiry, testKeyStart+86400, newScope(testAccount, testARN, "viewer-1"))
 	tampered := []byte(password)
 	tampered[3] ^= 1
 
@@ -62,6 +66,7 @@ func TestCredentialRefusals(t *testing.T) {
 		{"another client with this password", otherClient, password, secret},
 		{"another account with this password", otherAccount, password, secret},
 		{"a later expiry with this password", later, password, secret},
+		{"another key period with this password", otherKey, password, secret},
 		{"another server's secret", username, password, []byte("other secret")},
 	}
 	for _, tc := range cases {
@@ -85,7 +90,7 @@ func TestUsernameShape(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newScope(tc.account, tc.arn, tc.client)
-			username := mintUsername(time.Unix(1_900_000_000, 0), s)
+			username := mintUsername(time.Unix(1_900_000_000, 0), testKeyStart, s)
 			if len(username) > 256 || strings.Count(username, ":") != 1 || strings.ContainsAny(username, "/+= ") {
 				t.Fatalf("username %q (%d chars)", username, len(username))
 			}
@@ -95,18 +100,29 @@ func TestUsernameShape(t *testing.T) {
 			}
 		})
 	}
+	// Layout v1 (an external server's credentials, and ours from before
+	// keys rotated) still parses, without a key period.
+	v1, err := parseUsername(mintUsername(time.Unix(1_900_000_000, 0), 0, newScope(testAccount, testARN, "c")))
+	if err != nil || v1.KeyStart != 0 || v1.Scope != newScope(testAccount, testARN, "c") {
+		t.Fatalf("layout v1: %v %+v", err, v1)
+	}
 	if newScope(testAccount, testARN, "").Client != "" || newScope(testAccount, testARN, "a/b").Client[0] != '#' {
 		t.Fatal("client part not kept or hashed as expected")
 	}
 }
 
 func TestParseUsernameRejectsForeignShapes(t *testing.T) {
-	good := mintUsername(time.Unix(1_900_000_000, 0), newScope(testAccount, testARN, "v"))
+	good := mintUsername(time.Unix(1_900_000_000, 0), testKeyStart, newScope(testAccount, testARN, "v"))
 	_, part, _ := strings.Cut(good, ":")
+	key := channelKey(testARN)
+	userPart := func(text string) string { return "1900000000:" + base64.RawURLEncoding.EncodeToString([]byte(text)) }
 	for _, u := range []string{
 		"", "plainuser", "1900000000", "notatime:" + part, "-5:" + part, "+1900000000:" + part,
-		"1900000000:!!!", "1900000000:" + base64.RawURLEncoding.EncodeToString([]byte("v2/a/b/c")),
-		"1900000000:" + base64.RawURLEncoding.EncodeToString([]byte("v1/acct/short/c")),
+		"1900000000:!!!", userPart("v2/a/b/c"), userPart("v1/acct/short/c"),
+		userPart("v2/0/acct/" + key + "/c"), userPart("v2/-86400/acct/" + key + "/c"),
+		userPart("v2/01/acct/" + key + "/c"), userPart("v2/+86400/acct/" + key + "/c"),
+		userPart("v2/day/acct/" + key + "/c"), userPart("v1/86400/acct/" + key + "/c"),
+		userPart("v3/86400/acct/" + key + "/c"),
 		"1900000000:" + strings.Repeat("A", 300),
 	} {
 		if _, err := parseUsername(u); err == nil {
@@ -116,7 +132,8 @@ func TestParseUsernameRejectsForeignShapes(t *testing.T) {
 }
 
 func FuzzParseUsername(f *testing.F) {
-	f.Add(mintUsername(time.Unix(1_900_000_000, 0), newScope(testAccount, testARN, "viewer")))
+	f.Add(mintUsername(time.Unix(1_900_000_000, 0), testKeyStart, newScope(testAccount, testARN, "viewer")))
+	f.Add(mintUsername(time.Unix(1_900_000_000, 0), 0, newScope(testAccount, testARN, "viewer")))
 	f.Add("1:")
 	f.Add("1900000000:djE")
 	f.Fuzz(func(t *testing.T, username string) {

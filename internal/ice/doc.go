@@ -1,7 +1,8 @@
 // Package ice owns Switchboard's STUN/TURN side: the embedded relay built on
 // pion/turn (UDP, TCP and TLS listeners, optionally TURN on the HTTPS port),
-// the short-lived TURN REST credentials handed out by GetIceServerConfig, and
-// the rules that keep the relay from being abused.
+// the short-lived TURN REST credentials handed out by GetIceServerConfig and
+// the rotating keys that sign them (keyring.go), and the rules that keep the
+// relay from being abused.
 //
 // The relay must never be an open proxy into the network it runs in. Every
 // peer address is canonicalised (IPv4-mapped IPv6 is unmapped) and checked

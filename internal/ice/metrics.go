@@ -72,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 		credFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "switchboard_turn_credential_failures_total",
-			Help: "TURN requests refused for their credential, by reason (malformed, expired, bad_password).",
+			Help: "TURN requests refused for their credential, by reason (malformed, expired, retired_key: signed with a key out of service, bad_password).",
 		}, []string{"reason"}),
 		expiries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_turn_allocation_expiries_total",

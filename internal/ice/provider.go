@@ -2,7 +2,6 @@ package ice
 
 import (
 	"context"
-	"crypto/rand"
 	"net"
 	"strconv"
 	"strings"
@@ -18,11 +17,6 @@ const (
 	maxEntries      = 5
 	maxURIsPerEntry = 4
 )
-
-// SecretName is the store name of the embedded relay's HMAC secret.
-const SecretName = "turn-hmac"
-
-const secretBytes = 32
 
 // AdmitCall implements controlplane.IceServerProvider: it takes one call
 // from the channel's GetIceServerConfig quota, before the channel is even
@@ -48,25 +42,29 @@ func (s *Service) IceServers(ctx context.Context, p auth.Principal, ch store.Cha
 	now := s.now()
 	ttl := time.Duration(s.cfg.CredentialTTL)
 	var (
-		groups [][]string
-		secret []byte
+		groups   [][]string
+		secret   []byte
+		username string
 	)
+	scope := newScope(p.Account, ch.ARN, clientID)
 	switch {
 	case s.cfg.External():
 		groups, secret = externalGroups(s.cfg.ExternalURIs), []byte(s.cfg.ExternalSecret)
+		username = mintUsername(now.Add(ttl), 0, scope)
 	case s.cfg.Embedded():
 		var err error
 		if groups, err = s.embeddedGroups(ctx); err != nil {
 			return nil, err
 		}
-		if secret, err = s.secret(ctx); err != nil {
-			s.log.Warn("turn: credential secret unavailable", "err", err)
+		var keyStart int64
+		if keyStart, secret, err = s.keys.mintKey(ctx); err != nil {
+			s.log.Warn("turn: credential key unavailable", "err", err)
 			return nil, kvsapi.Errorf(kvsapi.CodeServiceUnavailable, "TURN credentials are unavailable; retry later")
 		}
+		username = mintUsername(now.Add(ttl), keyStart, scope)
 	default:
 		return []kvsapi.IceServer{{Uris: []string{s.fallbackSTUN()}, Username: "stun-only", Password: "stun-only", Ttl: int(ttl / time.Second)}}, nil
 	}
-	username := mintUsername(now.Add(ttl), newScope(p.Account, ch.ARN, clientID))
 	password := turnPassword(secret, username)
 	s.metrics.issued.Inc()
 	out := make([]kvsapi.IceServer, 0, len(groups))
@@ -213,26 +211,6 @@ func (s *Service) fallbackSTUN() string {
 		domain = "amazonaws.com.cn"
 	}
 	return "stun:stun.kinesisvideo." + region + "." + domain + ":443"
-}
-
-// secret returns the embedded relay's HMAC secret, creating it in the
-// store on first use; it survives restarts, so credentials do too.
-func (s *Service) secret(ctx context.Context) ([]byte, error) {
-	s.secretMu.Lock()
-	defer s.secretMu.Unlock()
-	if s.hmacSecret != nil {
-		return s.hmacSecret, nil
-	}
-	v, err := s.deps.Secrets.Secret(ctx, SecretName, func() ([]byte, error) {
-		b := make([]byte, secretBytes)
-		_, err := rand.Read(b)
-		return b, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.hmacSecret = v
-	return v, nil
 }
 
 // iceServerProvider is controlplane.IceServerProvider, restated here

@@ -170,15 +170,22 @@ func TestIceServersCredentialIsScopedAndVerifiable(t *testing.T) {
 	if cred.Scope != newScope(testAccount, testARN, "viewer-1") {
 		t.Fatalf("scope %+v", cred.Scope)
 	}
-	secret, _ := secrets.Secret(context.Background(), SecretName, nil)
-	if len(secret) != 32 || !checkPassword(secret, s0.Username, s0.Password) {
-		t.Fatalf("password does not verify with the stored %d-byte secret", len(secret))
+	if want := clock.Now().Unix() / 86400 * 86400; cred.KeyStart != want {
+		t.Fatalf("signed with the key of the period starting at %d, want %d (the day's)", cred.KeyStart, want)
 	}
-	// A second Service on the same store (a restart) verifies it too.
-	again := newProvider(t, DefaultConfig(), Deps{Secrets: secrets, PublicHost: "h.example"})
-	secret2, err := again.secret(context.Background())
-	if err != nil || !checkPassword(secret2, s0.Username, s0.Password) {
-		t.Fatalf("credential not valid after restart: %v", err)
+	secret, _ := secrets.Secret(context.Background(), keyName(cred.KeyStart), nil)
+	if len(secret) != 32 || !checkPassword(secret, s0.Username, s0.Password) {
+		t.Fatalf("password does not verify with the stored %d-byte key", len(secret))
+	}
+	// A second Service on the same store (a restart, or another node)
+	// verifies it too.
+	again := newProvider(t, DefaultConfig(), clock.deps(Deps{Secrets: secrets, PublicHost: "h.example"}))
+	if err := again.keys.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	secret2, ok := again.keys.verifyKey(cred)
+	if !ok || !checkPassword(secret2, s0.Username, s0.Password) {
+		t.Fatalf("credential not valid after restart (key found: %v)", ok)
 	}
 }
 

@@ -23,6 +23,9 @@ const (
 	credMalformed   = "malformed"
 	credExpired     = "expired"
 	credBadPassword = "bad_password"
+	// credRetiredKey refuses a credential whose key is out of service
+	// (see keyring.go), or whose key this node has not loaded.
+	credRetiredKey = "retired_key"
 )
 
 // running is one started embedded server.
@@ -35,7 +38,7 @@ type running struct {
 }
 
 // start opens the listeners and starts pion on them.
-func (s *Service) start(ctx context.Context, secret []byte) (_ *running, err error) {
+func (s *Service) start(ctx context.Context) (_ *running, err error) {
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &running{svc: s, cancel: cancel}
 	var (
@@ -78,10 +81,15 @@ func (s *Service) start(ctx context.Context, secret []byte) (_ *running, err err
 	if s.httpsQueue != nil {
 		listeners = append(listeners, s.listenerConfig(s.httpsQueue, transportHTTPS, nil))
 	}
-	r.server, err = turn.NewServer(s.serverConfig(secret, packetConfigs, listeners))
+	r.server, err = turn.NewServer(s.serverConfig(packetConfigs, listeners))
 	if err != nil {
 		return nil, fmt.Errorf("ice: start TURN server: %w", err)
 	}
+	r.handlers.Add(1)
+	go func() {
+		defer r.handlers.Done()
+		s.keys.run(runCtx)
+	}()
 	s.mu.Lock()
 	s.addrs = addrs
 	s.mu.Unlock()
@@ -120,7 +128,7 @@ func (s *Service) listenerConfig(ln net.Listener, transport string, wrap func(ne
 	}
 }
 
-func (s *Service) serverConfig(secret []byte, packets []turn.PacketConnConfig, listeners []turn.ListenerConfig) turn.ServerConfig {
+func (s *Service) serverConfig(packets []turn.PacketConnConfig, listeners []turn.ListenerConfig) turn.ServerConfig {
 	return turn.ServerConfig{
 		PacketConnConfigs: packets,
 		ListenerConfigs:   listeners,
@@ -133,7 +141,7 @@ func (s *Service) serverConfig(secret []byte, packets []turn.PacketConnConfig, l
 		// fail (508). With an IPv6 relay address pion's default, the
 		// listener's family, stays.
 		StrictAddressFamily: s.RelayIP().Is4(),
-		AuthHandler:         s.authHandler(secret),
+		AuthHandler:         s.authHandler,
 		QuotaHandler:        s.allowAllocation,
 		EventHandler: turn.EventHandler{
 			// pion reports here every request that carried credentials,
@@ -197,23 +205,27 @@ func (r *running) handshakeAndQueue(ctx context.Context, c net.Conn, cfg *tls.Co
 	queue.push(r.svc.serveStream(tc, release), r.svc.handshakeTimeout)
 }
 
-// authHandler verifies TURN REST usernames: well formed, not expired, and
-// the key derived from the password this server would have minted. The
-// user id given to pion is the whole username, so that quotas and relays
-// know the credential's expiry and channel.
-func (s *Service) authHandler(secret []byte) turn.AuthHandler {
-	return func(ra *turn.RequestAttributes) (string, []byte, bool) {
-		cred, err := parseUsername(ra.Username)
-		if err != nil {
-			s.credentialFailure(credMalformed, ra.Username, ra.SrcAddr, ra.Method.String())
-			return "", nil, false
-		}
-		if !s.now().Before(cred.Expiry) {
-			s.credentialFailure(credExpired, ra.Username, ra.SrcAddr, ra.Method.String())
-			return "", nil, false
-		}
-		return ra.Username, turn.GenerateAuthKey(ra.Username, ra.Realm, turnPassword(secret, ra.Username)), true
+// authHandler verifies TURN REST usernames: well formed, not expired,
+// signed with a key still in service, and the key derived from the
+// password this server would have minted. The user id given to pion is the
+// whole username, so that quotas and relays know the credential's expiry
+// and channel.
+func (s *Service) authHandler(ra *turn.RequestAttributes) (string, []byte, bool) {
+	cred, err := parseUsername(ra.Username)
+	if err != nil {
+		s.credentialFailure(credMalformed, ra.Username, ra.SrcAddr, ra.Method.String())
+		return "", nil, false
 	}
+	if !s.now().Before(cred.Expiry) {
+		s.credentialFailure(credExpired, ra.Username, ra.SrcAddr, ra.Method.String())
+		return "", nil, false
+	}
+	secret, ok := s.keys.verifyKey(cred)
+	if !ok {
+		s.credentialFailure(credRetiredKey, ra.Username, ra.SrcAddr, ra.Method.String())
+		return "", nil, false
+	}
+	return ra.Username, turn.GenerateAuthKey(ra.Username, ra.Realm, turnPassword(secret, ra.Username)), true
 }
 
 func (s *Service) credentialFailure(reason, username string, src net.Addr, method string) {

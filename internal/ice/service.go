@@ -86,8 +86,8 @@ type Service struct {
 	// its requests authenticates.
 	streamIndex *streamIndex
 
-	secretMu   sync.Mutex
-	hmacSecret []byte
+	// keys holds the embedded relay's credential keys.
+	keys *keyring
 
 	started atomic.Bool
 	ready   chan struct{}
@@ -135,6 +135,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 		quotas:              newQuotas(cfg.MaxAllocationsPerCredential, cfg.MaxAllocationsPerChannel, cfg.MaxAllocationsPerAccount),
 		calls:               ratelimit.NewKeyed(ratelimit.Rule{Rate: cfg.GetIceServerConfigPerSecond, Burst: float64(cfg.GetIceServerConfigBurst)}),
 		relayIP:             relayIP,
+		keys:                newKeyring(deps.Secrets, time.Duration(cfg.SecretRotation), deps.Now, log),
 		ready:               make(chan struct{}),
 		handshakeTimeout:    defaultHandshakeTimeout,
 		firstMessageTimeout: defaultFirstMessageTimeout,
@@ -181,13 +182,12 @@ func (s *Service) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	secret, err := s.secret(ctx)
-	if err != nil {
-		return fmt.Errorf("ice: TURN secret: %w", err)
+	if err := s.keys.refresh(ctx); err != nil {
+		return fmt.Errorf("ice: TURN credential keys: %w", err)
 	}
 	s.policy.own = ownAddresses(s.relayIP, interfaceIPs())
 	s.checkFileLimit(openFileLimit())
-	srv, err := s.start(ctx, secret)
+	srv, err := s.start(ctx)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,221 @@
+package ice
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+)
+
+const testPeriod = time.Hour
+
+// newTestKeyring returns a keyring on secrets, rotating every hour, with
+// its clock at the start of a period plus a minute, refreshed once.
+func newTestKeyring(t *testing.T, secrets *memSecrets, clock *fakeClock) *keyring {
+	t.Helper()
+	k := newKeyring(secrets, testPeriod, clock.Now, slog.New(slog.DiscardHandler))
+	if err := k.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// startOfPeriodClock returns a clock a minute into an hour.
+func startOfPeriodClock() *fakeClock {
+	clock := newFakeClock()
+	now := time.Now()
+	clock.Set(now.Truncate(testPeriod).Add(testPeriod + time.Minute).Sub(now))
+	return clock
+}
+
+// mintWith mints a credential for a viewer with k's current key.
+func mintWith(t *testing.T, k *keyring, expiry time.Time) (credential, []byte) {
+	t.Helper()
+	start, key, err := k.mintKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mustParse(t, mintUsername(expiry, start, newScope(testAccount, testARN, "viewer"))), key
+}
+
+func (s *memSecrets) names() map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]bool{}
+	for name := range s.m {
+		out[name] = true
+	}
+	return out
+}
+
+// TestKeyRotation follows one key through its life: current, previous,
+// retired. A credential with a far expiry, as a holder of a leaked key
+// would write, is refused once its key has retired.
+func TestKeyRotation(t *testing.T) {
+	clock := startOfPeriodClock()
+	k := newTestKeyring(t, &memSecrets{}, clock)
+	cred, key := mintWith(t, k, clock.Now().Add(30*24*time.Hour))
+	if got, ok := k.verifyKey(cred); !ok || !bytes.Equal(got, key) {
+		t.Fatal("current key refused")
+	}
+
+	clock.Advance(testPeriod)
+	if err := k.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	next, nextKey := mintWith(t, k, clock.Now().Add(time.Minute))
+	if next.KeyStart != cred.KeyStart+3600 || bytes.Equal(nextKey, key) {
+		t.Fatalf("after a period: minted with the key of %d (same bytes: %v), want a new key of %d",
+			next.KeyStart, bytes.Equal(nextKey, key), cred.KeyStart+3600)
+	}
+	if _, ok := k.verifyKey(cred); !ok {
+		t.Fatal("the previous period's key refused: credentials minted just before the turn would fail")
+	}
+
+	clock.Advance(testPeriod)
+	if _, ok := k.verifyKey(cred); ok {
+		t.Fatal("a key two periods old accepted before any refresh")
+	}
+	if err := k.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := k.verifyKey(cred); ok {
+		t.Fatal("a key two periods old accepted")
+	}
+	if _, ok := k.verifyKey(next); !ok {
+		t.Fatal("the previous key refused after the second turn")
+	}
+}
+
+// TestKeyringNodesAgree runs two keyrings on one store, as two nodes of
+// a cluster would: they mint with the same key, and one whose clock runs
+// ahead mints with a key the other already holds.
+func TestKeyringNodesAgree(t *testing.T) {
+	secrets := &memSecrets{}
+	clock := startOfPeriodClock()
+	a := newTestKeyring(t, secrets, clock)
+	b := newTestKeyring(t, secrets, clock)
+	credA, keyA := mintWith(t, a, clock.Now().Add(time.Minute))
+	if got, ok := b.verifyKey(credA); !ok || !bytes.Equal(got, keyA) {
+		t.Fatal("a credential of node A refused by node B")
+	}
+
+	// Ten seconds before the turn, a node whose clock is 20 s ahead.
+	clock.Advance(testPeriod - 70*time.Second)
+	ahead := newFakeClock()
+	ahead.Set(time.Duration(clock.offset.Load()) + 20*time.Second)
+	c := newKeyring(secrets, testPeriod, ahead.Now, slog.New(slog.DiscardHandler))
+	credC, _ := mintWith(t, c, ahead.Now().Add(time.Minute))
+	if credC.KeyStart != credA.KeyStart+3600 {
+		t.Fatalf("node ahead minted with the key of %d, want the next period's %d", credC.KeyStart, credA.KeyStart+3600)
+	}
+	if _, ok := a.verifyKey(credC); !ok {
+		t.Fatal("node A refused the next period's key, which its refresh loaded")
+	}
+}
+
+// TestKeyringStoresNothingForStrangers checks that a username naming a
+// period whose key does not exist makes no key: usernames are read
+// before anyone is authenticated.
+func TestKeyringStoresNothingForStrangers(t *testing.T) {
+	secrets := &memSecrets{}
+	clock := startOfPeriodClock()
+	k := newTestKeyring(t, secrets, clock)
+	before := secrets.names()
+	previous := k.periodStart(clock.Now()) - 3600
+	stranger := mustParse(t, mintUsername(clock.Now().Add(time.Minute), previous, newScope(testAccount, testARN, "x")))
+	if _, ok := k.verifyKey(stranger); ok {
+		t.Fatal("a credential of a period without a key accepted")
+	}
+	if err := k.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if after := secrets.names(); len(after) != len(before) || after[keyName(previous)] {
+		t.Fatalf("store names %v, were %v", after, before)
+	}
+	if len(before) != 2 || !before[keyName(previous+3600)] || !before[keyName(previous+7200)] {
+		t.Fatalf("a refresh stored %v, want the current and next periods' keys only", before)
+	}
+}
+
+// TestLegacyKeyServesOneLastDay upgrades a store written before keys
+// rotated: credentials of its single key stay valid until a day after
+// the first start with rotation, and a later restart does not extend
+// that day.
+func TestLegacyKeyServesOneLastDay(t *testing.T) {
+	legacyKey := []byte("0123456789abcdef0123456789abcdef")
+	secrets := &memSecrets{m: map[string][]byte{SecretName: legacyKey}}
+	clock := startOfPeriodClock()
+	upgradedAt := clock.Now()
+	k := newTestKeyring(t, secrets, clock)
+	legacy := func(expiry time.Time) credential {
+		return mustParse(t, mintUsername(expiry, 0, newScope(testAccount, testARN, "viewer")))
+	}
+	if got, ok := k.verifyKey(legacy(upgradedAt.Add(5 * time.Minute))); !ok || !bytes.Equal(got, legacyKey) {
+		t.Fatal("a credential minted before the upgrade refused")
+	}
+	if _, ok := k.verifyKey(legacy(upgradedAt.Add(25 * time.Hour))); ok {
+		t.Fatal("a legacy credential expiring after the last day accepted")
+	}
+
+	clock.Advance(12 * time.Hour)
+	restarted := newTestKeyring(t, secrets, clock)
+	if _, ok := restarted.verifyKey(legacy(upgradedAt.Add(23 * time.Hour))); !ok {
+		t.Fatal("the last day lost at a restart")
+	}
+	if _, ok := restarted.verifyKey(legacy(clock.Now().Add(23 * time.Hour))); ok {
+		t.Fatal("a restart extended the last day")
+	}
+}
+
+// TestNoLegacyKeyNoLegacyCredentials checks that a fresh store accepts
+// no layout v1 credential and stores no deadline for them.
+func TestNoLegacyKeyNoLegacyCredentials(t *testing.T) {
+	secrets := &memSecrets{}
+	clock := startOfPeriodClock()
+	k := newTestKeyring(t, secrets, clock)
+	if _, ok := k.verifyKey(mustParse(t, mintUsername(clock.Now().Add(time.Minute), 0, newScope(testAccount, testARN, "v")))); ok {
+		t.Fatal("a layout v1 credential accepted without a v1 key")
+	}
+	if secrets.names()[legacyUntilName] {
+		t.Fatal("a deadline stored for a key that does not exist")
+	}
+}
+
+// TestRetiredKeyRefusedOverTURN forges, with a key read from the store as
+// a thief would, a credential that expires in a month: the real TURN
+// server takes it while the key is in service and refuses it once the
+// key has retired, counting the refusal as retired_key.
+func TestRetiredKeyRefusedOverTURN(t *testing.T) {
+	secrets := &memSecrets{}
+	h := startService(t, testConfig(func(c *Config) { c.SecretRotation = Duration(testPeriod) }),
+		func(d *Deps) { d.Secrets = secrets })
+	user, _ := h.credentials(t, testARN, "viewer")
+	start := mustParse(t, user).KeyStart
+	stolen, err := secrets.Secret(context.Background(), keyName(start), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := mintUsername(h.clock.Now().Add(30*24*time.Hour), start, newScope(testAccount, testARN, "thief"))
+	password := turnPassword(stolen, forged)
+	if _, code := dialRawTURN(t, "udp", h.svc.Addrs().UDP, forged, password).allocate(17, false); code != 0 {
+		t.Fatalf("credential of the key in service: error %d", code)
+	}
+
+	h.clock.Advance(2 * testPeriod)
+	if err := h.svc.keys.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	// pion answers a refused credential with 400 (its "no such user").
+	if _, code := dialRawTURN(t, "udp", h.svc.Addrs().UDP, forged, password).allocate(17, false); code == 0 {
+		t.Fatal("credential of a retired key accepted")
+	}
+	if h.counter(t, "switchboard_turn_credential_failures_total", "reason", credRetiredKey) != 1 {
+		t.Fatal("refusal not counted as retired_key")
+	}
+	user, pass := h.credentials(t, testARN, "viewer")
+	if _, code := dialRawTURN(t, "udp", h.svc.Addrs().UDP, user, pass).allocate(17, false); code != 0 {
+		t.Fatalf("a fresh credential after two turns: error %d", code)
+	}
+}
