@@ -65,7 +65,7 @@ func listenLoopback(t *testing.T) net.Listener {
 }
 
 // TestTrackedListenerSurvivesTemporaryErrors runs pion's own accept loop
-// (v5.1.0, which returns on the first Accept error) over a trackedListener
+// (v5.1.3, which returns on the first Accept error) over a trackedListener
 // whose listener fails the way a process out of descriptors or memory
 // does, before the first connection and again later. Every connection
 // must be served, and only closing the server may end the loop.

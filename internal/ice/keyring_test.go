@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/pion/stun/v4"
 )
 
 const testPeriod = time.Hour
@@ -207,9 +209,9 @@ func TestRetiredKeyRefusedOverTURN(t *testing.T) {
 	if err := h.svc.keys.refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	// pion answers a refused credential with 400 (its "no such user").
-	if _, code := dialRawTURN(t, "udp", h.svc.Addrs().UDP, forged, password).allocate(17, false); code == 0 {
-		t.Fatal("credential of a retired key accepted")
+	_, code := dialRawTURN(t, "udp", h.svc.Addrs().UDP, forged, password).allocate(17, false)
+	if code != int(stun.CodeUnauthorized) {
+		t.Fatalf("credential of a retired key: error %d, want 401", code)
 	}
 	if h.counter(t, "switchboard_turn_credential_failures_total", "reason", credRetiredKey) != 1 {
 		t.Fatal("refusal not counted as retired_key")

@@ -96,9 +96,12 @@ func v6(ip string, port int) peerAddr { return peerAddr{net.ParseIP(ip), port, 2
 func (c *rawTURN) request(method stun.Method, setters ...stun.Setter) *stun.Message {
 	c.t.Helper()
 	for try := 0; ; try++ {
+		sentCredentials := c.nonce != ""
 		res := c.roundTrip(method, setters)
 		code := errorCode(res)
-		if (code == 401 || code == 438) && try < 2 {
+		// A 401 to a request that carried the credentials refuses them
+		// (RFC 8489 9.2.5): asking again would only be refused again.
+		if ((code == 401 && !sentCredentials) || code == 438) && try < 2 {
 			var realm stun.Realm
 			var nonce stun.Nonce
 			_ = realm.GetFrom(res)

@@ -301,7 +301,7 @@ func closeListeners(packets []turn.PacketConnConfig, listeners []turn.ListenerCo
 }
 
 // trackedListener is what pion accepts stream connections from. pion
-// v5.1.0 ends its accept loop for good on the first Accept error, so
+// v5.1.3 ends its accept loop for good on the first Accept error, so
 // Accept waits out the failures that pass (see acceptNext) and fails only
 // once the listener is closed or broken, which is also when it marks
 // pion's loop ended. It passes accepted connections through wrap when that

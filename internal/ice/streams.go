@@ -17,7 +17,7 @@ import (
 // and the number of live connections is capped in total and per source.
 
 const (
-	// maxAllocationLifetime mirrors pion v5.1.0 (internal/server): a
+	// maxAllocationLifetime mirrors pion v5.1.3 (internal/server): a
 	// requested LIFETIME of an hour or more is replaced by the 10-minute
 	// default, so a client with a live allocation sends a Refresh at least
 	// once an hour.
@@ -302,7 +302,7 @@ func (c *deadlineConn) extend(now time.Time) {
 }
 
 // firstMessage tells when the first TURN message of a stream is complete.
-// It follows pion v5.1.0's framing of streams (consumeSingleTURNFrame),
+// It follows pion v5.1.3's framing of streams (consumeSingleTURNFrame),
 // which it sees through the same reads pion makes: at least 9 bytes, then
 // a STUN message when 20 bytes are in and carry the magic cookie, else
 // ChannelData when the first two bits are 01 (its body padded to 4 bytes),

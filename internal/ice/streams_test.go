@@ -126,6 +126,12 @@ func TestStreamFirstMessageDeadline(t *testing.T) {
 		{"tcp silent", "a silent TCP connection", func(t *testing.T) net.Conn { return dialFrom(t, "127.0.0.1", addrs.TCP) }, nil},
 		{"tcp partial header", "a TCP connection that sent 3 bytes", func(t *testing.T) net.Conn { return dialFrom(t, "127.0.0.1", addrs.TCP) }, stunHeader(8)[:3]},
 		{"tcp header without its body", "a TCP connection that sent a header announcing 64 more bytes", func(t *testing.T) net.Conn { return dialFrom(t, "127.0.0.1", addrs.TCP) }, stunHeader(64)},
+		// pion/turn before v5.1.3 added the 4-byte header to this length in
+		// 16 bits, got a frame of 0 bytes, and spun on it for ever without
+		// reading again, so no deadline could end it.
+		{"tcp ChannelData announcing 65,532 bytes", "a TCP connection that sent a ChannelData header announcing 65,532 bytes",
+			func(t *testing.T) net.Conn { return dialFrom(t, "127.0.0.1", addrs.TCP) },
+			[]byte{0x40, 0x00, 0xff, 0xfc, 0, 0, 0, 0, 0, 0, 0, 0}},
 		{"tls silent after the handshake", "a silent TLS connection", func(t *testing.T) net.Conn {
 			return dialTLS(t, addrs.TLS.String(), &tls.Config{RootCAs: h.pool})
 		}, nil},
