@@ -19,6 +19,9 @@
 //     connection ended first) gives them back with Requeue; they go to the
 //     next holder of the address, before anything queued after them, for
 //     what is left of their TTL.
+//   - A publisher whose envelope is no longer wanted (nobody waits for its
+//     answer) takes it back with Withdraw, if it still waits in the
+//     mailbox; once handed to a subscriber it is beyond reach.
 //   - CloseChannel reaches every subscriber of a channel on every node and
 //     drops the channel's mailboxes.
 //
@@ -257,6 +260,18 @@ type Bus interface {
 	// mail is gone, these envelopes with it), ErrClosed, or a backend
 	// failure.
 	Requeue(ctx context.Context, addr Address, envs []Envelope) error
+
+	// Withdraw removes env from addr's mailbox before anyone receives it:
+	// the oldest queued envelope with env's Type, SenderClientID and
+	// Payload (Expires is not compared). It reports whether there was one.
+	// An envelope already handed to a subscriber (through Deliver or a
+	// backlog, or a deferred one's Activate), replaced, expired or never
+	// queued is not found, and one handed out and given back later with
+	// Requeue is queued again; finding it and removing it are one atomic
+	// step against Subscribe, Activate and Publish, so the envelope is
+	// either withdrawn or received, never both. Errors: ErrChannelClosed
+	// (the channel's mail is gone), ErrClosed, or a backend failure.
+	Withdraw(ctx context.Context, addr Address, env Envelope) (bool, error)
 
 	// CloseChannel calls ChannelClosed on every subscriber of the channel,
 	// on every node, drops its mailboxes and, for a while, refuses new

@@ -63,6 +63,9 @@ func Run(t *testing.T, newBus Factory) {
 		{"RequeueKeepsRemainingTTL", testRequeueRemainingTTL},
 		{"RequeueReplacement", testRequeueReplacement},
 		{"RequeueClosedChannel", testRequeueClosedChannel},
+		{"WithdrawFromMailbox", testWithdrawFromMailbox},
+		{"WithdrawOrReceive", testWithdrawOrReceive},
+		{"WithdrawClosedChannel", testWithdrawClosedChannel},
 		{"Close", testClose},
 	}
 	for _, tc := range tests {
@@ -514,6 +517,9 @@ func testClose(t *testing.T, b bus.Bus) {
 	if err := b.Requeue(ctx, bus.MasterOf(acct, chanA), []bus.Envelope{env("SDP_OFFER", "v", "YQ==")}); !errors.Is(err, bus.ErrClosed) {
 		t.Fatalf("Requeue after Close: %v, want ErrClosed", err)
 	}
+	if _, err := b.Withdraw(ctx, bus.MasterOf(acct, chanA), env("SDP_OFFER", "v", "YQ==")); !errors.Is(err, bus.ErrClosed) {
+		t.Fatalf("Withdraw after Close: %v, want ErrClosed", err)
+	}
 }
 
 func mustActivate(t *testing.T, sub bus.Subscription) []bus.Envelope {
@@ -755,5 +761,108 @@ func testRequeueClosedChannel(t *testing.T, b bus.Bus) {
 	}
 	if s := b.Stats(); s.MailboxMessages != 0 {
 		t.Fatalf("Requeue kept %d envelopes of a closed channel", s.MailboxMessages)
+	}
+}
+
+func mustWithdraw(t *testing.T, b bus.Bus, addr bus.Address, e bus.Envelope, want bool) {
+	t.Helper()
+	got, err := b.Withdraw(context.Background(), addr, e)
+	if err != nil {
+		t.Fatalf("Withdraw(%+v): %v", addr, err)
+	}
+	if got != want {
+		t.Fatalf("Withdraw(%+v, %s from %q) = %v, want %v", addr, e.Type, e.SenderClientID, got, want)
+	}
+}
+
+// A queued envelope can be withdrawn until someone receives it, and
+// only one that says exactly what it said: a newer offer of the same
+// sender that replaced it stays.
+func testWithdrawFromMailbox(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	mustWithdraw(t, b, master, env("SDP_OFFER", "alexa", "b2Zm"), false) // nothing ever queued
+
+	mine := env("SDP_OFFER", "alexa", "b2ZmZXIx")
+	kept := env("ICE_CANDIDATE", "v1", "YzE=")
+	mustPublish(t, b, master, mine, pubOpts, bus.Queued)
+	mustPublish(t, b, master, kept, pubOpts, bus.Queued)
+	mustWithdraw(t, b, master, mine, true)
+	mustWithdraw(t, b, master, mine, false)
+	if s := b.Stats(); s.MailboxMessages != 1 || s.MailboxBytes != int64(kept.Size()) {
+		t.Fatalf("Stats() = %+v after Withdraw, want only the candidate queued", s)
+	}
+
+	replaced := env("SDP_OFFER", "v2", "b2ZmZXIx")
+	newer := env("SDP_OFFER", "v2", "b2ZmZXIy")
+	mustPublish(t, b, master, replaced, pubOpts, bus.Queued)
+	mustPublish(t, b, master, newer, pubOpts, bus.Queued)
+	mustWithdraw(t, b, master, replaced, false)
+
+	// A deferred holder has not received its mailbox yet.
+	pending := env("SDP_OFFER", "v3", "b2ZmZXIz")
+	mustPublish(t, b, master, pending, pubOpts, bus.Queued)
+	var r Recorder
+	sub, _ := mustSubscribe(t, b, master, &r, bus.SubscribeOptions{Deferred: true})
+	defer sub.Unsubscribe()
+	mustWithdraw(t, b, master, pending, true)
+	sameEnvelopes(t, mustActivate(t, sub), []bus.Envelope{kept, newer})
+
+	// Received: beyond reach, whether live or from the backlog.
+	live := env("SDP_OFFER", "v4", "b2ZmZXI0")
+	mustPublish(t, b, master, live, pubOpts, bus.Delivered)
+	mustWithdraw(t, b, master, live, false)
+	sameEnvelopes(t, waitGot(t, &r, 1), []bus.Envelope{live})
+}
+
+// A subscriber taking the mailbox and a publisher withdrawing from it at
+// the same moment: the envelope is either withdrawn or in the backlog,
+// never both and never neither.
+func testWithdrawOrReceive(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	for i := range 100 {
+		offer := env("SDP_OFFER", "alexa", fmt.Sprintf("b2Zm%04d", i))
+		mustPublish(t, b, master, offer, pubOpts, bus.Queued)
+		var (
+			wg        sync.WaitGroup
+			withdrawn bool
+			backlog   []bus.Envelope
+			sub       bus.Subscription
+		)
+		wg.Go(func() {
+			var err error
+			if withdrawn, err = b.Withdraw(context.Background(), master, offer); err != nil {
+				t.Errorf("Withdraw: %v", err)
+			}
+		})
+		wg.Go(func() {
+			var err error
+			if sub, backlog, err = b.Subscribe(context.Background(), master, &Recorder{}, bus.SubscribeOptions{}); err != nil {
+				t.Errorf("Subscribe: %v", err)
+			}
+		})
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		sub.Unsubscribe()
+		if received := len(backlog) == 1; withdrawn == received {
+			t.Fatalf("round %d: withdrawn %v, in the backlog %v (%+v)", i, withdrawn, received, backlog)
+		}
+	}
+	if s := b.Stats(); s.MailboxMessages != 0 {
+		t.Fatalf("%d envelopes left in the mailbox", s.MailboxMessages)
+	}
+}
+
+// A closed channel's mail is gone: there is nothing to withdraw.
+func testWithdrawClosedChannel(t *testing.T, b bus.Bus) {
+	master := bus.MasterOf(acct, chanA)
+	offer := env("SDP_OFFER", "alexa", "b2Zm")
+	mustPublish(t, b, master, offer, pubOpts, bus.Queued)
+	if err := b.CloseChannel(context.Background(), acct, chanA); err != nil {
+		t.Fatalf("CloseChannel: %v", err)
+	}
+	if _, err := b.Withdraw(context.Background(), master, offer); !errors.Is(err, bus.ErrChannelClosed) {
+		t.Fatalf("Withdraw from a closed channel: err = %v, want ErrChannelClosed", err)
 	}
 }

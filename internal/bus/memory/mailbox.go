@@ -130,6 +130,26 @@ func supersededByLater(envs, queued []bus.Envelope) []bool {
 	return drop
 }
 
+// withdraw removes the oldest queued envelope that says what env says
+// from the recipient's mailbox and reports whether there was one. ch is
+// locked.
+func (b *Bus) withdraw(ch *channel, skey slotKey, env bus.Envelope) bool {
+	box := ch.mail[skey]
+	if box == nil {
+		return false
+	}
+	for i, q := range box.items {
+		if q.Type == env.Type && q.SenderClientID == env.SenderClientID && q.Payload == env.Payload {
+			b.removeAt(ch, box, i)
+			if len(box.items) == 0 {
+				delete(ch.mail, skey)
+			}
+			return true
+		}
+	}
+	return false
+}
+
 func (b *Bus) removeAt(ch *channel, box *mailbox, i int) {
 	size := int64(box.items[i].Size())
 	copy(box.items[i:], box.items[i+1:])

@@ -313,6 +313,21 @@ func (b *Bus) Requeue(ctx context.Context, addr bus.Address, envs []bus.Envelope
 	return nil
 }
 
+// Withdraw implements bus.Bus.
+func (b *Bus) Withdraw(ctx context.Context, addr bus.Address, env bus.Envelope) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	ckey, skey := keyOf(addr)
+	ch, err := b.lockChannel(ckey, false)
+	if err != nil || ch == nil {
+		return false, err
+	}
+	defer b.unlockChannel(ch)
+	b.purgeExpired(ch, b.now())
+	return b.withdraw(ch, skey, env), nil
+}
+
 // unexpired returns a copy of envs without the envelopes whose TTL has
 // passed, which it counts as expired.
 func (b *Bus) unexpired(envs []bus.Envelope, now time.Time) []bus.Envelope {
