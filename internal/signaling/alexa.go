@@ -15,8 +15,10 @@ import (
 // master's SDP_ANSWER to that id (spec 5.2). When the master is absent the
 // offer waits in its mailbox for the channel's TTL; when no answer arrives
 // within cfg.AlexaAnswerTimeout (default: the channel TTL) the error is
-// ResourceNotFoundException. Errors are *kvsapi.Error values, or ctx's error
-// when ctx ends first.
+// ResourceNotFoundException. A call that ends without an answer, for any
+// reason, withdraws its offer from the mailbox if the master has not
+// received it yet. Errors are *kvsapi.Error values, or ctx's error when
+// ctx ends first.
 //
 // While it waits, the call holds the viewer address senderClientID through
 // the bus (uncounted, without taking it over from a connected viewer), so the
@@ -119,6 +121,16 @@ func (h *Hub) exchangeAlexaOffer(ctx context.Context, info ChannelInfo, account 
 		}
 		return "", err
 	}
+	answer, err := h.awaitAlexaAnswer(ctx, w, account, info)
+	if err != nil {
+		h.withdrawAlexaOffer(ctx, account, info.ARN, offer)
+	}
+	return answer, err
+}
+
+// awaitAlexaAnswer waits for the master's answer to the offer w stands
+// in for.
+func (h *Hub) awaitAlexaAnswer(ctx context.Context, w *alexaWaiter, account string, info ChannelInfo) (string, error) {
 	timeout, setting := h.cfg.AlexaAnswerTimeout.Std(), "signaling.alexa_answer_timeout"
 	if timeout <= 0 {
 		timeout, setting = info.MessageTTL, "the channel's MessageTtlSeconds"
@@ -139,6 +151,29 @@ func (h *Hub) exchangeAlexaOffer(ctx context.Context, info ChannelInfo, account 
 			return "", kvsapi.Errorf(kvsapi.CodeResourceNotFound, "master not connected")
 		}
 		return "", kvsapi.Errorf(kvsapi.CodeResourceNotFound, "master did not answer within %s (%s)", timeout, setting)
+	}
+}
+
+// alexaWithdrawTimeout bounds the bus call that takes an unanswered offer
+// back.
+const alexaWithdrawTimeout = 5 * time.Second
+
+// withdrawAlexaOffer takes the offer out of the master's mailbox when no
+// answer will be awaited any more (the caller left, the wait ended): a
+// master connecting later would otherwise answer an offer nobody waits
+// for, and start a session for nothing. The bus withdraws only the offer
+// exactly as sent, so the offer of a viewer that took the sender id over
+// (which replaced this one in the mailbox) stays. An offer the master
+// has received already is beyond reach.
+func (h *Hub) withdrawAlexaOffer(ctx context.Context, account, arn string, offer bus.Envelope) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), alexaWithdrawTimeout)
+	defer cancel()
+	withdrawn, err := h.bus.Withdraw(ctx, bus.MasterOf(account, arn), offer)
+	switch {
+	case withdrawn:
+		h.log.Debug("signaling Alexa offer withdrawn: nobody waits for its answer", "channel", arn, "sender", offer.SenderClientID)
+	case err != nil && !errors.Is(err, bus.ErrChannelClosed) && !errors.Is(err, bus.ErrClosed):
+		h.log.Warn("signaling Alexa offer not withdrawn: a master may still answer it", "channel", arn, "sender", offer.SenderClientID, "error", err)
 	}
 }
 

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/switchboard-rtc/switchboard/internal/bus"
 	"github.com/switchboard-rtc/switchboard/kvsapi"
 )
 
@@ -74,6 +76,55 @@ func TestSendAlexaOfferMasterLate(t *testing.T) {
 	}
 }
 
+// gatedWithdrawBus is the hub's real bus with a gate on Withdraw: the
+// call waits until the test opens it.
+type gatedWithdrawBus struct {
+	bus.Bus
+	entered chan struct{} // closed when Withdraw starts waiting
+	open    chan struct{} // closed by the test to let Withdraw through
+	once    sync.Once
+}
+
+func (b *gatedWithdrawBus) Withdraw(ctx context.Context, addr bus.Address, env bus.Envelope) (bool, error) {
+	b.once.Do(func() { close(b.entered) })
+	select {
+	case <-b.open:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	return b.Bus.Withdraw(ctx, addr, env)
+}
+
+// TestSendAlexaOfferWithdrawSparesViewerOffer: a viewer that connects
+// with the sender id of a pending offer ends the call, and the offer it
+// sends replaces the pending one in the absent master's mailbox before
+// the call withdraws its own. The withdrawal must not take the viewer's
+// offer: the late master receives it.
+func TestSendAlexaOfferWithdrawSparesViewerOffer(t *testing.T) {
+	gate := &gatedWithdrawBus{entered: make(chan struct{}), open: make(chan struct{})}
+	var opened sync.Once
+	release := func() { opened.Do(func() { close(gate.open) }) }
+	t.Cleanup(release) // before the env's own cleanup, which shuts the hub down
+	e := startEnv(t, nil, envOptions{parkable: true, wrapBus: func(b bus.Bus) bus.Bus { gate.Bus = b; return gate }})
+
+	res := sendAlexa(e, context.Background(), "alexa-1")
+	waitFor(t, "offer queued", func() bool { return e.bus.Stats().MailboxMessages == 1 })
+	viewer := e.dial("alexa-1")
+	select {
+	case <-gate.entered: // the call ended and is withdrawing its offer
+	case <-time.After(10 * time.Second):
+		t.Fatal("the displaced call never withdrew its offer")
+	}
+	viewer.send(jsMsg(kvsapi.ActionSDPOffer, offerPayload, "", ""))
+	waitFor(t, "the viewer's offer replacing the call's", func() bool { return e.bus.Stats().Replaced == 1 })
+	release()
+	if r := waitAlexa(t, res); !kvsapi.HasCode(r.err, kvsapi.CodeClientLimitExceeded) {
+		t.Fatalf("displaced call: %v, want ClientLimitExceededException", r.err)
+	}
+	master := e.dial("")
+	master.expect(toMaster("alexa-1", kvsapi.ActionSDPOffer, offerPayload))
+}
+
 // TestSendAlexaOfferErrors: timeouts and invalid input give the spec's
 // errors.
 func TestSendAlexaOfferErrors(t *testing.T) {
@@ -82,9 +133,10 @@ func TestSendAlexaOfferErrors(t *testing.T) {
 	if !kvsapi.HasCode(r.err, kvsapi.CodeResourceNotFound) || r.err.(*kvsapi.Error).Message != "master not connected" {
 		t.Fatalf("no master: %v, want ResourceNotFoundException master not connected", r.err)
 	}
+	// The first offer left the mailbox with its call, though its TTL
+	// has not passed: nobody would take the master's answer.
 	master := e.dial("")
 	res := sendAlexa(e, context.Background(), "alexa-4")
-	master.expect(toMaster("alexa-3", kvsapi.ActionSDPOffer, alexaOffer)) // the first offer, still within its TTL
 	master.expect(toMaster("alexa-4", kvsapi.ActionSDPOffer, alexaOffer))
 	if r := waitAlexa(t, res); !kvsapi.HasCode(r.err, kvsapi.CodeResourceNotFound) {
 		t.Fatalf("master never answers: %v, want ResourceNotFoundException", r.err)
