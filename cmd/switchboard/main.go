@@ -13,15 +13,12 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"gopkg.in/yaml.v3"
 
@@ -103,15 +100,8 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	for _, w := range warnings {
 		logger.Warn("configuration: " + w)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext()
 	defer stop()
-	// The first signal starts a graceful shutdown; stopping the
-	// notification then gives a second one its default effect, so an
-	// operator who does not want to wait can end the process at once.
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
 	if err := app.New(cfg, app.Options{Logger: logger, Stdout: stdout}).Run(ctx); err != nil {
 		logger.Error("server stopped", "error", err)
 		fmt.Fprintf(stderr, "switchboard: %v\n", err)

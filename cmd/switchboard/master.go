@@ -3,16 +3,12 @@ package main
 // `switchboard master`: a camera-like master on top of the public SDK.
 
 import (
-	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"runtime"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/client"
@@ -25,7 +21,8 @@ Joins a signaling channel as its master and streams media files, looped
 and paced by their timestamps, to every viewer that connects: VP8, VP9 or
 AV1 in IVF and H.264 Annex-B for --video, Opus in Ogg for --audio.
 Viewers' data-channel messages are printed; with --data the master
-answers each one with that message. Ctrl-C stops it.
+answers each one with that message. Ctrl-C stops it; a second Ctrl-C
+ends it at once.
 
 Flags:
 `
@@ -73,7 +70,7 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return setupFailure(s.name, stderr, err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext()
 	defer stop()
 	out.line("master on channel %q at %s (%s)%s", f.channel, s.endpoint, s.region, describeSources(video, audio, f.loop))
 	done := make(chan struct{})

@@ -10,10 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/switchboard-rtc/switchboard/client"
@@ -29,7 +27,8 @@ round-trip time, then the time to first frame and the ICE hole-punching
 delay when they are known. --output saves the video (.ivf for VP8, VP9
 and AV1, .h264 for H.264), from its first key frame. With --data it opens
 a data channel, sends the message each time the channel opens, and
-prints what the master sends. Ctrl-C stops it.
+prints what the master sends. Ctrl-C stops it; a second Ctrl-C ends it
+at once.
 
 Flags:
 `
@@ -63,7 +62,7 @@ func runViewer(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return setupFailure("switchboard viewer", stderr, err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext()
 	defer stop()
 	if f.duration > 0 {
 		var cancel context.CancelFunc
