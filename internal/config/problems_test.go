@@ -88,3 +88,27 @@ func TestFileWithSeveralDocumentsIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestControlPlaneEntryErrorHidesNoOtherProblem: an unknown key in a
+// control_plane.operations entry is reported with the file's other
+// problems, those of the same entry and of the keys after it included,
+// rather than ending the decoding of the file.
+func TestControlPlaneEntryErrorHidesNoOtherProblem(t *testing.T) {
+	file := "control_plane:\n  operations:\n    TagResource:\n      burst: 5\n      channel_burst: -1\n" +
+		"    UntagResource: 5\n    ListTagsForResource:\n      account_burst: many\nconsole:\n  dev_login: maybe\n"
+	_, err := Load("test", Source{Args: []string{"--config", writeFile(t, file)}, Env: env(nil)})
+	if err == nil {
+		t.Fatal("invalid file accepted")
+	}
+	for _, want := range []string{
+		`control_plane.operations.TagResource: line 4: unknown key "burst"`,
+		"control_plane.operations.TagResource.channel_burst: must be 0",
+		"control_plane.operations.UntagResource: line 6: must be a mapping",
+		"control_plane.operations.ListTagsForResource: line 8:",
+		"console.dev_login: must be auto, on or off",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("problems do not say %q:\n%v", want, err)
+		}
+	}
+}

@@ -167,39 +167,65 @@ var limitKeys = []string{"account_per_second", "account_burst", "channel_per_sec
 // (the defaults), so that an entry changes only the keys it gives. A
 // key of an entry that is not one of limitKeys is an error, as for the
 // rest of the file; an unknown operation name is left for Validate.
+//
+// Problems are returned as one *yaml.TypeError, which yaml.v3 records
+// before it goes on with the rest of the file; any other error would end
+// the decoding there, and the file's later problems would go unreported.
+// An entry's known keys are decoded despite its unknown ones, so that
+// Validate reports their values too.
 func (o *Operations) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: control_plane.operations must map operation names to their limits", n.Line)
+		return yamlProblems(fmt.Sprintf("line %d: control_plane.operations must map operation names to their limits", n.Line))
 	}
 	if *o == nil {
 		*o = Operations{}
 	}
+	var problems []string
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		name, value := n.Content[i].Value, n.Content[i+1]
 		key := "control_plane.operations." + name
 		if seen[name] {
-			return fmt.Errorf("line %d: %s is given twice", n.Content[i].Line, key)
+			problems = append(problems, fmt.Sprintf("line %d: %s is given twice", n.Content[i].Line, key))
+			continue
 		}
 		seen[name] = true
 		l := (*o)[name]
-		if err := l.overlay(value); err != nil {
-			return fmt.Errorf("%s: %w", key, err)
+		for _, p := range l.overlay(value) {
+			problems = append(problems, key+": "+p)
 		}
 		(*o)[name] = l
+	}
+	if len(problems) > 0 {
+		return yamlProblems(problems...)
 	}
 	return nil
 }
 
-// overlay decodes an entry's keys onto l.
-func (l *Limits) overlay(n *yaml.Node) error {
+// overlay decodes an entry's keys onto l and returns its problems, each
+// starting with its line.
+func (l *Limits) overlay(n *yaml.Node) []string {
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: must be a mapping of %s", n.Line, strings.Join(limitKeys, ", "))
+		return []string{fmt.Sprintf("line %d: must be a mapping of %s", n.Line, strings.Join(limitKeys, ", "))}
 	}
+	var problems []string
 	for i := 0; i < len(n.Content); i += 2 {
 		if k := n.Content[i]; !slices.Contains(limitKeys, k.Value) {
-			return fmt.Errorf("line %d: unknown key %q (the keys are %s)", k.Line, k.Value, strings.Join(limitKeys, ", "))
+			problems = append(problems, fmt.Sprintf("line %d: unknown key %q (the keys are %s)", k.Line, k.Value, strings.Join(limitKeys, ", ")))
 		}
 	}
-	return n.Decode(l)
+	err := n.Decode(l) // ignores the unknown keys reported above
+	var te *yaml.TypeError
+	switch {
+	case errors.As(err, &te):
+		problems = append(problems, te.Errors...)
+	case err != nil:
+		problems = append(problems, fmt.Sprintf("line %d: %v", n.Line, err))
+	}
+	return problems
+}
+
+// yamlProblems is problems in the form yaml.v3 records without stopping.
+func yamlProblems(problems ...string) error {
+	return &yaml.TypeError{Errors: problems}
 }
