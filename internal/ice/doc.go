@@ -12,8 +12,10 @@
 // permissions), RFC 6062 Connect, inbound TCP peers, and once more on the
 // relay socket itself before any byte leaves it. Only an explicit allow-list
 // (allow_peers) opens a denied range. Allocations are limited per credential
-// and per channel, each has a bandwidth cap, and each ends when its
-// credential expires.
+// (one client of one channel), per channel and per account, each has a
+// bandwidth cap, and each ends when its credential expires. TURN client
+// connections over TCP, TLS and the HTTPS port are capped in total and per
+// client address.
 //
 // The package does not know about HTTP routing, WebSocket signaling or the
 // configuration loader: the composition root gives it its Config section and
