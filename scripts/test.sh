@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, vet, every test with the
 # race detector, the browser tests, then each fuzz target for FUZZTIME
-# inputs. It installs what the tests need first (Debian's awscli, coturn and
-# chromium, and the npm packages of test/browser from their lockfile), so it
-# works on a fresh Debian machine with Go and Node.js 20 or newer, as root or
-# with sudo.
+# inputs. It installs what the tests need first (Debian's gcc for the race
+# detector, awscli, coturn, nodejs, npm and chromium, and the npm packages
+# of test/browser from their lockfile; test/browser/run.sh fetches Node.js
+# 20 when the one installed is older), so it works on a fresh Debian
+# machine with Go, as root or with sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,17 +16,21 @@ cd "$(dirname "$0")/.."
 # 100,000 inputs take about 5 to 15 seconds per target here.
 FUZZTIME="${FUZZTIME:-100000x}"
 
-# ensure_command COMMAND DEBIAN_PACKAGE: install the package when the command
-# is missing (as root, or through sudo).
+# ensure_command COMMAND DEBIAN_PACKAGE...: install the packages when the
+# command is missing (as root, or through sudo).
 apt_updated=""
 ensure_command() {
   command -v "$1" >/dev/null 2>&1 && return 0
-  echo "== installing $2 (for $1)"
+  local command="$1"; shift
+  echo "== installing $* (for $command)"
   local sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   if [ -z "$apt_updated" ]; then $sudo apt-get update -qq; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
 }
+# go test -race needs cgo, and Go turns cgo off when it finds no C compiler
+# ("go: -race requires cgo"); Go from go.dev on a fresh Debian has none.
+ensure_command gcc gcc libc6-dev
 ensure_command aws awscli      # the AWS CLI, a real client of the control plane
 ensure_command turnutils_uclient coturn  # a TURN client no one here wrote
 
