@@ -138,6 +138,8 @@ const usage = `Usage: switchboard bench SCENARIO [flags]
 Scenarios: connections, relay, turn, controlplane, ttff, all.
 Each starts the server under test (and its baseline) as child processes on
 loopback, drives them, prints a table and writes JSON and PNG plots to --out.
+--n, --duration, --concurrency and --sources left at 0 take the scenario's
+own value (smaller with --smoke); the report lists the values used.
 
 Flags:
 `
