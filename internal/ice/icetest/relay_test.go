@@ -174,22 +174,28 @@ func runService(t *testing.T, svc *ice.Service) {
 	})
 }
 
+// secrets is an in-memory ice.SecretStore: one secret per name, made by
+// the first caller's generate.
 type secrets struct {
 	mu sync.Mutex
-	v  []byte
+	m  map[string][]byte
 }
 
-func (s *secrets) Secret(_ context.Context, _ string, generate func() ([]byte, error)) ([]byte, error) {
+func (s *secrets) Secret(_ context.Context, name string, generate func() ([]byte, error)) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.v == nil {
-		v, err := generate()
-		if err != nil {
-			return nil, err
-		}
-		s.v = v
+	if v, ok := s.m[name]; ok {
+		return v, nil
 	}
-	return s.v, nil
+	v, err := generate()
+	if err != nil {
+		return nil, err
+	}
+	if s.m == nil {
+		s.m = map[string][]byte{}
+	}
+	s.m[name] = v
+	return v, nil
 }
 
 func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
