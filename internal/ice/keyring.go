@@ -116,6 +116,21 @@ func (k *keyring) verifyKey(cred credential) ([]byte, bool) {
 	return key, key != nil
 }
 
+// validUntil returns when cred stops being accepted: at its expiry, or
+// when its key retires (two periods after its own began), whichever comes
+// first. A layout v1 credential is accepted only with an expiry before the
+// v1 deadline, so its expiry is the bound.
+func (k *keyring) validUntil(cred credential) time.Time {
+	if cred.KeyStart == 0 {
+		return cred.Expiry
+	}
+	retired := time.Unix(cred.KeyStart+2*k.period, 0)
+	if retired.Before(cred.Expiry) {
+		return retired
+	}
+	return cred.Expiry
+}
+
 // refresh creates the keys of the current and next periods, loads the
 // previous one if it exists, and forgets older ones. The first call also
 // loads the v1 key and its deadline.

@@ -221,3 +221,33 @@ func TestRetiredKeyRefusedOverTURN(t *testing.T) {
 		t.Fatalf("a fresh credential after two turns: error %d", code)
 	}
 }
+
+// TestRetiredKeyEndsAllocations forges, with a stolen key, a credential
+// that expires in a month and allocates with it two seconds before the
+// key retires: the allocation must end with the key. Its Refreshes are
+// refused from then on, but without this end it would live, and relay,
+// for the rest of the lifetime pion granted: up to an hour.
+func TestRetiredKeyEndsAllocations(t *testing.T) {
+	secrets := &memSecrets{}
+	h := startService(t, testConfig(func(c *Config) { c.SecretRotation = Duration(testPeriod) }),
+		func(d *Deps) { d.Secrets = secrets })
+	user, _ := h.credentials(t, testARN, "viewer")
+	start := mustParse(t, user).KeyStart
+	stolen, err := secrets.Secret(context.Background(), keyName(start), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := mintUsername(h.clock.Now().Add(30*24*time.Hour), start, newScope(testAccount, testARN, "thief"))
+	retires := time.Unix(start, 0).Add(2 * testPeriod)
+	h.clock.Set(time.Until(retires.Add(-2 * time.Second)))
+	if err := h.svc.keys.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	c := dialRawTURN(t, "udp", h.svc.Addrs().UDP, forged, turnPassword(stolen, forged))
+	if _, code := c.allocate(17, false); code != 0 {
+		t.Fatalf("allocation with the key still in service: error %d", code)
+	}
+	waitFor(t, 10*time.Second, "the allocation to end with its key", func() bool {
+		return h.counter(t, "switchboard_turn_allocations") == 0
+	})
+}

@@ -40,6 +40,9 @@ type relays struct {
 	log     *slog.Logger
 	now     func() time.Time
 	track   *tracker
+	// validUntil is when a credential stops being accepted (see
+	// keyring.validUntil); an allocation ends then.
+	validUntil func(credential) time.Time
 
 	flows        struct{ udpOut, udpIn, tcpOut, tcpIn flow }
 	bandwidthCut prometheus.Counter // refusals{reason="bandwidth"}, one per dropped datagram

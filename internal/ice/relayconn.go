@@ -15,8 +15,9 @@ import (
 
 // relayAlloc is one allocation as the relay side sees it: its credential,
 // its bandwidth buckets, its quota slot and the timer that ends it when the
-// credential expires. Its socket (UDP) or listener (TCP) and the TCP peer
-// connections it made or accepted are closed together, once.
+// credential expires or its key retires. Its socket (UDP) or listener (TCP)
+// and the TCP peer connections it made or accepted are closed together,
+// once.
 type relayAlloc struct {
 	r      *relays
 	owner  *allocator // the allocator of the listener the client is on
@@ -62,16 +63,17 @@ func (a *allocator) newAlloc(cred credential, relay string, port uint16, release
 	}
 	// Armed in two steps so that the field is set before the timer can fire.
 	alloc.timer = time.AfterFunc(time.Hour, alloc.expire)
-	alloc.timer.Reset(cred.Expiry.Sub(a.now()))
+	alloc.timer.Reset(a.validUntil(cred).Sub(a.now()))
 	a.log.Debug("turn: allocation opened", "user", cred.Username, "transport", a.transport, "relay", relay, "port", port)
 	return alloc
 }
 
-// expire ends an allocation whose credential has expired: closing the
-// socket makes pion delete the allocation, and nothing more is relayed.
+// expire ends an allocation whose credential has expired or whose key has
+// retired: closing the socket makes pion delete the allocation, and
+// nothing more is relayed.
 func (a *relayAlloc) expire() {
 	a.r.metrics.expiries.Inc()
-	a.r.log.Debug("turn: allocation ended: credential expired", "user", a.cred.Username, "relay", a.relay, "port", a.port)
+	a.r.log.Debug("turn: allocation ended: credential expired or its key retired", "user", a.cred.Username, "relay", a.relay, "port", a.port)
 	_ = a.close()
 }
 

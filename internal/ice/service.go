@@ -147,6 +147,7 @@ func New(cfg Config, deps Deps) (*Service, error) {
 	}
 	s.policy.relay = relayIP
 	s.relays = newRelays(relayIP, bindIP, cfg, s.policy, s.quotas, m, log, deps.Now)
+	s.relays.validUntil = s.keys.validUntil
 	s.conns = newConnSet(s.relays.track)
 	if cfg.Embedded() && cfg.OnHTTPSPort {
 		s.httpsQueue = newConnQueue(&net.TCPAddr{})
