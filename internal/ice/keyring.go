@@ -32,7 +32,8 @@ import (
 // longest credential lifetime has passed since the first start that had
 // rotation, a moment kept in the store, so that an upgrade does not refuse
 // credentials that clients hold, and a leaked old key stops working a day
-// later.
+// later. A moment more than a day ahead of the node's clock was written by
+// a clock that ran ahead, and v1 credentials are then refused.
 
 // SecretName is the store name of the key of layout v1 credentials, from
 // before keys rotated.
@@ -44,6 +45,10 @@ const (
 	legacyUntilName   = SecretName + "-v1-until"
 	keyRefreshEvery   = time.Minute
 	maxSecretRotation = 366 * 24 * time.Hour
+	// legacySkew is how far ahead of this node's clock the v1 deadline
+	// may have been written (by a node whose clock ran ahead) and still
+	// be believed.
+	legacySkew = 5 * time.Minute
 )
 
 // errAbsent makes a store lookup read-only: the generator refuses, so
@@ -104,11 +109,11 @@ func (k *keyring) mintKey(ctx context.Context) (int64, []byte, error) {
 func (k *keyring) verifyKey(cred credential) ([]byte, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	now := k.now()
 	if cred.KeyStart == 0 {
-		ok := k.legacy != nil && !cred.Expiry.After(k.legacyUntil)
-		return k.legacy, ok
+		return k.legacy, k.legacyValid(cred, now)
 	}
-	current := k.periodStart(k.now())
+	current := k.periodStart(now)
 	if cred.KeyStart < current-k.period || cred.KeyStart > current+k.period {
 		return nil, false
 	}
@@ -129,6 +134,19 @@ func (k *keyring) validUntil(cred credential) time.Time {
 		return retired
 	}
 	return cred.Expiry
+}
+
+// legacyValid reports whether a layout v1 credential may be checked
+// against the v1 key: one exists, and the credential expires by the v1
+// deadline. A deadline further ahead than a first start now would have
+// written was written by a clock that ran ahead; believing it would keep
+// the old key in service until that clock's date, so none is accepted.
+// Called with k.mu held.
+func (k *keyring) legacyValid(cred credential, now time.Time) bool {
+	if k.legacy == nil || cred.Expiry.After(k.legacyUntil) {
+		return false
+	}
+	return !k.legacyUntil.After(now.Add(maxCredentialTTL + legacySkew))
 }
 
 // refresh creates the keys of the current and next periods, loads the

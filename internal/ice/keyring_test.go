@@ -171,6 +171,27 @@ func TestLegacyKeyServesOneLastDay(t *testing.T) {
 	}
 }
 
+// TestLegacyDeadlineWrittenAhead upgrades while the clock runs a year
+// ahead (a machine that booted with a wrong clock, say), which stores a
+// v1 deadline a year away. Once the clock is right again, v1 credentials
+// must be refused, by the node that stored it and by a restarted one:
+// otherwise the old key, in every database backup, would serve a year.
+func TestLegacyDeadlineWrittenAhead(t *testing.T) {
+	secrets := &memSecrets{m: map[string][]byte{SecretName: []byte("0123456789abcdef0123456789abcdef")}}
+	clock := startOfPeriodClock()
+	clock.Advance(365 * 24 * time.Hour)
+	ahead := newTestKeyring(t, secrets, clock)
+	clock.Advance(-365 * 24 * time.Hour)
+	restarted := newTestKeyring(t, secrets, clock)
+	cred := mustParse(t, mintUsername(clock.Now().Add(5*time.Minute), 0, newScope(testAccount, testARN, "viewer")))
+	if _, ok := ahead.verifyKey(cred); ok {
+		t.Error("the node that upgraded ahead accepts v1 credentials once its clock is right")
+	}
+	if _, ok := restarted.verifyKey(cred); ok {
+		t.Error("a node started with the right clock accepts v1 credentials until a deadline a year away")
+	}
+}
+
 // TestNoLegacyKeyNoLegacyCredentials checks that a fresh store accepts
 // no layout v1 credential and stores no deadline for them.
 func TestNoLegacyKeyNoLegacyCredentials(t *testing.T) {
