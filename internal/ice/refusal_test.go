@@ -88,6 +88,60 @@ func TestDefaultPolicyRefusesOverUDPAndTCP(t *testing.T) {
 	}
 }
 
+// TestPionRefusalReasons pins the texts pionRefusals looks for in pion's
+// errors (pion v5.1.3), one refusal at a time on one UDP client, whose
+// requests one pion read loop handles in order: each step must move its
+// own reason by exactly one and the other not at all. A username is the
+// client's own text, which pion puts into the error of a refused one; it
+// must not count as a refusal it names.
+func TestPionRefusalReasons(t *testing.T) {
+	h := startService(t, testConfig(loopbackAllowed))
+	user, pass := h.credentials(t, testARN, "refused")
+	c := dialRawTURN(t, "udp", h.svc.Addrs().UDP, user, pass)
+	if _, code := c.allocate(17, false); code != 0 {
+		t.Fatalf("allocate: %d", code)
+	}
+	peer := v4("127.0.0.1", newUDPPeer(t, false).addr().Port)
+	const noPermission, mismatch = "peer_no_permission", "peer_family_mismatch"
+	count := func(reason string) float64 {
+		return h.counter(t, "switchboard_turn_refusals_total", "reason", reason)
+	}
+	for _, step := range []struct {
+		name, reason string
+		do           func()
+	}{
+		{"a Send to a peer without a permission", noPermission, func() { c.send(peer, []byte("x")) }},
+		// v5.1.3 checks the permission before the family, and no peer of
+		// the other family can have one.
+		{"a Send to a peer of the other family", noPermission, func() { c.send(v6("::1", 9), []byte("x")) }},
+		{"a ChannelBind to a peer of the other family", mismatch, func() {
+			if code := c.channelBind(0x4001, v6("::1", 9)); code != 443 {
+				t.Fatalf("ChannelBind: %d, want 443", code)
+			}
+		}},
+		{"an unknown username naming both refusals, then a Send without a permission", noPermission, func() {
+			liar := &rawTURN{t: t, conn: c.conn, username: "no permission; peer address family does not match", password: "x"}
+			if _, code := liar.allocate(17, false); code != 401 {
+				t.Fatalf("Allocate with an unknown username: %d, want 401", code)
+			}
+			c.send(peer, []byte("x"))
+		}},
+	} {
+		before := map[string]float64{noPermission: count(noPermission), mismatch: count(mismatch)}
+		step.do()
+		waitFor(t, 5*time.Second, step.name+" to be counted", func() bool { return count(step.reason) > before[step.reason] })
+		for reason, was := range before {
+			want := was
+			if reason == step.reason {
+				want++
+			}
+			if got := count(reason); got != want {
+				t.Errorf("%s: %s counted %v, want %v", step.name, reason, got, want)
+			}
+		}
+	}
+}
+
 // TestDefaultPolicyRefusesIPv6Loopback uses an IPv6 relay, where ::1 is a
 // peer of the right family, so the policy (not the family check) refuses.
 func TestDefaultPolicyRefusesIPv6Loopback(t *testing.T) {

@@ -241,8 +241,17 @@ var pionRefusals = []struct{ text, reason string }{
 	{"peer address family does not match", "peer_family_mismatch"},
 }
 
-// requestFailed counts the requests pion refused by itself.
+// pionNoSuchUser is the text of pion's error for a username that
+// authHandler refused; the username, the client's own text, follows it.
+const pionNoSuchUser = "no such user exists"
+
+// requestFailed counts the requests pion refused by itself. What follows
+// a refused username is not searched: a client could name any refusal in
+// it.
 func (s *Service) requestFailed(src, _ net.Addr, _, message string) {
+	if i := strings.Index(message, pionNoSuchUser); i >= 0 {
+		message = message[:i]
+	}
 	for _, r := range pionRefusals {
 		if strings.Contains(message, r.text) {
 			s.relays.refuse(r.reason, "client", addrString(src), "detail", message)
