@@ -153,6 +153,50 @@ func TestStreamFirstMessageDeadline(t *testing.T) {
 	}
 }
 
+// stunFrame is a STUN Binding request of size bytes in all, with a body
+// of zeros.
+func stunFrame(size int) []byte {
+	return append(stunHeader(uint16(size-stunHeaderSize)), make([]byte, size-stunHeaderSize)...) //nolint:gosec // test sizes
+}
+
+// TestStreamFrameLargerThanPionBuffer pins what pion v5.1.3 does with a
+// stream frame that does not fit its 1600-byte read buffer: it ends the
+// connection (v5.1.0 dropped the frame and read on), deleting the
+// allocation, so the slot and the allocation must be given back. A frame
+// of exactly 1600 bytes is still dropped and the connection read on. The
+// timeouts are an hour, so only pion can have closed a connection.
+func TestStreamFrameLargerThanPionBuffer(t *testing.T) {
+	h := startService(t, testConfig(), withFirstMessage(time.Hour), withAnonymousIdle(time.Hour))
+	addrs := h.svc.Addrs()
+	user, pass := h.credentials(t, testARN, "big-frames")
+
+	c := dialFrom(t, "127.0.0.1", addrs.TCP)
+	if _, err := c.Write(stunFrame(1600)); err != nil {
+		t.Fatal(err)
+	}
+	expectOpen(t, c, "a connection whose first frame was 1600 bytes")
+
+	first := dialFrom(t, "127.0.0.1", addrs.TCP)
+	if _, err := first.Write(stunFrame(1604)); err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, first, "a connection whose first frame was 1604 bytes")
+
+	allocated := dialFrom(t, "127.0.0.1", addrs.TCP)
+	raw := &rawTURN{t: t, conn: allocated, stream: true, username: user, password: pass}
+	if _, code := raw.allocate(17, false); code != 0 {
+		t.Fatalf("allocate: %d", code)
+	}
+	if _, err := allocated.Write(stunFrame(2000)); err != nil {
+		t.Fatal(err)
+	}
+	expectClosed(t, allocated, "an allocating connection that sent a 2000-byte frame")
+	waitFor(t, closeWait, "the slots and the allocation to be given back", func() bool {
+		return h.svc.streams.liveCount() == 1 && h.svc.streamIndex.len() == 1 &&
+			h.counter(t, "switchboard_turn_allocations") == 0
+	})
+}
+
 // TestStreamIdleTimeout checks the last stage: a connection that made an
 // authenticated request lives until it has been silent for the idle
 // timeout. The anonymous idle timeout keeps its default of a minute, so
