@@ -197,6 +197,42 @@ func TestStreamFrameLargerThanPionBuffer(t *testing.T) {
 	})
 }
 
+// TestPionCapsAllocationLifetime pins what maxAllocationLifetime mirrors,
+// on which defaultStreamIdle rests: pion v5.1.3 grants a requested
+// lifetime under an hour as asked, and replaces an hour or more, in an
+// Allocate or a Refresh, by its 10-minute default.
+func TestPionCapsAllocationLifetime(t *testing.T) {
+	h := startService(t, testConfig())
+	user, pass := h.credentials(t, testARN, "long-lived")
+	c := dialRawTURN(t, "tcp", h.svc.Addrs().TCP, user, pass)
+	lifetime := func(d time.Duration) attr {
+		v := make([]byte, 4)
+		binary.BigEndian.PutUint32(v, uint32(d/time.Second)) //nolint:gosec // test lifetimes
+		return attr{stun.AttrLifetime, v}
+	}
+	granted := func(res *stun.Message) time.Duration {
+		t.Helper()
+		v, err := res.Get(stun.AttrLifetime)
+		if code := errorCode(res); code != 0 || err != nil || len(v) != 4 {
+			t.Fatalf("error %d, lifetime %v (%v)", code, v, err)
+		}
+		return time.Duration(binary.BigEndian.Uint32(v)) * time.Second
+	}
+	const justUnder = maxAllocationLifetime - time.Second
+	if got := granted(c.request(stun.MethodAllocate, requestedTransport(17), lifetime(2*time.Hour))); got != 10*time.Minute {
+		t.Fatalf("Allocate asking 2h: granted %s, want 10m", got)
+	}
+	for _, asked := range []time.Duration{justUnder, maxAllocationLifetime, 100 * time.Hour} {
+		want := 10 * time.Minute
+		if asked < maxAllocationLifetime {
+			want = asked
+		}
+		if got := granted(c.request(stun.MethodRefresh, lifetime(asked))); got != want {
+			t.Fatalf("Refresh asking %s: granted %s, want %s", asked, got, want)
+		}
+	}
+}
+
 // TestStreamIdleTimeout checks the last stage: a connection that made an
 // authenticated request lives until it has been silent for the idle
 // timeout. The anonymous idle timeout keeps its default of a minute, so
