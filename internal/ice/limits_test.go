@@ -120,3 +120,47 @@ func TestPermissionCap(t *testing.T) {
 		})
 	}
 }
+
+// TestPermissionEventsFollowPion pins the permission events that the UDP
+// relay's peer set and the permission cap are built on, against pion
+// v5.1.3, whose AddPermission changed: a new permission is reported
+// before the CreatePermission is answered, a refreshed one is not
+// reported again, and one that expires is reported gone, which frees its
+// place under the cap.
+func TestPermissionEventsFollowPion(t *testing.T) {
+	const lifetime = time.Second
+	h := startService(t, testConfig(loopbackAllowed, func(c *Config) { c.MaxPermissionsPerAllocation = 1 }),
+		func(s *Service) { s.permissionTimeout = lifetime })
+	user, pass := h.credentials(t, testARN, "events")
+	c := dialRawTURN(t, "udp", h.svc.Addrs().UDP, user, pass)
+	relayed, code := c.allocate(17, false)
+	if code != 0 {
+		t.Fatalf("allocate: %d", code)
+	}
+	h.svc.relays.mu.Lock()
+	alloc := h.svc.relays.udpPorts[uint16(relayed.Port)] //nolint:gosec // a UDP port
+	h.svc.relays.mu.Unlock()
+	peerA := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
+	created := func() float64 { return h.counter(t, "switchboard_turn_permissions_total") }
+
+	if code := c.createPermission(v4("127.0.0.1", 9)); code != 0 {
+		t.Fatalf("permission: %d", code)
+	}
+	if !alloc.hasPeerPermission(peerA) || created() != 1 {
+		t.Fatalf("answered before the permission was reported: in the peer set %v, reported %v times",
+			alloc.hasPeerPermission(peerA), created())
+	}
+	if code := c.createPermission(v4("127.0.0.1", 10)); code != 0 {
+		t.Fatalf("refresh: %d", code)
+	}
+	if created() != 1 {
+		t.Fatalf("a refreshed permission reported as new (%v in all)", created())
+	}
+	if code := c.createPermission(v4("127.0.0.2", 9)); code != 403 {
+		t.Fatalf("a 2nd peer with a cap of 1: %d, want 403", code)
+	}
+	waitFor(t, 10*lifetime, "the permission to expire", func() bool { return !alloc.hasPeerPermission(peerA) })
+	if code := c.createPermission(v4("127.0.0.2", 9)); code != 0 {
+		t.Fatalf("a 2nd peer once the 1st expired: %d", code)
+	}
+}

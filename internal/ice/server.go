@@ -141,6 +141,7 @@ func (s *Service) serverConfig(packets []turn.PacketConnConfig, listeners []turn
 		// fail (508). With an IPv6 relay address pion's default, the
 		// listener's family, stays.
 		StrictAddressFamily: s.RelayIP().Is4(),
+		PermissionTimeout:   s.permissionTimeout,
 		AuthHandler:         s.authHandler,
 		QuotaHandler:        s.allowAllocation,
 		EventHandler: turn.EventHandler{

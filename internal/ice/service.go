@@ -80,6 +80,9 @@ type Service struct {
 	// while it has made no authenticated request; streamIdle once it has.
 	anonymousIdle time.Duration
 	streamIdle    time.Duration
+	// permissionTimeout is how long pion keeps a permission that is not
+	// refreshed; 0 leaves pion's default (5 minutes). Tests shorten it.
+	permissionTimeout time.Duration
 	// streams caps the live stream connections.
 	streams *streamCaps
 	// streamIndex finds a stream connection by its addresses when one of
