@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -271,4 +273,25 @@ func TestRetiredKeyEndsAllocations(t *testing.T) {
 	waitFor(t, 10*time.Second, "the allocation to end with its key", func() bool {
 		return h.counter(t, "switchboard_turn_allocations") == 0
 	})
+}
+
+// TestRunRefusesToServeWithoutKeys starts the relay on a store that
+// fails: Run must return the error at once, before any listener opens
+// or any goroutine starts, rather than serve a relay that refuses every
+// credential.
+func TestRunRefusesToServeWithoutKeys(t *testing.T) {
+	svc := newProvider(t, testConfig(), Deps{Secrets: failingSecrets{}})
+	before := runtime.NumGoroutine()
+	err := svc.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "TURN credential keys") {
+		t.Fatalf("Run: %v, want the keys' error", err)
+	}
+	select {
+	case <-svc.Ready():
+		t.Fatal("Ready closed by a Run that failed")
+	default:
+	}
+	if svc.Addrs() != (Addrs{}) || runtime.NumGoroutine() > before {
+		t.Fatalf("a failed Run left listeners %+v or goroutines (%d, were %d)", svc.Addrs(), runtime.NumGoroutine(), before)
+	}
 }
