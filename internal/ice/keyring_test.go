@@ -3,9 +3,11 @@ package ice
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,6 +118,60 @@ func TestKeyringNodesAgree(t *testing.T) {
 	}
 	if _, ok := a.verifyKey(credC); !ok {
 		t.Fatal("node A refused the next period's key, which its refresh loaded")
+	}
+}
+
+// downSecrets is a SecretStore that fails while down is set.
+type downSecrets struct {
+	memSecrets
+	down atomic.Bool
+}
+
+func (s *downSecrets) Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error) {
+	if s.down.Load() {
+		return nil, errors.New("store down")
+	}
+	return s.memSecrets.Secret(ctx, name, generate)
+}
+
+// TestKeyringAtTheTurn covers the turn of a period: a credential minted
+// a second before it, before the keyring's first refresh, still verifies
+// after that refresh; and a node whose store went down just before the
+// next turn (its refresh loop failing from then on, as a lagging one
+// has not run) mints with the new key and verifies it and the previous
+// one from memory.
+func TestKeyringAtTheTurn(t *testing.T) {
+	secrets := &downSecrets{}
+	clock := startOfPeriodClock()
+	clock.Advance(testPeriod - 61*time.Second) // a second before the turn
+	k := newKeyring(secrets, testPeriod, clock.Now, slog.New(slog.DiscardHandler))
+	early, _ := mintWith(t, k, clock.Now().Add(5*time.Minute))
+	clock.Advance(2 * time.Second)
+	if err := k.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := k.verifyKey(early); !ok {
+		t.Fatal("a credential minted just before the turn and the first refresh refused after them")
+	}
+
+	clock.Advance(testPeriod - 30*time.Second) // half a minute before the next turn
+	if err := k.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	secrets.down.Store(true)
+	clock.Advance(time.Minute) // past it
+	if err := k.refresh(context.Background()); err == nil {
+		t.Fatal("a refresh on a store that is down succeeded")
+	}
+	minted, _ := mintWith(t, k, clock.Now().Add(5*time.Minute))
+	if want := early.KeyStart + 2*3600; minted.KeyStart != want {
+		t.Fatalf("minted with the key of %d, want %d", minted.KeyStart, want)
+	}
+	previous := mustParse(t, mintUsername(clock.Now().Add(time.Minute), early.KeyStart+3600, newScope(testAccount, testARN, "v")))
+	for _, c := range []credential{minted, previous} {
+		if _, ok := k.verifyKey(c); !ok {
+			t.Fatalf("the key of %d refused by a node whose refresh failed since the turn", c.KeyStart)
+		}
 	}
 }
 
