@@ -534,6 +534,10 @@ func TestFirstMessageFraming(t *testing.T) {
 		{"ChannelData padded to 4", channel(5), []int{4, 8}, 1},
 		{"short ChannelData waits for 9 bytes, as pion does", channel(0), []int{4, 4, 1}, 2},
 		{"ChannelData header with a cookie is STUN once 20 bytes are in", withCookie(channel(40)), []int{20, 30, 10}, 2},
+		// pion v5.1.3 sizes frames in 32 bits: these end where the
+		// lengths say, not at 0 as 16 bits would wrap them.
+		{"ChannelData announcing 65,535 bytes, padded", append(channel(0xffff), make([]byte, 65536)...), []int{4, 65535, 1}, 2},
+		{"STUN announcing 65,535 bytes", append(stunHeader(0xffff), make([]byte, 65535)...), []int{20, 65534, 1}, 2},
 		{"no TURN", []byte{0x80, 0, 0, 0}, []int{4, 20, 100}, -1},
 		{"STUN-like bytes without the cookie", []byte{0, 1, 0, 0}, []int{4, 20, 100}, -1},
 	}
