@@ -76,7 +76,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 		expiries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_turn_allocation_expiries_total",
-			Help: "Allocations ended because their credential expired.",
+			Help: "Allocations ended because their credential expired or its key retired.",
 		}),
 		issued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "switchboard_turn_credentials_issued_total",
