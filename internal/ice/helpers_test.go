@@ -52,6 +52,13 @@ func (s *memSecrets) Secret(_ context.Context, name string, generate func() ([]b
 	return v, nil
 }
 
+func (s *memSecrets) DeleteSecret(_ context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, name)
+	return nil
+}
+
 // fakeClock is a settable clock; it starts at the real time.
 type fakeClock struct{ offset atomic.Int64 }
 

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -150,8 +149,11 @@ func (k *keyring) legacyValid(cred credential, now time.Time) bool {
 }
 
 // refresh creates the keys of the current and next periods, loads the
-// previous one if it exists, and forgets older ones. The first call also
-// loads the v1 key and its deadline.
+// previous one if it exists, and forgets older ones. The first call, and
+// the first after each turn, also delete from the store the key that has
+// just retired (a key that retired while no node ran stays, refused), and
+// the v1 key once its deadline has passed. The first call also loads the
+// v1 key and its deadline.
 func (k *keyring) refresh(ctx context.Context) error {
 	now := k.now()
 	current := k.periodStart(now)
@@ -177,9 +179,38 @@ func (k *keyring) refresh(ctx context.Context) error {
 	if rotated {
 		k.log.Info("turn: credential key rotated", "period_start", time.Unix(current, 0).UTC())
 	}
-	if first {
-		return k.loadLegacy(ctx, now)
+	if !first && !rotated {
+		return nil
 	}
+	if err := k.secrets.DeleteSecret(ctx, keyName(current-2*k.period)); err != nil {
+		return err
+	}
+	if first {
+		if err := k.loadLegacy(ctx, now); err != nil {
+			return err
+		}
+	}
+	return k.dropExpiredLegacy(ctx, now)
+}
+
+// dropExpiredLegacy deletes the v1 key and its deadline from the store
+// once the deadline has passed: nothing it signed is accepted any more.
+func (k *keyring) dropExpiredLegacy(ctx context.Context, now time.Time) error {
+	k.mu.Lock()
+	expired := k.legacy != nil && now.After(k.legacyUntil)
+	k.mu.Unlock()
+	if !expired {
+		return nil
+	}
+	for _, name := range []string{SecretName, legacyUntilName} {
+		if err := k.secrets.DeleteSecret(ctx, name); err != nil {
+			return err
+		}
+	}
+	k.mu.Lock()
+	k.legacy = nil
+	k.mu.Unlock()
+	k.log.Info("turn: the credential key from before rotation is deleted; its last credentials have expired")
 	return nil
 }
 
@@ -198,7 +229,9 @@ func (k *keyring) loadLegacy(ctx context.Context, now time.Time) error {
 		return err
 	}
 	if len(stamp) != 8 {
-		return fmt.Errorf("ice: stored %s has %d bytes, want 8", legacyUntilName, len(stamp))
+		k.log.Warn("turn: credentials from before key rotation are refused: their stored deadline is damaged",
+			"name", legacyUntilName, "bytes", len(stamp))
+		return nil
 	}
 	k.mu.Lock()
 	k.legacy, k.legacyUntil = legacy, time.Unix(int64(binary.BigEndian.Uint64(stamp)), 0)

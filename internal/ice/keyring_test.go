@@ -60,7 +60,8 @@ func (s *memSecrets) names() map[string]bool {
 // would write, is refused once its key has retired.
 func TestKeyRotation(t *testing.T) {
 	clock := startOfPeriodClock()
-	k := newTestKeyring(t, &memSecrets{}, clock)
+	secrets := &memSecrets{}
+	k := newTestKeyring(t, secrets, clock)
 	cred, key := mintWith(t, k, clock.Now().Add(30*24*time.Hour))
 	if got, ok := k.verifyKey(cred); !ok || !bytes.Equal(got, key) {
 		t.Fatal("current key refused")
@@ -91,6 +92,9 @@ func TestKeyRotation(t *testing.T) {
 	}
 	if _, ok := k.verifyKey(next); !ok {
 		t.Fatal("the previous key refused after the second turn")
+	}
+	if names := secrets.names(); names[keyName(cred.KeyStart)] || !names[keyName(next.KeyStart)] {
+		t.Fatalf("store names after the second turn %v: want the retired key deleted and the previous one kept", names)
 	}
 }
 
@@ -226,6 +230,32 @@ func TestLegacyKeyServesOneLastDay(t *testing.T) {
 	}
 	if _, ok := restarted.verifyKey(legacy(clock.Now().Add(23 * time.Hour))); ok {
 		t.Fatal("a restart extended the last day")
+	}
+
+	// The first turn after the last day deletes the v1 key.
+	clock.Advance(12*time.Hour + testPeriod)
+	if err := restarted.refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if names := secrets.names(); names[SecretName] || names[legacyUntilName] {
+		t.Fatalf("store names a day after the upgrade %v: want the v1 key and its deadline deleted", names)
+	}
+}
+
+// TestDamagedLegacyDeadline checks that a v1 deadline of the wrong size
+// refuses v1 credentials and does not stop the relay from starting.
+func TestDamagedLegacyDeadline(t *testing.T) {
+	secrets := &memSecrets{m: map[string][]byte{
+		SecretName:      []byte("0123456789abcdef0123456789abcdef"),
+		legacyUntilName: []byte("garbage"),
+	}}
+	clock := startOfPeriodClock()
+	k := newTestKeyring(t, secrets, clock)
+	if _, ok := k.verifyKey(mustParse(t, mintUsername(clock.Now().Add(time.Minute), 0, newScope(testAccount, testARN, "v")))); ok {
+		t.Fatal("a v1 credential accepted with a damaged deadline")
+	}
+	if _, _, err := k.mintKey(context.Background()); err != nil {
+		t.Fatalf("minting after a damaged deadline: %v", err)
 	}
 }
 

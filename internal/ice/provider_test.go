@@ -242,6 +242,8 @@ func (failingSecrets) Secret(context.Context, string, func() ([]byte, error)) ([
 	return nil, errors.New("store down")
 }
 
+func (failingSecrets) DeleteSecret(context.Context, string) error { return errors.New("store down") }
+
 func TestIceServersExternalMode(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.ExternalURIs = []string{

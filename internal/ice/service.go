@@ -19,9 +19,10 @@ import (
 
 // SecretStore keeps named secrets across restarts; store.Store satisfies
 // it. Secret returns the secret stored under name, storing generate()'s
-// value first when there is none.
+// value first when there is none; DeleteSecret removes it.
 type SecretStore interface {
 	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
+	DeleteSecret(ctx context.Context, name string) error
 }
 
 // Deps are what a Service needs from the rest of the server.

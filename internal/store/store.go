@@ -184,6 +184,11 @@ type Store interface {
 	// its error is returned (wrapped or bare) and nothing is stored.
 	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
 
+	// DeleteSecret removes the secret stored under name, durably; a name
+	// with no secret is not an error. A later Secret call for the name
+	// stores a new value.
+	DeleteSecret(ctx context.Context, name string) error
+
 	// Ping reports whether the store can serve requests (used by /readyz).
 	Ping(ctx context.Context) error
 

@@ -198,6 +198,13 @@ func (s *secrets) Secret(_ context.Context, name string, generate func() ([]byte
 	return v, nil
 }
 
+func (s *secrets) DeleteSecret(_ context.Context, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, name)
+	return nil
+}
+
 func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
 	t.Helper()
 	cert, pool := testcert.Must(t)

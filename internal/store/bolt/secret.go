@@ -48,6 +48,23 @@ func (s *Store) Secret(ctx context.Context, name string, generate func() ([]byte
 	return got, nil
 }
 
+// DeleteSecret implements store.Store.
+func (s *Store) DeleteSecret(ctx context.Context, name string) error {
+	if err := s.ready(ctx); err != nil {
+		return err
+	}
+	if name == "" {
+		return fmt.Errorf("bolt: delete secret: %w", ErrInvalidKey)
+	}
+	err := s.update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketSecrets).Delete([]byte(name))
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: delete secret %q: %w", name, err)
+	}
+	return nil
+}
+
 // loadSecret returns a copy of the stored secret, or nil when there is none.
 func (s *Store) loadSecret(name string) ([]byte, error) {
 	var got []byte

@@ -41,6 +41,9 @@ func writeCalls(generated *atomic.Int32) []call {
 			_, err := s.Secret(ctx, "turn-key", generator(generated))
 			return err
 		}},
+		{"DeleteSecret", func(ctx context.Context, s store.Store) error {
+			return s.DeleteSecret(ctx, "turn-key")
+		}},
 	}
 }
 

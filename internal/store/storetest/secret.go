@@ -46,6 +46,29 @@ func testSecret(t *testing.T, open opener) {
 			t.Errorf("Secret(a) = %q, %v; Secret(b) = %q, %v; want two different values", a, errA, b, errB)
 		}
 	})
+	t.Run("deleted", func(t *testing.T) {
+		s := fresh(t, open)
+		var calls atomic.Int32
+		first, errFirst := s.Secret(t.Context(), "turn-key", generator(&calls))
+		other, errOther := s.Secret(t.Context(), "other", generator(&calls))
+		if errFirst != nil || errOther != nil {
+			t.Fatalf("Secret: %v, %v", errFirst, errOther)
+		}
+		if err := s.DeleteSecret(t.Context(), "turn-key"); err != nil {
+			t.Fatalf("DeleteSecret = %v", err)
+		}
+		if err := s.DeleteSecret(t.Context(), "turn-key"); err != nil {
+			t.Fatalf("DeleteSecret of a name without a secret = %v, want nil", err)
+		}
+		again, err := s.Secret(t.Context(), "turn-key", generator(&calls))
+		if err != nil || bytes.Equal(again, first) || calls.Load() != 3 {
+			t.Fatalf("Secret after DeleteSecret = %q, %v (generate called %d times); want a new value", again, err, calls.Load())
+		}
+		kept, err := s.Secret(t.Context(), "other", generator(&calls))
+		if err != nil || !bytes.Equal(kept, other) {
+			t.Fatalf("another name's secret = %q, %v; want it kept", kept, err)
+		}
+	})
 	t.Run("generate error", func(t *testing.T) {
 		s := fresh(t, open)
 		_, err := s.Secret(t.Context(), "turn-key", func() ([]byte, error) {
