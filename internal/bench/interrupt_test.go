@@ -33,7 +33,12 @@ func TestInterruptedBenchLeavesNoChild(t *testing.T) {
 		{"relay-sigkill", "relay", "relay switchboard: offered", syscall.SIGKILL},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			// The bench's scratch directories go under a temporary
+			// directory of the test's own, so that a killed bench, which
+			// cannot remove them, leaves nothing behind after the test.
+			scratch := t.TempDir()
 			cmd := exec.Command(switchboardBinary, "bench", c.scenario, "--smoke", "--out", t.TempDir())
+			cmd.Env = append(os.Environ(), "TMPDIR="+scratch)
 			stderr, err := cmd.StderrPipe()
 			if err != nil {
 				t.Fatal(err)
@@ -81,6 +86,9 @@ func TestInterruptedBenchLeavesNoChild(t *testing.T) {
 			case <-time.After(60 * time.Second):
 				t.Fatalf("the bench did not end within 60 s of %v", c.sig)
 			}
+			if left, _ := os.ReadDir(scratch); c.sig != syscall.SIGKILL && len(left) > 0 {
+				t.Errorf("the bench stopped by %v left %d scratch directories behind, %s first", c.sig, len(left), left[0].Name())
+			}
 			deadline := time.Now().Add(10 * time.Second)
 			for pid, name := range kids {
 				for alive(pid, name) {
@@ -114,6 +122,8 @@ func TestCancelledRunStopsItsChildren(t *testing.T) {
 		{"controlplane", "controlplane", "controlplane: Describe"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			scratch := t.TempDir()
+			t.Setenv("TMPDIR", scratch) // where the scenario makes its scratch directories
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var kids map[int]string
@@ -138,6 +148,9 @@ func TestCancelledRunStopsItsChildren(t *testing.T) {
 			}
 			if len(kids) == 0 {
 				t.Fatalf("no child process seen at %q", c.when)
+			}
+			if left, _ := os.ReadDir(scratch); len(left) > 0 {
+				t.Errorf("Run cut short left %d scratch directories behind, %s first", len(left), left[0].Name())
 			}
 			for pid, name := range kids {
 				if alive(pid, name) {
