@@ -15,9 +15,10 @@ import (
 	"time"
 )
 
-// maxLag is how far behind schedule a FileSource may fall (a stalled
-// process, a slow sender) before it stops catching up and resets its
-// clock, rather than sending a burst of late frames.
+// maxLag is how far behind schedule a FileSource or a LiveSource may fall
+// (a stalled process, a slow sender, an encoder that paused) before it
+// stops catching up and resets its clock, rather than sending a burst of
+// late frames.
 const maxLag = 500 * time.Millisecond
 
 // FileOptions configure a FileSource.
