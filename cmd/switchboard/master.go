@@ -3,11 +3,14 @@ package main
 // `switchboard master`: a camera-like master on top of the public SDK.
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,9 +20,21 @@ import (
 
 const masterHelp = `Usage: switchboard master --channel NAME [flags]
 
-Joins a signaling channel as its master and streams media files, looped
-and paced by their timestamps, to every viewer that connects: VP8, VP9 or
-AV1 in IVF and H.264 Annex-B for --video, Opus in Ogg for --audio.
+Joins a signaling channel as its master and streams media to every viewer
+that connects: VP8, VP9 or AV1 in IVF and H.264 Annex-B for --video, Opus
+in Ogg for --audio, told by their first bytes. Files are played paced by
+their timestamps, and looped (see --loop).
+
+Live input is read once, as it comes, still paced by its timestamps
+(H.264 by --fps, which must be the encoder's rate): --video - or --audio -
+reads stdin (one of them only), and a path that is not a regular file,
+such as a FIFO or a device, is read live too. It never loops, and the
+master stops when it ends. Viewers' pictures start at a key frame, so ask
+the encoder for one every second or two (-g). For example, a camera:
+
+  ffmpeg -f v4l2 -i /dev/video0 -c:v libvpx -deadline realtime -g 30 \
+    -f ivf - | switchboard master --channel cam --video -
+
 Viewers' data-channel messages are printed; with --data the master
 answers each one with that message. Ctrl-C stops it; a second Ctrl-C
 ends it at once.
@@ -33,6 +48,7 @@ type masterFlags struct {
 	video, audio string
 	fps          float64
 	loop, json   bool
+	loopSet      bool // --loop was given explicitly
 	interval     time.Duration
 	maxViewers   int
 }
@@ -42,41 +58,49 @@ func runMaster(args []string, stdout, stderr io.Writer) int {
 	var f masterFlags
 	fs := flag.NewFlagSet("switchboard master", flag.ContinueOnError)
 	f.register(fs)
-	fs.StringVar(&f.video, "video", "", "video file to stream: .ivf (VP8, VP9, AV1) or .h264 (Annex-B)")
-	fs.StringVar(&f.audio, "audio", "", "audio file to stream: .ogg (Opus)")
-	fs.Float64Var(&f.fps, "fps", media.DefaultFrameRate, "frame rate of an H.264 file, which has no timestamps (above 0, at most 1000)")
-	fs.BoolVar(&f.loop, "loop", true, "play the files again from the start when they end")
+	fs.StringVar(&f.video, "video", "", "video to stream: a file, .ivf (VP8, VP9, AV1) or .h264 (Annex-B), or live input: - for stdin, a FIFO or a device")
+	fs.StringVar(&f.audio, "audio", "", "audio to stream: a file, .ogg (Opus), or live input: - for stdin, a FIFO or a device")
+	fs.Float64Var(&f.fps, "fps", media.DefaultFrameRate, "frame rate of H.264, which has no timestamps (above 0, at most 1000); for live input, the encoder's")
+	fs.BoolVar(&f.loop, "loop", true, "play files again from the start when they end; live input never loops, and --loop with live input only is refused")
 	fs.BoolVar(&f.json, "json", false, "print status as JSON lines")
 	fs.DurationVar(&f.interval, "stats-interval", time.Second, "how often to report the viewer count when it changed (positive)")
 	fs.IntVar(&f.maxViewers, "max-viewers", client.DefaultMaxViewers,
 		"viewers served at once; offers from more are refused (at least 1; the server's signaling.max_viewers_per_channel caps it too)")
 	fs.Usage = func() { fmt.Fprint(stderr, masterHelp); fs.PrintDefaults() }
-	if code, ok := parseFlags(fs, &f.peerFlags, args, stderr, f.check); !ok {
+	check := func() error {
+		fs.Visit(func(fl *flag.Flag) { f.loopSet = f.loopSet || fl.Name == "loop" })
+		return f.check()
+	}
+	if code, ok := parseFlags(fs, &f.peerFlags, args, stderr, check); !ok {
 		return code
 	}
 	s, err := f.newSession("switchboard master", stderr)
 	if err != nil {
 		return setupFailure("switchboard master", stderr, err)
 	}
-	video, audio, err := f.openSources()
+	out := &printer{w: stdout, json: f.json}
+	video, audio, err := f.openSources(out, s.log)
 	if err != nil {
 		return setupFailure(s.name, stderr, err)
 	}
-	defer closeSource(video)
-	defer closeSource(audio)
+	defer video.close()
+	defer audio.close()
 
-	out := &printer{w: stdout, json: f.json}
 	master, err := f.newMaster(s, out, video, audio)
 	if err != nil {
 		return setupFailure(s.name, stderr, err)
 	}
 	ctx, stop := interruptContext()
 	defer stop()
+	ctx, endOfInput := context.WithCancel(ctx)
+	defer endOfInput()
 	out.line("master on channel %q at %s (%s)%s", f.channel, s.endpoint, s.region, describeSources(video, audio, f.loop))
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() { out.watchPeers(master, f.interval, done) })
+	wg.Go(func() { stopAtEndOfInput(ctx, endOfInput, out, video, audio) })
 	err = master.Run(ctx)
+	endOfInput()
 	close(done)
 	wg.Wait()
 	if err != nil {
@@ -102,11 +126,14 @@ func (f *masterFlags) check() error {
 	if f.maxViewers < 1 {
 		return fmt.Errorf("--max-viewers must be at least 1, got %d", f.maxViewers)
 	}
+	if f.video == stdinName && f.audio == stdinName {
+		return errors.New("--video and --audio cannot both read stdin (-); give one of them a FIFO (see mkfifo)")
+	}
 	return nil
 }
 
 // newMaster builds the SDK master with the command's callbacks.
-func (f *masterFlags) newMaster(s *session, out *printer, video, audio *media.FileSource) (*client.Master, error) {
+func (f *masterFlags) newMaster(s *session, out *printer, video, audio *masterInput) (*client.Master, error) {
 	var master *client.Master
 	cfg := client.MasterConfig{
 		Client: s.kvs, Channel: f.channel, CreateChannel: f.create, ICE: s.ice, Logger: s.log,
@@ -121,64 +148,28 @@ func (f *masterFlags) newMaster(s *session, out *printer, video, audio *media.Fi
 		},
 	}
 	if video != nil {
-		cfg.Video = video
+		cfg.Video = video.src
 	}
 	if audio != nil {
-		cfg.Audio = audio
+		cfg.Audio = audio.src
 	}
 	var err error
 	master, err = client.NewMaster(cfg)
 	return master, err
 }
 
-// openSources opens the media files given.
-func (f *masterFlags) openSources() (*media.FileSource, *media.FileSource, error) {
-	opts := media.FileOptions{Loop: f.loop, FrameRate: f.fps}
-	var video, audio *media.FileSource
-	var err error
-	if f.video != "" {
-		if video, err = media.OpenFile(f.video, opts); err != nil {
-			return nil, nil, fmt.Errorf("--video: %w", err)
-		}
-		if !media.IsVideo(video.MimeType()) {
-			video.Close()
-			return nil, nil, fmt.Errorf("--video: %s holds %s, not video", f.video, video.MimeType())
+// describeSources says what the master streams, for its first line.
+func describeSources(video, audio *masterInput, loop bool) string {
+	var parts []string
+	for _, in := range []*masterInput{video, audio} {
+		if in != nil {
+			parts = append(parts, in.describe(loop))
 		}
 	}
-	if f.audio != "" {
-		if audio, err = media.OpenFile(f.audio, opts); err != nil || media.IsVideo(audio.MimeType()) {
-			closeSource(video)
-			if err == nil {
-				audio.Close()
-				err = fmt.Errorf("%s holds video", f.audio)
-			}
-			return nil, nil, fmt.Errorf("--audio: %w", err)
-		}
-	}
-	return video, audio, nil
-}
-
-func closeSource(s *media.FileSource) {
-	if s != nil {
-		s.Close()
-	}
-}
-
-func describeSources(video, audio *media.FileSource, loop bool) string {
-	if video == nil && audio == nil {
+	if len(parts) == 0 {
 		return "; no media, data channels only"
 	}
-	d := "; streaming"
-	if video != nil {
-		d += " " + video.MimeType()
-	}
-	if audio != nil {
-		d += " " + audio.MimeType()
-	}
-	if loop {
-		d += " in a loop"
-	}
-	return d
+	return "; streaming " + strings.Join(parts, " and ")
 }
 
 // printer writes the commands' output lines, as text or JSON, one

@@ -66,10 +66,30 @@ func (s *server) peerEnv(t *testing.T) []string {
 // the end of the test if still running.
 func startPeer(t *testing.T, name string, env []string, role string, args ...string) *peerProcess {
 	t.Helper()
+	p, _ := startPeerCmd(t, name, env, false, role, args...)
+	return p
+}
+
+// startPeerWithStdin is startPeer with a pipe on the command's stdin,
+// which the caller writes; it is closed when the process exits.
+func startPeerWithStdin(t *testing.T, name string, env []string, role string, args ...string) (*peerProcess, io.WriteCloser) {
+	t.Helper()
+	return startPeerCmd(t, name, env, true, role, args...)
+}
+
+func startPeerCmd(t *testing.T, name string, env []string, withStdin bool, role string, args ...string) (*peerProcess, io.WriteCloser) {
+	t.Helper()
 	cmd := exec.Command(binary, append([]string{role}, args...)...)
 	cmd.Env = env
 	p := &peerProcess{t: t, name: name, cmd: cmd, stdout: &lineBuffer{}, stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
+	var stdin io.WriteCloser
+	if withStdin {
+		var err error
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -106,7 +126,7 @@ func startPeer(t *testing.T, name string, env []string, role string, args ...str
 			t.Logf("%s stdout:\n%s\n%s stderr:\n%s", name, p.stdout, name, p.stderr)
 		}
 	})
-	return p
+	return p, stdin
 }
 
 // wait waits for the process to exit and returns its status.
