@@ -294,22 +294,32 @@ func TestNoLegacyKeyNoLegacyCredentials(t *testing.T) {
 	}
 }
 
+// forgeWithStolenKey starts a relay whose keys turn every testPeriod,
+// reads the key in service from its store as a thief would, and forges
+// with it a credential for a client of its own that expires in a month.
+// It returns the relay, the forged username and password, and the start
+// of the stolen key's period.
+func forgeWithStolenKey(t *testing.T) (h *harness, username, password string, keyStart int64) {
+	t.Helper()
+	secrets := &memSecrets{}
+	h = startService(t, testConfig(func(c *Config) { c.SecretRotation = Duration(testPeriod) }),
+		func(d *Deps) { d.Secrets = secrets })
+	user, _ := h.credentials(t, testARN, "viewer")
+	keyStart = mustParse(t, user).KeyStart
+	stolen, err := secrets.Secret(context.Background(), keyName(keyStart), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	username = mintUsername(h.clock.Now().Add(30*24*time.Hour), keyStart, newScope(testAccount, testARN, "thief"))
+	return h, username, turnPassword(stolen, username), keyStart
+}
+
 // TestRetiredKeyRefusedOverTURN forges, with a key read from the store as
 // a thief would, a credential that expires in a month: the real TURN
 // server takes it while the key is in service and refuses it once the
 // key has retired, counting the refusal as retired_key.
 func TestRetiredKeyRefusedOverTURN(t *testing.T) {
-	secrets := &memSecrets{}
-	h := startService(t, testConfig(func(c *Config) { c.SecretRotation = Duration(testPeriod) }),
-		func(d *Deps) { d.Secrets = secrets })
-	user, _ := h.credentials(t, testARN, "viewer")
-	start := mustParse(t, user).KeyStart
-	stolen, err := secrets.Secret(context.Background(), keyName(start), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged := mintUsername(h.clock.Now().Add(30*24*time.Hour), start, newScope(testAccount, testARN, "thief"))
-	password := turnPassword(stolen, forged)
+	h, forged, password, _ := forgeWithStolenKey(t)
 	if _, code := dialRawTURN(t, "udp", h.svc.Addrs().UDP, forged, password).allocate(17, false); code != 0 {
 		t.Fatalf("credential of the key in service: error %d", code)
 	}
@@ -337,22 +347,13 @@ func TestRetiredKeyRefusedOverTURN(t *testing.T) {
 // refused from then on, but without this end it would live, and relay,
 // for the rest of the lifetime pion granted: up to an hour.
 func TestRetiredKeyEndsAllocations(t *testing.T) {
-	secrets := &memSecrets{}
-	h := startService(t, testConfig(func(c *Config) { c.SecretRotation = Duration(testPeriod) }),
-		func(d *Deps) { d.Secrets = secrets })
-	user, _ := h.credentials(t, testARN, "viewer")
-	start := mustParse(t, user).KeyStart
-	stolen, err := secrets.Secret(context.Background(), keyName(start), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	forged := mintUsername(h.clock.Now().Add(30*24*time.Hour), start, newScope(testAccount, testARN, "thief"))
+	h, forged, password, start := forgeWithStolenKey(t)
 	retires := time.Unix(start, 0).Add(2 * testPeriod)
 	h.clock.Set(time.Until(retires.Add(-2 * time.Second)))
 	if err := h.svc.keys.refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	c := dialRawTURN(t, "udp", h.svc.Addrs().UDP, forged, turnPassword(stolen, forged))
+	c := dialRawTURN(t, "udp", h.svc.Addrs().UDP, forged, password)
 	if _, code := c.allocate(17, false); code != 0 {
 		t.Fatalf("allocation with the key still in service: error %d", code)
 	}
