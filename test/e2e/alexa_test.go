@@ -20,18 +20,9 @@ import (
 // REST call returns that answer. Bad input is refused as such before the
 // channel is looked up, and the limits of WebSocket messages apply.
 func TestSendAlexaOfferToMaster(t *testing.T) {
-	srv := startServer(t, serverOptions{})
-	kvs := srv.goClient(t)
-	ctx := testContext(t)
-	info, err := kvs.EnsureChannel(ctx, "alexa-cam")
-	if err != nil {
-		t.Fatal(err)
-	}
-	eps, err := kvs.GetSignalingChannelEndpoint(ctx, info.ChannelARN, kvsapi.RoleViewer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	master := connect(t, "master", srv.signalingConfig(t, kvs, info.ChannelARN, kvsapi.RoleMaster, ""))
+	sc := newAlexaScene(t, serverOptions{})
+	srv, kvs, ctx := sc.srv, sc.kvs, sc.ctx
+	master := connect(t, "master", srv.signalingConfig(t, kvs, sc.arn, kvsapi.RoleMaster, ""))
 
 	offer := rawPayload("offer", "alexa-1", "master")
 	answer := rawPayload("answer", "master", "alexa-1")
@@ -41,7 +32,7 @@ func TestSendAlexaOfferToMaster(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		a, err := kvs.SendAlexaOfferToMaster(ctx, eps.HTTPS, info.ChannelARN, "alexa-1", offer)
+		a, err := kvs.SendAlexaOfferToMaster(ctx, sc.url, sc.arn, "alexa-1", offer)
 		done <- result{a, err}
 	}()
 	master.expect(kvsapi.ActionSDPOffer, "alexa-1", offer)
@@ -50,7 +41,7 @@ func TestSendAlexaOfferToMaster(t *testing.T) {
 		t.Fatalf("SendAlexaOfferToMaster = %d bytes, %v; want the master's answer", len(r.answer), r.err)
 	}
 
-	missing := strings.Replace(info.ChannelARN, "alexa-cam", "no-such-cam", 1)
+	missing := strings.Replace(sc.arn, "alexa-cam", "no-such-cam", 1)
 	tooLong := strings.Repeat("A", kvsapi.MaxMessagePayloadLength+4)
 	for _, tc := range []struct {
 		name, arn, sender, payload string
@@ -59,11 +50,11 @@ func TestSendAlexaOfferToMaster(t *testing.T) {
 	}{
 		{"payload not base64, unknown channel", missing, "alexa-2", "v=0 o=-", client.IsInvalidArgument, "MessagePayload"},
 		{"bad sender id, unknown channel", missing, "alexa 2", offer, client.IsInvalidArgument, "SenderClientId"},
-		{"payload over the limit", info.ChannelARN, "alexa-2", tooLong, client.IsInvalidArgument, "signaling.max_payload_length"},
+		{"payload over the limit", sc.arn, "alexa-2", tooLong, client.IsInvalidArgument, "signaling.max_payload_length"},
 		{"unknown channel", missing, "alexa-2", offer, client.IsNotFound, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := kvs.SendAlexaOfferToMaster(ctx, eps.HTTPS, tc.arn, tc.sender, tc.payload)
+			_, err := kvs.SendAlexaOfferToMaster(ctx, sc.url, tc.arn, tc.sender, tc.payload)
 			if !tc.check(err) || !strings.Contains(err.Error(), tc.mention) {
 				t.Fatalf("got %v; want the other error, mentioning %q", err, tc.mention)
 			}
