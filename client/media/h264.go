@@ -37,8 +37,8 @@ const DefaultFrameRate = 30
 // at a fixed frame rate.
 type H264Reader struct {
 	r        *h264reader.H264Reader
+	in       *nalGuard // what r reads through; in.max bounds an access unit too
 	interval time.Duration
-	maxSize  int // bound on one access unit, in bytes
 	count    int
 	pending  *h264reader.NAL // first NAL of the next access unit
 	err      error
@@ -50,11 +50,49 @@ type H264Reader struct {
 // A stream that does not begin with a start code fails at the first
 // ReadFrame.
 func NewH264Reader(r io.Reader, frameRate float64) (*H264Reader, error) {
-	hr, err := h264reader.NewReaderWithOptions(r, h264reader.WithIncludeSEI(true))
+	in := &nalGuard{r: r, max: maxFrameSize}
+	hr, err := h264reader.NewReaderWithOptions(in, h264reader.WithIncludeSEI(true))
 	if err != nil {
 		return nil, fmt.Errorf("media: reading H.264: %w: %w", ErrUnsupportedFormat, err)
 	}
-	return &H264Reader{r: hr, interval: frameInterval(frameRate), maxSize: maxFrameSize}, nil
+	return &H264Reader{r: hr, in: in, interval: frameInterval(frameRate)}, nil
+}
+
+// nalGuard is what pion's H.264 reader reads through. That reader buffers
+// a NAL unit until the next start code, however long it gets, and takes
+// any read error for the end of the stream; nalGuard fails a read once a
+// NAL unit outgrows max, and keeps the errors other than io.EOF, for
+// H264Reader to return instead of the end.
+type nalGuard struct {
+	r     io.Reader
+	max   int
+	run   int // bytes since the last start code
+	zeros int // zero bytes just read
+	err   error
+}
+
+func (g *nalGuard) Read(p []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
+	n, err := g.r.Read(p)
+	for i, b := range p[:n] {
+		if b == 1 && g.zeros >= 2 {
+			g.run = 0
+		} else if g.run++; g.run > g.max {
+			g.err = fmt.Errorf("media: reading H.264: a NAL unit exceeds %d bytes", g.max)
+			return i, g.err
+		}
+		if b == 0 {
+			g.zeros++
+		} else {
+			g.zeros = 0
+		}
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		g.err = fmt.Errorf("media: reading H.264: %w", err)
+	}
+	return n, err
 }
 
 // frameInterval is how long one frame lasts at frameRate. The division is
@@ -97,10 +135,10 @@ func (r *H264Reader) ReadFrame() (Frame, error) {
 			r.pending = nal
 			break
 		}
-		if len(data)+len(startCode)+len(nal.Data) > r.maxSize {
+		if len(data)+len(startCode)+len(nal.Data) > r.in.max {
 			// No picture after this many bytes: not a stream worth
 			// buffering further. The error sticks.
-			r.err = fmt.Errorf("media: reading H.264: an access unit exceeds %d bytes", r.maxSize)
+			r.err = fmt.Errorf("media: reading H.264: an access unit exceeds %d bytes", r.in.max)
 			return Frame{}, r.err
 		}
 		data = append(append(data, startCode...), nal.Data...)
@@ -132,6 +170,11 @@ func (r *H264Reader) nextNAL() (*h264reader.NAL, error) {
 	for {
 		nal, err := r.r.NextNAL()
 		switch {
+		case r.in.err != nil:
+			// What pion returned, a NAL unit cut short or the end, is
+			// not the stream's.
+			r.err = r.in.err
+			return nil, r.err
 		case errors.Is(err, io.EOF) || err == nil && nal == nil:
 			r.err = io.EOF
 			return nil, io.EOF

@@ -531,7 +531,7 @@ func TestH264ReaderBoundsAccessUnits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.maxSize = 1000
+	r.in.max = 1000
 	if _, err := r.ReadFrame(); err == nil || errors.Is(err, io.EOF) {
 		t.Fatalf("ReadFrame: %v, want an error about the access unit size", err)
 	}
@@ -579,5 +579,78 @@ func TestFileSourceConcurrentStreams(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// endlessReader returns its head, then fill bytes, counting what it
+// hands out; it stops, with errReadTooFar, once it has handed out limit
+// bytes, so that a reader that does not stop by itself ends all the same.
+type endlessReader struct {
+	head  []byte
+	fill  byte
+	read  int
+	limit int
+}
+
+var errReadTooFar = errors.New("read too far")
+
+func (r *endlessReader) Read(p []byte) (int, error) {
+	if r.read >= r.limit {
+		return 0, errReadTooFar
+	}
+	p = p[:min(len(p), r.limit-r.read)]
+	n := copy(p, r.head)
+	r.head = r.head[n:]
+	for i := n; i < len(p); i++ {
+		p[i] = r.fill
+	}
+	r.read += len(p)
+	return len(p), nil
+}
+
+// TestH264ReaderBoundsNALUnits: one NAL unit that never ends (a start
+// code, then bytes without another) is not buffered without end either,
+// which a live stream could otherwise make the reader do until memory
+// runs out.
+func TestH264ReaderBoundsNALUnits(t *testing.T) {
+	in := &endlessReader{head: []byte{0, 0, 0, 1, 0x65, 0x88}, fill: 0xff, limit: 4 << 20}
+	r, err := NewH264Reader(in, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.in.max = 1000
+	if _, err := r.ReadFrame(); err == nil || errors.Is(err, io.EOF) {
+		t.Fatalf("ReadFrame: %v, want an error about the size", err)
+	}
+	if in.read > 64<<10 {
+		t.Fatalf("read %d bytes of one NAL unit for a bound of 1000", in.read)
+	}
+	if _, err := r.ReadFrame(); err == nil || errors.Is(err, io.EOF) {
+		t.Fatalf("second ReadFrame: %v, want the error again", err)
+	}
+}
+
+// TestH264ReaderPassesReadErrors: a read that fails is an error, not the
+// end of the stream (pion's reader takes any error for the end).
+func TestH264ReaderPassesReadErrors(t *testing.T) {
+	data, err := os.ReadFile(clips + "clip.h264")
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("disk on fire")
+	r, err := NewH264Reader(&failingReader{data: data[:len(data)/2], err: boom}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for err == nil {
+		_, err = r.ReadFrame()
+		n++
+	}
+	if !errors.Is(err, boom) {
+		t.Fatalf("ReadFrame ended with %v after %d frames, want the read error", err, n)
+	}
+	if _, err := r.ReadFrame(); !errors.Is(err, boom) {
+		t.Fatalf("ReadFrame after the error: %v, want it again", err)
 	}
 }
