@@ -97,7 +97,7 @@ func (s *FileSource) Stream(ctx context.Context, send func(Frame) error) error {
 		if err != nil {
 			return err
 		}
-		end, n, err := pace(ctx, r, &start, offset, send)
+		end, n, err := pace(ctx, r, &start, offset, false, send)
 		switch {
 		case err != nil || ctx.Err() != nil:
 			return err
@@ -114,16 +114,25 @@ func (s *FileSource) Stream(ctx context.Context, send func(Frame) error) error {
 // the pass ended on the stream's clock and how many frames it sent. It
 // moves *start forward when it falls more than maxLag behind.
 //
+// With live set, it moves *start back again, as far as it moved it
+// forward, when a frame is due more than maxLag ahead. A live input that
+// stalls and resumes with timestamps that tell the time gone by (an
+// encoder timing what it captures) comes on time again, but the frames
+// from before the stall come late (an IVF frame is read only with the
+// next one): moving the clock for them must not hold back every frame
+// after by the stall's length, which would stay in the pipe for good.
+//
 // The stream clock only moves forward, by at least minFrameDuration per
 // frame: a frame due earlier than that is held back. Valid files never
 // come that close, but a malformed one whose timestamps stand still or
 // run backwards would otherwise be sent, and with Loop resent, as fast as
 // the CPU allows.
-func pace(ctx context.Context, r Reader, start *time.Time, offset time.Duration, send func(Frame) error) (time.Duration, int, error) {
+func pace(ctx context.Context, r Reader, start *time.Time, offset time.Duration, live bool, send func(Frame) error) (time.Duration, int, error) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	end, n := offset, 0
-	earliest := offset // the stream time the next frame may be due at the soonest
+	earliest := offset      // the stream time the next frame may be due at the soonest
+	var moved time.Duration // how far *start has moved forward
 	for {
 		f, err := r.ReadFrame()
 		if errors.Is(err, io.EOF) {
@@ -133,8 +142,14 @@ func pace(ctx context.Context, r Reader, start *time.Time, offset time.Duration,
 			return end, n, err
 		}
 		f.Timestamp = max(f.Timestamp+offset, earliest)
-		due := start.Add(f.Timestamp)
-		if wait := time.Until(due); wait > 0 {
+		wait := time.Until(start.Add(f.Timestamp))
+		if live && wait > maxLag && moved > 0 {
+			back := min(wait, moved)
+			*start = start.Add(-back)
+			moved -= back
+			wait -= back
+		}
+		if wait > 0 {
 			timer.Reset(wait)
 			select {
 			case <-ctx.Done():
@@ -143,6 +158,7 @@ func pace(ctx context.Context, r Reader, start *time.Time, offset time.Duration,
 			}
 		} else if -wait > maxLag {
 			*start = start.Add(-wait)
+			moved -= wait
 		}
 		if ctx.Err() != nil {
 			return end, n, nil

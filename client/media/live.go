@@ -36,7 +36,9 @@ type LiveOptions struct {
 // encoder's output on stdin or a FIFO, a capture device. One goroutine
 // reads it from the moment it is made, paced by the frames' timestamps
 // as FileSource is (a stream written faster than real time, such as a
-// file piped in, still plays in real time), and hands every frame to each
+// file piped in, still plays in real time; after a stall, frames whose
+// timestamps tell the time gone by are not held back by its length), and
+// hands every frame to each
 // Stream running at the time. Frames nobody streams are dropped: an
 // encoder's output does not back up in the pipe while no one watches, and
 // a Stream always gets the latest frames.
@@ -236,7 +238,7 @@ func (s *LiveSource) leave(st *liveStream) {
 func (s *LiveSource) read(ctx context.Context, r Reader) {
 	defer close(s.done)
 	start := time.Now()
-	_, _, err := pace(ctx, r, &start, 0, s.fanOut)
+	_, _, err := pace(ctx, r, &start, 0, true, s.fanOut)
 	if ctx.Err() != nil {
 		// Closing the input made the Read under way fail, or pace
 		// stopped between frames: either way, Close ended it.

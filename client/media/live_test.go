@@ -550,3 +550,72 @@ func TestNewLiveRefusals(t *testing.T) {
 	}
 	checkNoLiveGoroutines(t)
 }
+
+// TestLiveSourceStallAddsNoDelay: an encoder whose input stalls writes
+// nothing for a while, then frames whose timestamps tell the time that
+// went by. They are due as they come, and must go out as they come: the
+// stall must not delay every later frame by its length. (An IVF frame is
+// read only when the next one has come, so the last frame before the
+// stall comes out late; that is no reason to move the clock for good.)
+func TestLiveSourceStallAddsNoDelay(t *testing.T) {
+	const (
+		step  = 33 * time.Millisecond
+		stall = 3 * time.Second
+	)
+	r, w := io.Pipe()
+	defer w.Close()
+	iw, err := NewIVFWriter(w, webrtc.MimeTypeVP8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const frames = 30 // frames 0 to 9, the stall, then 10 to 29
+	var mu sync.Mutex
+	written := make([]time.Time, frames) // when each frame is due to be written
+	go func() {
+		start := time.Now()
+		for i := range frames {
+			if i == 10 {
+				time.Sleep(stall)
+			}
+			// Time since the start, as a capture's timestamps are.
+			ts := time.Duration(i) * step
+			if i >= 10 {
+				ts += stall
+			}
+			// When it is captured: the writer may be held up by the pipe,
+			// as an encoder is when nobody reads.
+			mu.Lock()
+			written[i] = start.Add(ts)
+			mu.Unlock()
+			time.Sleep(time.Until(written[i]))
+			if iw.WriteFrame(Frame{Data: []byte{0x00, byte(i)}, Timestamp: ts}) != nil {
+				return
+			}
+		}
+	}()
+	src, err := NewLive(r, LiveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	late := make(chan time.Duration, 1)
+	go src.Stream(ctx, func(f Frame) error {
+		if i := int(f.Data[1]); i == 20 {
+			mu.Lock()
+			late <- time.Since(written[i])
+			mu.Unlock()
+		}
+		return nil
+	})
+	select {
+	case d := <-late:
+		// Frame 20 goes out once frame 21 is read, one step later.
+		if d > time.Second {
+			t.Fatalf("frame 20 went out %v after it was captured, after a stall of %v", d, stall)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("frame 20 never went out")
+	}
+}
