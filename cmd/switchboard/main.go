@@ -6,6 +6,7 @@
 //
 //	switchboard serve [flags]         run the server
 //	switchboard check-config [flags]  report every configuration problem
+//	switchboard revoke-turn-keys      refuse every TURN credential minted so far
 //	switchboard master [flags]        stream media files to viewers
 //	switchboard viewer [flags]        receive media, with statistics
 //	switchboard bench SCENARIO        measure against baselines
@@ -13,12 +14,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -38,16 +41,20 @@ const usage = `Usage: switchboard <command> [flags]
 Commands:
   serve          run the signaling server (HTTPS, WebSocket)
   check-config   load the configuration and report every problem
+  revoke-turn-keys
+                 with the server stopped: delete the keys that sign TURN
+                 credentials, so that every credential minted so far is refused
   master         join a channel as its master and stream media files
   viewer         join a channel as a viewer; receive, save and report
   bench          measure the server against baselines (see docs/benchmarks.md)
   version        print the version
 
 Run "switchboard <command> -h" or "switchboard help <command>" for the
-flags of a command. Every flag of serve and check-config can also be set
-as SWITCHBOARD_<FLAG> in the environment (dashes become underscores) or
-in a YAML file given with --config; master and viewer read AWS_*
-variables and ~/.aws like the AWS CLI.
+flags of a command. Every flag of serve, check-config and
+revoke-turn-keys can also be set as SWITCHBOARD_<FLAG> in the
+environment (dashes become underscores) or in a YAML file given with
+--config; master and viewer read AWS_* variables and ~/.aws like the AWS
+CLI.
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -60,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return serve(args[1:], stdout, stderr)
 	case "check-config":
 		return checkConfig(args[1:], stdout, stderr)
+	case "revoke-turn-keys":
+		return revokeTURNKeys(args[1:], stdout, stderr)
 	case "master":
 		return runMaster(args[1:], stdout, stderr)
 	case "viewer":
@@ -120,6 +129,25 @@ func checkConfig(args []string, stdout, stderr io.Writer) int {
 	}
 	out, _ := yaml.Marshal(cfg.Redacted())
 	fmt.Fprintf(stdout, "configuration is valid; effective settings:\n%s", out)
+	return 0
+}
+
+// revokeTURNKeys runs app.RevokeTURNKeys on the configuration serve
+// would load from the same flags, file and environment.
+func revokeTURNKeys(args []string, stdout, stderr io.Writer) int {
+	var warnings []string
+	cfg, err := config.Load("switchboard revoke-turn-keys", config.Source{Args: args, Output: stderr,
+		Warn: func(w string) { warnings = append(warnings, w) }})
+	printWarnings(warnings, stderr)
+	if err != nil {
+		return configFailure(err, stderr)
+	}
+	if err := app.RevokeTURNKeys(context.Background(), cfg, time.Now()); err != nil {
+		fmt.Fprintf(stderr, "switchboard: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "TURN credential keys revoked in %s: every TURN credential minted so far is refused, "+
+		"and the server makes new keys when it starts\n", cfg.Server.DataDir)
 	return 0
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -270,4 +271,26 @@ func newKey() ([]byte, error) {
 	b := make([]byte, secretBytes)
 	_, err := rand.Read(b)
 	return b, err
+}
+
+// RevokeKeys deletes from secrets every key the relay would accept now:
+// the keys of the period holding now and of the periods on either side
+// (with turn.secret_rotation as rotation), and the key of layout v1
+// credentials with its deadline. Every credential minted so far is then
+// refused, and the next start makes new keys. It is meant for a store no
+// running relay holds in memory, that is with the server stopped: a
+// running keyring would keep verifying with the keys it loaded.
+func RevokeKeys(ctx context.Context, secrets SecretStore, rotation time.Duration, now time.Time) error {
+	k := newKeyring(secrets, rotation, func() time.Time { return now }, slog.New(slog.DiscardHandler))
+	current := k.periodStart(now)
+	names := []string{SecretName, legacyUntilName}
+	for _, start := range []int64{current - k.period, current, current + k.period} {
+		names = append(names, keyName(start))
+	}
+	for _, name := range names {
+		if err := secrets.DeleteSecret(ctx, name); err != nil {
+			return fmt.Errorf("ice: revoke TURN keys: %w", err)
+		}
+	}
+	return nil
 }

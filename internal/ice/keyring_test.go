@@ -382,3 +382,33 @@ func TestRunRefusesToServeWithoutKeys(t *testing.T) {
 		t.Fatalf("a failed Run left listeners %+v or goroutines (%d, were %d)", svc.Addrs(), runtime.NumGoroutine(), before)
 	}
 }
+
+// TestRevokeKeys mints a credential, revokes the keys as the
+// revoke-turn-keys command does with the server stopped, and starts
+// again: the credential is refused, and new ones are minted with a new
+// key. A v1 key goes too.
+func TestRevokeKeys(t *testing.T) {
+	secrets := &memSecrets{m: map[string][]byte{SecretName: []byte("0123456789abcdef0123456789abcdef")}}
+	clock := startOfPeriodClock()
+	before := newTestKeyring(t, secrets, clock)
+	cred, key := mintWith(t, before, clock.Now().Add(5*time.Minute))
+	legacy := mustParse(t, mintUsername(clock.Now().Add(5*time.Minute), 0, newScope(testAccount, testARN, "v")))
+	if _, ok := before.verifyKey(legacy); !ok {
+		t.Fatal("the v1 key was not in service before the revocation")
+	}
+	if err := RevokeKeys(context.Background(), secrets, testPeriod, clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	after := newTestKeyring(t, secrets, clock)
+	password := turnPassword(key, cred.Username)
+	if got, ok := after.verifyKey(cred); ok && checkPassword(got, cred.Username, password) {
+		t.Fatal("a credential minted before the revocation accepted after a restart")
+	}
+	if _, ok := after.verifyKey(legacy); ok {
+		t.Fatal("a v1 credential accepted after the revocation")
+	}
+	fresh, freshKey := mintWith(t, after, clock.Now().Add(5*time.Minute))
+	if fresh.KeyStart != cred.KeyStart || bytes.Equal(freshKey, key) {
+		t.Fatal("after the revocation, the period's credentials are signed with the old key")
+	}
+}

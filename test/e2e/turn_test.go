@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -460,4 +461,45 @@ func grepMetrics(text, prefix string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestRevokeTURNKeys answers a leaked key: with the server stopped,
+// `switchboard revoke-turn-keys` deletes the keys, and after the restart
+// a credential minted before is refused while a fresh one works. With
+// the server running, the command refuses and says to stop it first.
+func TestRevokeTURNKeys(t *testing.T) {
+	srv := startServer(t, serverOptions{args: turnArgs()})
+	arn := createChannel(t, srv.kvs(), "revoke-keys")
+	old := srv.iceServers(t, arn, "viewer-1")[0]
+	allocate := func(user, pass string) error {
+		udp := turnURI(t, srv.iceServers(t, arn, "viewer-2"), "turn", "udp", "")
+		relay, err := turnClient(t, "udp", udp, user, pass, nil).Allocate()
+		if err == nil {
+			relay.Close()
+		}
+		return err
+	}
+	if err := allocate(old.Username, old.Password); err != nil {
+		t.Fatalf("the credential before the revocation: %v", err)
+	}
+	revoke := func() (string, error) {
+		out, err := exec.Command(binary, "revoke-turn-keys", "--data-dir", srv.dataDir).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := revoke(); err == nil || !strings.Contains(out, "stop the server first") {
+		t.Fatalf("revoke-turn-keys with the server running: %v\n%s", err, out)
+	}
+
+	srv.stop()
+	if out, err := revoke(); err != nil || !strings.Contains(out, "revoked") {
+		t.Fatalf("revoke-turn-keys with the server stopped: %v\n%s", err, out)
+	}
+	srv.restart()
+	if err := allocate(old.Username, old.Password); err == nil {
+		t.Fatal("a credential minted before the revocation still allocates")
+	}
+	fresh := srv.iceServers(t, arn, "viewer-1")[0]
+	if err := allocate(fresh.Username, fresh.Password); err != nil {
+		t.Fatalf("a credential minted after the revocation: %v", err)
+	}
 }
