@@ -29,7 +29,7 @@ ensure_command() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
 }
 # go test -race needs cgo, and Go turns cgo off when it finds no C compiler
-# ("go: -race requires cgo"); Go from go.dev on a fresh Debian has none.
+# ("go: -race requires cgo"); a fresh Debian with Go from its release archive has none.
 ensure_command gcc gcc libc6-dev
 ensure_command aws awscli      # the AWS CLI, a real client of the control plane
 ensure_command turnutils_uclient coturn  # a TURN client no one here wrote
