@@ -163,6 +163,17 @@ func readBlocked() bool {
 	return false
 }
 
+// feedToEnd lets the gated writer of openGatedLive write the rest of its
+// input, waits until it has, and closes the pipe: the input's end.
+func feedToEnd(t *testing.T, limits chan<- int, fed <-chan error, w *io.PipeWriter) {
+	t.Helper()
+	close(limits)
+	if err := <-fed; err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+}
+
 // openGatedLive starts a LiveSource on input through an io.Pipe, fed
 // only up to frame 2, and returns once the source waits for more.
 func openGatedLive(t *testing.T, input []Frame, step time.Duration, opts LiveOptions) (*LiveSource, *io.PipeWriter, chan<- int, <-chan error) {
@@ -195,11 +206,7 @@ func TestLiveSourceFansOut(t *testing.T) {
 	var a, b recorder
 	doneA, doneB := startStream(t.Context(), src, &a), startStream(t.Context(), src, &b)
 	waitStreams(t, src, 2)
-	close(limits)
-	if err := <-fed; err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	feedToEnd(t, limits, fed, w)
 	if err := result(t, doneA); err != nil {
 		t.Fatalf("first Stream: %v, want nil at the end of the input", err)
 	}
@@ -250,11 +257,7 @@ func TestLiveSourceLateStreamStartsAtKeyFrame(t *testing.T) {
 	waitUntil(t, "the early Stream to get frame 39", func() bool { return len(early.got()) == 10 })
 	doneLate := startStream(t.Context(), src, &late)
 	waitStreams(t, src, 2)
-	close(limits)
-	if err := <-fed; err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
+	feedToEnd(t, limits, fed, w)
 	for _, done := range []<-chan error{doneEarly, doneLate} {
 		if err := result(t, done); err != nil {
 			t.Fatal(err)
