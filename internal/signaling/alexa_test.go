@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -80,17 +79,12 @@ func TestSendAlexaOfferMasterLate(t *testing.T) {
 // call waits until the test opens it.
 type gatedWithdrawBus struct {
 	bus.Bus
-	entered chan struct{} // closed when Withdraw starts waiting
-	open    chan struct{} // closed by the test to let Withdraw through
-	once    sync.Once
+	*callGate
 }
 
 func (b *gatedWithdrawBus) Withdraw(ctx context.Context, addr bus.Address, env bus.Envelope) (bool, error) {
-	b.once.Do(func() { close(b.entered) })
-	select {
-	case <-b.open:
-	case <-ctx.Done():
-		return false, ctx.Err()
+	if err := b.pass(ctx); err != nil {
+		return false, err
 	}
 	return b.Bus.Withdraw(ctx, addr, env)
 }
@@ -101,10 +95,8 @@ func (b *gatedWithdrawBus) Withdraw(ctx context.Context, addr bus.Address, env b
 // the call withdraws its own. The withdrawal must not take the viewer's
 // offer: the late master receives it.
 func TestSendAlexaOfferWithdrawSparesViewerOffer(t *testing.T) {
-	gate := &gatedWithdrawBus{entered: make(chan struct{}), open: make(chan struct{})}
-	var opened sync.Once
-	release := func() { opened.Do(func() { close(gate.open) }) }
-	t.Cleanup(release) // before the env's own cleanup, which shuts the hub down
+	gate := &gatedWithdrawBus{callGate: newCallGate()}
+	t.Cleanup(gate.release) // before the env's own cleanup, which shuts the hub down
 	e := startEnv(t, nil, envOptions{parkable: true, wrapBus: func(b bus.Bus) bus.Bus { gate.Bus = b; return gate }})
 
 	res := sendAlexa(e, context.Background(), "alexa-1")
@@ -117,7 +109,7 @@ func TestSendAlexaOfferWithdrawSparesViewerOffer(t *testing.T) {
 	}
 	viewer.send(jsMsg(kvsapi.ActionSDPOffer, offerPayload, "", ""))
 	waitFor(t, "the viewer's offer replacing the call's", func() bool { return e.bus.Stats().Replaced == 1 })
-	release()
+	gate.release()
 	if r := waitAlexa(t, res); !kvsapi.HasCode(r.err, kvsapi.CodeClientLimitExceeded) {
 		t.Fatalf("displaced call: %v, want ClientLimitExceededException", r.err)
 	}

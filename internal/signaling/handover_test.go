@@ -59,23 +59,43 @@ func TestTakeoverBetweenActivationAndServe(t *testing.T) {
 // across the network may when it is slow.
 type gatedRequeueBus struct {
 	bus.Bus
-	armed   atomic.Bool
-	entered chan struct{} // closed when an armed Requeue starts waiting
-	open    chan struct{} // closed by the test to let Requeue through
-	once    sync.Once
+	*callGate
+	armed atomic.Bool
 }
 
 func (b *gatedRequeueBus) Requeue(ctx context.Context, addr bus.Address, envs []bus.Envelope) error {
 	if b.armed.Load() {
-		b.once.Do(func() { close(b.entered) })
-		select {
-		case <-b.open:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := b.pass(ctx); err != nil {
+			return err
 		}
 	}
 	return b.Bus.Requeue(ctx, addr, envs)
 }
+
+// callGate holds a bus call until the test opens it.
+type callGate struct {
+	entered chan struct{} // closed when a call starts waiting
+	open    chan struct{} // closed by release to let calls through
+	in, out sync.Once
+}
+
+func newCallGate() *callGate {
+	return &callGate{entered: make(chan struct{}), open: make(chan struct{})}
+}
+
+// pass waits until the gate is open, or returns ctx's error.
+func (g *callGate) pass(ctx context.Context) error {
+	g.in.Do(func() { close(g.entered) })
+	select {
+	case <-g.open:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// release opens the gate; it may be called more than once.
+func (g *callGate) release() { g.out.Do(func() { close(g.open) }) }
 
 // TestTakeoverDoesNotWaitForStuckHandBack: a newer master whose displaced
 // predecessor does not hand its unwritten mail back (here the bus call
@@ -85,10 +105,8 @@ func (b *gatedRequeueBus) Requeue(ctx context.Context, addr bus.Address, envs []
 // When the hand-back comes through, the mail it carries reaches the newer
 // master exactly once.
 func TestTakeoverDoesNotWaitForStuckHandBack(t *testing.T) {
-	gate := &gatedRequeueBus{entered: make(chan struct{}), open: make(chan struct{})}
-	var opened sync.Once
-	release := func() { opened.Do(func() { close(gate.open) }) }
-	t.Cleanup(release) // before the env's own cleanup, which shuts the hub down
+	gate := &gatedRequeueBus{callGate: newCallGate()}
+	t.Cleanup(gate.release) // before the env's own cleanup, which shuts the hub down
 	e, viewer := stuckMasterEnvWith(t, func(c *Config) {
 		c.WriteTimeout = Duration(30 * time.Second) // only the drop unblocks the stuck writer
 	}, envOptions{parkable: true, wrapBus: func(b bus.Bus) bus.Bus { gate.Bus = b; return gate }})
@@ -131,7 +149,7 @@ func TestTakeoverDoesNotWaitForStuckHandBack(t *testing.T) {
 	// The hand-back comes through late: its mail still reaches the newer
 	// master, once (after what came directly: the documented exception
 	// to the order rule, handover.go).
-	release()
+	gate.release()
 	offers := 0
 	for offers == 0 {
 		frame := fresh.next()
